@@ -1,0 +1,94 @@
+/*
+ * semb: sentence embeddings in C. The public API.
+ *
+ * Handles are opaque. Every function that can fail returns a semb_status and, when the
+ * caller passes a semb_error, fills it with a one-line message that names the file, line
+ * or field at fault. Nothing in the library exits or aborts on bad input.
+ */
+#ifndef SEMB_H
+#define SEMB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum semb_status {
+    SEMB_OK = 0,
+    SEMB_ERR_IO,          /* a file could not be opened, read, mapped or written */
+    SEMB_ERR_FORMAT,      /* a file is malformed: JSON, safetensors, config values */
+    SEMB_ERR_UNSUPPORTED, /* well formed, but not something semb implements */
+    SEMB_ERR_INVALID_ARG, /* a caller passed a value out of range */
+    SEMB_ERR_INPUT,       /* user text is unusable: invalid UTF-8, empty input */
+    SEMB_ERR_NOMEM        /* an allocation failed */
+} semb_status;
+
+#define SEMB_ERROR_MESSAGE_SIZE 1024
+
+/* Filled by failing calls; message is a NUL-terminated single line. */
+typedef struct semb_error {
+    semb_status status;
+    char message[SEMB_ERROR_MESSAGE_SIZE];
+} semb_error;
+
+/* A static, never-NULL name for a status ("ok", "io error", ...). */
+const char *semb_status_name(semb_status status);
+
+/* The library version, e.g. "0.1.0". Static storage. */
+const char *semb_version(void);
+
+/* Sets the number of threads used by every parallel kernel (OpenMP and oneDNN share one
+ * pool, so nothing is oversubscribed). n <= 0 means all cores. Call before encoding. */
+void semb_set_threads(int n);
+
+/* --- models ------------------------------------------------------------------------ */
+
+typedef struct semb_model semb_model;
+
+/* Loads a sentence-transformers model folder (modules.json, config.json,
+ * model.safetensors, tokenizer.json or vocab.txt, 1_Pooling/, optional 2_Normalize/).
+ * On success *out owns the model; free it with semb_model_free. On failure *out is NULL
+ * and err names the file and field. */
+semb_status semb_model_load(const char *dir, semb_model **out, semb_error *err);
+
+/* Frees a model and everything it owns. NULL is allowed. */
+void semb_model_free(semb_model *model);
+
+/* Output dimension of the sentence embeddings. */
+int semb_model_dimension(const semb_model *model);
+
+/* Maximum number of tokens per sentence (special tokens included); longer texts are
+ * truncated, as sentence-transformers does. */
+int semb_model_max_seq_length(const semb_model *model);
+
+/* Whether the model folder ends with a Normalize module (unit-length embeddings). */
+int semb_model_normalizes(const semb_model *model);
+
+/* --- tokenizing and encoding ---------------------------------------------------------- */
+
+/* Tokenizes one UTF-8 text exactly as the model's Hugging Face tokenizer does, special
+ * tokens added and truncation to the model's max sequence length applied.
+ * On success *ids is a malloc'd array the caller frees, *count its length.
+ * Fails with SEMB_ERR_INPUT on invalid UTF-8. */
+semb_status semb_tokenize(const semb_model *model, const char *text, size_t length,
+                          int32_t **ids, size_t *count, semb_error *err);
+
+typedef struct semb_encode_options {
+    int batch_size; /* sentences per forward pass; <= 0 means 32 */
+    int normalize;  /* non-zero: L2-normalise even if the model has no Normalize module */
+} semb_encode_options;
+
+/* Encodes n UTF-8 texts into out[n * dimension] (row-major float32, caller-owned).
+ * lengths may be NULL (then texts are NUL-terminated). opts may be NULL for defaults.
+ * Results do not depend on batch size or order: sentences are sorted by length
+ * internally and written back in input order. On failure the message names the
+ * index of the offending text. */
+semb_status semb_encode(semb_model *model, const char *const *texts, const size_t *lengths,
+                        size_t n, float *out, const semb_encode_options *opts, semb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,69 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Messages must stay on one line: the CLI prints them as `semb: <message>`. */
+static void flatten_newlines(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r')
+            *s = ' ';
+}
+
+semb_status semb_fail(semb_error *err, semb_status status, const char *fmt, ...)
+{
+    if (!err)
+        return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    flatten_newlines(err->message);
+    err->status = status;
+    return status;
+}
+
+semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return SEMB_ERR_INVALID_ARG;
+    char prefix[SEMB_ERROR_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    char old[SEMB_ERROR_MESSAGE_SIZE];
+    memcpy(old, err->message, sizeof old);
+    snprintf(err->message, sizeof err->message, "%s%s", prefix, old);
+    flatten_newlines(err->message);
+    return err->status;
+}
+
+void semb_error_clear(semb_error *err)
+{
+    if (!err)
+        return;
+    err->status = SEMB_OK;
+    err->message[0] = '\0';
+}
+
+const char *semb_status_name(semb_status status)
+{
+    switch (status) {
+    case SEMB_OK: return "ok";
+    case SEMB_ERR_IO: return "io error";
+    case SEMB_ERR_FORMAT: return "format error";
+    case SEMB_ERR_UNSUPPORTED: return "unsupported";
+    case SEMB_ERR_INVALID_ARG: return "invalid argument";
+    case SEMB_ERR_INPUT: return "bad input";
+    case SEMB_ERR_NOMEM: return "out of memory";
+    }
+    return "unknown status";
+}
+
+const char *semb_version(void)
+{
+    return SEMB_VERSION;
+}

@@ -1,0 +1,20 @@
+/* Error values: every fallible library function returns a semb_status and fills a
+ * semb_error (which may be NULL when the caller does not want the message). */
+#ifndef SEMB_CORE_ERROR_H
+#define SEMB_CORE_ERROR_H
+
+#include "semb.h"
+
+/* Formats a one-line message into err (if non-NULL) and returns status, so call sites
+ * read `return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));`. */
+semb_status semb_fail(semb_error *err, semb_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes an existing message with more context ("model dir: " + old message). */
+semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Clears err to SEMB_OK with an empty message. NULL allowed. */
+void semb_error_clear(semb_error *err);
+
+#endif

@@ -1,0 +1,71 @@
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *test_shared_dir(void)
+{
+    const char *dir = getenv("SEMB_SHARED_DIR");
+    if (!dir || !*dir)
+        dir = SEMB_SHARED_DIR_DEFAULT;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    return dir;
+}
+
+const char *test_shared_path(const char *relative)
+{
+    static char buffers[8][4096];
+    static int next;
+    char *buf = buffers[next++ % 8];
+    const char *dir = test_shared_dir();
+    snprintf(buf, sizeof buffers[0], "%s/%s", dir ? dir : "(missing-shared)", relative);
+    return buf;
+}
+
+int test_require_shared(const char *program)
+{
+    if (test_shared_dir())
+        return 0;
+    fprintf(stderr, "SKIPPED %s: shared/ not found (set SEMB_SHARED_DIR); none of its tests ran\n",
+            program);
+    return TEST_SKIPPED;
+}
+
+char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (size)
+        *size = (size_t)n;
+    return buf;
+}
+
+char *test_make_temp_dir(void)
+{
+    char templ[] = "/tmp/semb-test-XXXXXX";
+    char *dir = mkdtemp(templ);
+    assert_non_null(dir);
+    return strdup(dir);
+}
+
+void test_rmtree(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", path);
+}
