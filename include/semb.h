@@ -88,6 +88,30 @@ typedef struct semb_encode_options {
 semb_status semb_encode(semb_model *model, const char *const *texts, const size_t *lengths,
                         size_t n, float *out, const semb_encode_options *opts, semb_error *err);
 
+/* --- new models ----------------------------------------------------------------------- */
+
+typedef struct semb_init_options {
+    const char *arch;        /* "bert", "distilbert" or "mpnet" */
+    int hidden_size;
+    int num_layers;
+    int num_heads;
+    int intermediate_size;
+    int max_position_embeddings; /* <= 0: 512 (514 for mpnet) */
+    int max_seq_length;          /* <= 0: 256, capped by the position limit */
+    const char *vocab_path;  /* vocab.txt or tokenizer.json (WordPiece) */
+    const char *pooling;     /* NULL: "mean" */
+    int normalize;           /* non-zero: add a Normalize module */
+    uint64_t seed;
+} semb_init_options;
+
+/* Writes a new sentence-transformers model folder at output_dir with randomly initialised
+ * weights (normal(0, 0.02), LayerNorm 1/0, as Hugging Face initialises), the tokenizer files
+ * copied in, and every config file sentence-transformers needs to load it. The folder is
+ * assembled under a temporary name and renamed into place, so a failure leaves nothing;
+ * output_dir must not exist yet. */
+semb_status semb_model_init(const char *output_dir, const semb_init_options *opts,
+                            semb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,1 +1,51 @@
-int main(void){return 0;}
+/* semb: the command-line tool. Each subcommand is a thin layer over the library. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/cpu.h"
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand commands[] = {
+    {"encode", cmd_encode, "embed sentences (.npy or JSONL output)"},
+    {"tokenize", cmd_tokenize, "print token ids as the model's tokenizer gives them"},
+    {"similarity", cmd_similarity, "cosine similarity matrix of a few sentences"},
+    {"init", cmd_init, "create a randomly initialised model folder"},
+    {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "semb %s: sentence embeddings in C\n\nusage: semb <command> [options]\n\n"
+                 "commands:\n", semb_version());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'semb <command> --help' describes each command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("semb %s (cpu: %s)\n", semb_version(), cpu_features_string());
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "semb: unknown command '%s' (see semb --help)\n", argv[1]);
+    return 2;
+}

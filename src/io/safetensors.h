@@ -53,7 +53,10 @@ size_t safetensors_numel(const safetensors_tensor *t);
 /* Maps and validates a file: header length within the file, valid JSON, known dtypes,
  * shapes whose byte size equals the offsets, offsets inside the data block, no overlaps,
  * no duplicate names. On failure *out is zeroed and err names the path and the tensor
- * or field at fault. Free with safetensors_close. */
+ * or field at fault: SEMB_ERR_IO when the file cannot be opened or mapped,
+ * SEMB_ERR_FORMAT when it is malformed, SEMB_ERR_UNSUPPORTED for valid safetensors that
+ * semb cannot represent (dtypes such as U64 or F8_E4M3, more than SAFETENSORS_MAX_DIMS
+ * dimensions). Gaps between tensors are tolerated. Free with safetensors_close. */
 semb_status safetensors_open(const char *path, safetensors_file *out, semb_error *err);
 
 /* Unmaps and frees. Zeroed or NULL files are allowed. */
@@ -79,9 +82,13 @@ typedef struct safetensors_entry {
 } safetensors_entry;
 
 /* Writes a safetensors file atomically (temporary file in the same folder, fsync, rename),
- * tensors sorted by name as the Python library does, data 8-byte aligned.
+ * laid out as the Python library lays it out: compact JSON header with "__metadata__" first,
+ * tensors ordered by decreasing dtype alignment then by name, header padded with spaces to a
+ * multiple of 8, so each tensor's data is aligned to its element size.
  * metadata: NULL or a NULL-terminated list of key, value, key, value, ... strings for
- * "__metadata__" (e.g. {"format", "pt", NULL}). Never leaves a partial file at path. */
+ * "__metadata__" (e.g. {"format", "pt", NULL}). Never leaves a partial file at path.
+ * Errors: SEMB_ERR_INVALID_ARG naming the tensor (duplicate or reserved name, negative
+ * dimension, NULL data, invalid UTF-8), SEMB_ERR_IO naming path. */
 semb_status safetensors_write(const char *path, const safetensors_entry *entries, size_t n,
                               const char *const *metadata, semb_error *err);
 

@@ -13,10 +13,13 @@
 typedef struct semb_tokenizer semb_tokenizer;
 
 /* A growable id buffer the caller keeps across calls, so encoding allocates nothing in
- * the steady state. Zero-initialise; release with token_buffer_free. */
+ * the steady state. Zero-initialise; release with token_buffer_free. The scratch fields
+ * are the tokenizer's working space for the normalised text (not for callers). */
 typedef struct token_buffer {
     int32_t *ids;
     size_t count, capacity;
+    char *scratch;
+    size_t scratch_capacity;
 } token_buffer;
 
 void token_buffer_free(token_buffer *buffer);

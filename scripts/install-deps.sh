@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs semb's build and test dependencies from Debian 12 packages. Idempotent: packages
+# already present are not fetched again, and apt-get update runs only when something is missing.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjansson-dev libdnnl-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

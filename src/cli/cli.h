@@ -1,0 +1,53 @@
+/* Shared pieces of the semb command: option parsing, input reading, error reporting.
+ * Each subcommand lives in its own cmd_*.c and is thin over the library. */
+#ifndef SEMB_CLI_H
+#define SEMB_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "semb.h"
+
+typedef enum cli_option_kind { CLI_STRING, CLI_INT, CLI_FLOAT, CLI_FLAG } cli_option_kind;
+
+typedef struct cli_option {
+    const char *name; /* "--model" */
+    cli_option_kind kind;
+    void *target;     /* const char **, int *, double *, bool * */
+    const char *help;
+} cli_option;
+
+/* Parses argv[1..] (argv[0] is the subcommand). Positional arguments are collected into
+ * *positional (malloc'd array of pointers into argv; caller frees) when allowed.
+ * Returns 0 to proceed, 1 when --help was printed, 2 on a usage error (already reported). */
+int cli_parse(int argc, char **argv, const char *command, const char *synopsis,
+              const cli_option *options, size_t n_options, char ***positional,
+              size_t *n_positional);
+
+/* Prints "semb <command>: <message>" to stderr and returns 1 (the exit status). */
+int cli_fail(const char *command, const semb_error *err);
+int cli_failf(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Input sentences: one per line (text) or one JSON string per line (jsonl). */
+typedef struct cli_input {
+    char **texts;
+    size_t *lengths;
+    size_t *line_numbers; /* 1-based line of each text in the source */
+    size_t count;
+} cli_input;
+
+/* Reads path ("-" or NULL: stdin). Text lines lose their "\n" or "\r\n". Errors name the
+ * file and line: invalid UTF-8, a jsonl line that is not a JSON string, no input at all. */
+semb_status cli_read_input(const char *path, const char *format, cli_input *out, semb_error *err);
+void cli_input_free(cli_input *in);
+
+/* Sets threads from --threads (<= 0: all cores). */
+void cli_set_threads(int threads);
+
+int cmd_encode(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_similarity(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_selfcheck(int argc, char **argv);
+
+#endif

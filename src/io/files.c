@@ -1,0 +1,93 @@
+#include "io/files.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    size_t n = a;
+    if (b && a && dir[a - 1] != '/')
+        p[n++] = '/';
+    memcpy(p + n, name, b + 1);
+    return p;
+}
+
+bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+bool path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool path_has_suffix(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    return a >= b && strcmp(path + a - b, suffix) == 0;
+}
+
+semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (!buf)
+        return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory reading the file", path);
+    if (failed) {
+        free(buf);
+        return semb_fail(err, SEMB_ERR_IO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *data = buf;
+    *size = len;
+    return SEMB_OK;
+}
+
+semb_status file_copy(const char *src, const char *dst, semb_error *err)
+{
+    char *data;
+    size_t size;
+    semb_status st = file_read_all(src, &data, &size, err);
+    if (st)
+        return st;
+    st = atomic_write_buffer(dst, data, size, err);
+    free(data);
+    return st;
+}

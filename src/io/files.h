@@ -1,0 +1,24 @@
+/* Small file-system helpers shared by the io, model and cli modules. */
+#ifndef SEMB_IO_FILES_H
+#define SEMB_IO_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "semb.h"
+
+/* A malloc'd "dir/name" path (NULL when out of memory); name "" gives dir itself. */
+char *path_join(const char *dir, const char *name);
+bool path_exists(const char *path);
+bool path_is_dir(const char *path);
+/* True if path ends with suffix (e.g. ".json"). */
+bool path_has_suffix(const char *path, const char *suffix);
+
+/* Reads a whole file into a malloc'd buffer with a NUL appended (not counted in *size).
+ * Errors name the path. */
+semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err);
+
+/* Copies src to dst atomically. */
+semb_status file_copy(const char *src, const char *dst, semb_error *err);
+
+#endif

@@ -1,0 +1,180 @@
+#include "io/st_folder.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "io/files.h"
+#include "io/json_file.h"
+
+void st_folder_free(st_folder *f)
+{
+    if (!f)
+        return;
+    free(f->dir);
+    free(f->transformer_dir);
+    free(f->pooling_dir);
+    memset(f, 0, sizeof *f);
+}
+
+/* "sentence_transformers.models.Pooling" and
+ * "sentence_transformers.sentence_transformer.modules.pooling.Pooling" both end in the class
+ * name; anything outside the sentence_transformers package is not ours to run. */
+static const char *module_class(const char *type, bool *classic)
+{
+    static const char package[] = "sentence_transformers.";
+    if (strncmp(type, package, sizeof package - 1) != 0)
+        return NULL;
+    *classic = strncmp(type, "sentence_transformers.models.", 29) == 0;
+    const char *dot = strrchr(type, '.');
+    return dot + 1;
+}
+
+static semb_status read_modules(st_folder *f, const char *path, semb_error *err)
+{
+    json_t *root;
+    json_error_t jerr;
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: line %d, column %d: invalid JSON: %s", path,
+                         jerr.line, jerr.column, jerr.text);
+    semb_status st = SEMB_OK;
+    if (!json_is_array(root) || json_array_size(root) == 0) {
+        st = semb_fail(err, SEMB_ERR_FORMAT, "%s: expected a non-empty list of modules", path);
+        goto done;
+    }
+    size_t i;
+    json_t *module;
+    bool have_transformer = false;
+    json_array_foreach(root, i, module) {
+        const char *type = NULL, *sub = "";
+        char field[64];
+        snprintf(field, sizeof field, "modules[%zu]", i);
+        if (!json_is_object(module) ||
+            (st = json_field_string(module, "type", path, &type, err)) ||
+            (st = json_field_string_opt(module, "path", path, &sub, err))) {
+            if (!st)
+                st = semb_fail(err, SEMB_ERR_FORMAT, "%s: %s: expected an object", path, field);
+            goto done;
+        }
+        bool classic = false;
+        const char *cls = module_class(type, &classic);
+        if (!cls || (strcmp(cls, "Transformer") != 0 && strcmp(cls, "Pooling") != 0 &&
+                     strcmp(cls, "Normalize") != 0)) {
+            st = semb_fail(err, SEMB_ERR_UNSUPPORTED,
+                           "%s: %s: module type '%s' is not supported (Transformer, Pooling, "
+                           "Normalize)",
+                           path, field, type);
+            goto done;
+        }
+        f->classic_types = f->classic_types || classic;
+        bool order_ok = strcmp(cls, "Transformer") == 0 ? i == 0
+                        : strcmp(cls, "Pooling") == 0   ? have_transformer && !f->pooling_dir
+                                                        : f->pooling_dir && !f->has_normalize;
+        if (!order_ok) {
+            st = semb_fail(err, SEMB_ERR_UNSUPPORTED,
+                           "%s: %s: '%s' is out of place (expected Transformer, Pooling, "
+                           "optional Normalize)",
+                           path, field, cls);
+            goto done;
+        }
+        if (strcmp(cls, "Transformer") == 0) {
+            have_transformer = true;
+            free(f->transformer_dir);
+            f->transformer_dir = path_join(f->dir, sub);
+        } else if (strcmp(cls, "Pooling") == 0) {
+            f->pooling_dir = path_join(f->dir, sub);
+        } else {
+            f->has_normalize = true;
+        }
+    }
+    if (!f->pooling_dir) {
+        st = semb_fail(err, SEMB_ERR_UNSUPPORTED, "%s: no Pooling module", path);
+        goto done;
+    }
+done:
+    json_decref(root);
+    return st;
+}
+
+/* sentence_bert_config.json is optional; a present but broken one is an error. */
+static semb_status read_sentence_bert_config(st_folder *f, semb_error *err)
+{
+    char *path = path_join(f->transformer_dir, "sentence_bert_config.json");
+    semb_status st = SEMB_OK;
+    if (path && path_exists(path)) {
+        json_t *root;
+        long long max_len = -1;
+        if (!(st = json_file_load(path, &root, err))) {
+            st = json_field_int_opt(root, "max_seq_length", path, &max_len, err);
+            json_decref(root);
+        }
+        if (!st && max_len != -1 && (max_len < 2 || max_len > 1000000))
+            st = semb_fail(err, SEMB_ERR_FORMAT, "%s: field 'max_seq_length': %lld is out of range",
+                           path, max_len);
+        f->max_seq_length = (int)max_len;
+    }
+    free(path);
+    return st;
+}
+
+static semb_status read_tokenizer_config(st_folder *f, semb_error *err)
+{
+    char *path = path_join(f->transformer_dir, "tokenizer_config.json");
+    semb_status st = SEMB_OK;
+    if (path && path_exists(path)) {
+        json_t *root;
+        double max_len = -1;
+        if (!(st = json_file_load(path, &root, err))) {
+            st = json_field_number_opt(root, "model_max_length", path, &max_len, err);
+            json_decref(root);
+        }
+        /* transformers stores "unset" as a huge number (1e30). */
+        f->model_max_length = (max_len >= 2 && max_len <= 1000000) ? (int)max_len : -1;
+    }
+    free(path);
+    return st;
+}
+
+semb_status st_folder_open(const char *dir, st_folder *out, semb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->max_seq_length = -1;
+    out->model_max_length = -1;
+    if (!path_is_dir(dir))
+        return semb_fail(err, SEMB_ERR_IO, "%s: model folder not found", dir);
+    out->dir = strdup(dir);
+    char *modules = path_join(dir, "modules.json");
+    if (!out->dir || !modules) {
+        free(modules);
+        st_folder_free(out);
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    semb_status st = SEMB_OK;
+    if (path_exists(modules)) {
+        out->has_modules_json = true;
+        st = read_modules(out, modules, err);
+    } else {
+        /* A plain Hugging Face folder: sentence-transformers adds mean pooling. */
+        out->transformer_dir = strdup(dir);
+    }
+    free(modules);
+    if (!st)
+        st = read_sentence_bert_config(out, err);
+    if (!st)
+        st = read_tokenizer_config(out, err);
+    if (!st) {
+        char *config = path_join(out->transformer_dir, "config.json");
+        if (!config || !path_exists(config))
+            st = semb_fail(err, SEMB_ERR_IO, "%s: missing config.json",
+                           config ? config : out->transformer_dir);
+        free(config);
+    }
+    if (st)
+        st_folder_free(out);
+    return st;
+}

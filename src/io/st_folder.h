@@ -1,0 +1,31 @@
+/* The sentence-transformers folder layout: which modules a model folder holds (modules.json
+ * in both its classic `sentence_transformers.models.*` and newer
+ * `sentence_transformers.base.modules.*` spellings), where each lives, and the maximum
+ * sequence length, resolved the way sentence-transformers resolves it. */
+#ifndef SEMB_IO_ST_FOLDER_H
+#define SEMB_IO_ST_FOLDER_H
+
+#include <stdbool.h>
+
+#include "io/files.h"
+#include "semb.h"
+
+typedef struct st_folder {
+    char *dir;             /* the model folder */
+    char *transformer_dir; /* folder of the Transformer module (often dir itself) */
+    char *pooling_dir;     /* folder of the Pooling module; NULL: mean pooling by default */
+    bool has_modules_json; /* false: a plain Hugging Face folder */
+    bool has_normalize;
+    bool classic_types;     /* modules.json used sentence_transformers.models.* names */
+    int max_seq_length;     /* sentence_bert_config.json max_seq_length, or -1 */
+    int model_max_length;   /* tokenizer_config.json model_max_length if set and sane, or -1 */
+} st_folder;
+
+/* Reads modules.json, sentence_bert_config.json and tokenizer_config.json of dir.
+ * Errors: a missing folder or config.json (SEMB_ERR_IO), invalid JSON or unknown module types
+ * (SEMB_ERR_FORMAT / SEMB_ERR_UNSUPPORTED), all naming the file and field. Free with
+ * st_folder_free. */
+semb_status st_folder_open(const char *dir, st_folder *out, semb_error *err);
+void st_folder_free(st_folder *f);
+
+#endif

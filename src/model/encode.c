@@ -1,0 +1,163 @@
+/* semb_encode: tokenize, sort by length, run packed batches, pool, normalise, and write
+ * each embedding back at its input position. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "model/sentence_model.h"
+
+typedef struct tokenized {
+    int32_t **ids;
+    int *counts;
+    size_t n;
+} tokenized;
+
+static void tokenized_free(tokenized *t)
+{
+    if (t->ids)
+        for (size_t i = 0; i < t->n; i++)
+            free(t->ids[i]);
+    free(t->ids);
+    free(t->counts);
+}
+
+/* Tokenizes all texts in parallel. On failure the error reported is that of the lowest
+ * failing index, so the message does not depend on thread timing. */
+static semb_status tokenize_all(const semb_model *m, const char *const *texts,
+                                const size_t *lengths, size_t n, tokenized *out, semb_error *err)
+{
+    out->n = n;
+    out->ids = calloc(n, sizeof *out->ids);
+    out->counts = calloc(n, sizeof *out->counts);
+    if (!out->ids || !out->counts)
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate token lists for %zu texts", n);
+    size_t first_bad = n;
+    semb_error first_err = {0};
+#pragma omp parallel
+    {
+        token_buffer buf = {0};
+        semb_error local;
+#pragma omp for schedule(dynamic, 64)
+        for (size_t i = 0; i < n; i++) {
+            size_t len = lengths ? lengths[i] : strlen(texts[i]);
+            semb_status st = tokenizer_encode(m->tokenizer, texts[i], len,
+                                              (size_t)m->max_seq_length, &buf, &local);
+            if (!st) {
+                out->ids[i] = malloc(buf.count * sizeof(int32_t) + 1);
+                if (out->ids[i])
+                    memcpy(out->ids[i], buf.ids, buf.count * sizeof(int32_t));
+                else
+                    st = semb_fail(&local, SEMB_ERR_NOMEM, "out of memory");
+                out->counts[i] = (int)buf.count;
+            }
+            if (st) {
+#pragma omp critical(semb_encode_error)
+                if (i < first_bad) {
+                    first_bad = i;
+                    first_err = local;
+                }
+            }
+        }
+        token_buffer_free(&buf);
+    }
+    if (first_bad < n) {
+        if (err) {
+            *err = first_err;
+            semb_fail_prefix(err, "text %zu: ", first_bad);
+        }
+        return first_err.status;
+    }
+    return SEMB_OK;
+}
+
+typedef struct length_index {
+    int length;
+    size_t index;
+} length_index;
+
+static int by_length(const void *a, const void *b)
+{
+    const length_index *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length < y->length ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Runs one packed batch of the sentences order[0 .. count) and scatters the embeddings. */
+static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_t *order,
+                                int count, bool normalize, float *out, semb_error *err)
+{
+    int total = 0, max_len = 0;
+    for (int i = 0; i < count; i++) {
+        total += tok->counts[order[i]];
+        if (tok->counts[order[i]] > max_len)
+            max_len = tok->counts[order[i]];
+    }
+    int dim = semb_model_dimension(m);
+    int32_t *ids = malloc((size_t)total * sizeof *ids);
+    int *cu = malloc(((size_t)count + 1) * sizeof *cu);
+    float *pooled = malloc((size_t)count * (size_t)dim * sizeof *pooled);
+    semb_status st = SEMB_OK;
+    if (!ids || !cu || !pooled) {
+        st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate a batch of %d tokens", total);
+        goto done;
+    }
+    cu[0] = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy(ids + cu[i], tok->ids[order[i]], (size_t)tok->counts[order[i]] * sizeof *ids);
+        cu[i + 1] = cu[i] + tok->counts[order[i]];
+    }
+    packed_batch batch = {ids, cu, count, total, max_len};
+    float *hidden;
+    if ((st = encoder_forward(&m->config, &m->params, &batch, &m->workspace, &hidden, err)))
+        goto done;
+    pooling_forward(&m->pooling, hidden, cu, count, pooled);
+    if (normalize)
+        normalize_forward(pooled, count, dim);
+    for (int i = 0; i < count; i++)
+        memcpy(out + order[i] * (size_t)dim, pooled + (size_t)i * (size_t)dim,
+               (size_t)dim * sizeof(float));
+done:
+    free(ids);
+    free(cu);
+    free(pooled);
+    return st;
+}
+
+semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *lengths,
+                        size_t n, float *out, const semb_encode_options *opts, semb_error *err)
+{
+    if (!m || (!texts && n) || (!out && n))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_encode: NULL model, texts or output");
+    if (n == 0)
+        return SEMB_OK;
+    int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 32;
+    bool normalize = m->normalize || (opts && opts->normalize);
+    tokenized tok = {0};
+    size_t *order = NULL;
+    semb_status st = tokenize_all(m, texts, lengths, n, &tok, err);
+    if (st)
+        goto done;
+    /* Similar lengths together: fewer wasted attention tiles, steadier batch sizes. */
+    length_index *sorted = malloc(n * sizeof *sorted);
+    order = malloc(n * sizeof *order);
+    if (!order || !sorted) {
+        free(sorted);
+        st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (length_index){tok.counts[i], i};
+    qsort(sorted, n, sizeof *sorted, by_length);
+    for (size_t i = 0; i < n; i++)
+        order[i] = sorted[i].index;
+    free(sorted);
+    for (size_t start = 0; start < n && !st; start += (size_t)batch_size) {
+        int count = (int)(n - start < (size_t)batch_size ? n - start : (size_t)batch_size);
+        st = encode_batch(m, &tok, order + start, count, normalize, out, err);
+    }
+done:
+    free(order);
+    tokenized_free(&tok);
+    return st;
+}

@@ -1,0 +1,179 @@
+#include "model/encoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+
+void encoder_workspace_free(encoder_workspace *ws)
+{
+    if (!ws)
+        return;
+    free(ws->hidden);
+    free(ws->qkv);
+    free(ws->context);
+    free(ws->projected);
+    free(ws->ffn);
+    free(ws->position_bias);
+    memset(ws, 0, sizeof *ws);
+}
+
+static float *grow(float **buf, size_t floats)
+{
+    float *p = realloc(*buf, floats * sizeof(float));
+    if (p)
+        *buf = p;
+    return p;
+}
+
+static semb_status workspace_reserve(encoder_workspace *ws, const encoder_config *cfg,
+                                     size_t tokens, semb_error *err)
+{
+    if (tokens <= ws->token_capacity)
+        return SEMB_OK;
+    size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
+    if (!grow(&ws->hidden, tokens * H) || !grow(&ws->qkv, tokens * 3 * H) ||
+        !grow(&ws->context, tokens * H) || !grow(&ws->projected, tokens * H) ||
+        !grow(&ws->ffn, tokens * I))
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate activations for %zu tokens",
+                         tokens);
+    ws->token_capacity = tokens;
+    return SEMB_OK;
+}
+
+int mpnet_relative_position_bucket(int relative_position)
+{
+    /* transformers: num_buckets 32 halved per direction, max_exact 8, max_distance 128.
+     * The log is taken in float32 there, so it is here too: bucket edges must agree. */
+    const int half = 16, max_exact = 8;
+    int n = -relative_position;
+    int bucket = n < 0 ? half : 0;
+    n = abs(n);
+    if (n < max_exact)
+        return bucket + n;
+    float scaled = logf((float)n / (float)max_exact) / (float)log(128.0 / max_exact) *
+                   (float)(half - max_exact);
+    int large = max_exact + (int)scaled;
+    return bucket + (large < half - 1 ? large : half - 1);
+}
+
+static semb_status build_position_bias(const encoder_config *cfg, const encoder_params *params,
+                                       int max_len, encoder_workspace *ws, semb_error *err)
+{
+    size_t span = 2 * (size_t)max_len - 1;
+    size_t need = span * (size_t)cfg->num_heads;
+    if (need > ws->position_bias_capacity) {
+        if (!grow(&ws->position_bias, need))
+            return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate the position bias");
+        ws->position_bias_capacity = need;
+    }
+    for (int d = -(max_len - 1); d <= max_len - 1; d++) {
+        int bucket = mpnet_relative_position_bucket(d);
+        for (int h = 0; h < cfg->num_heads; h++)
+            ws->position_bias[(size_t)h * span + (size_t)(d + max_len - 1)] =
+                params->relative_attention_bias[(size_t)bucket * (size_t)cfg->num_heads + (size_t)h];
+    }
+    return SEMB_OK;
+}
+
+/* Word + position (+ token type 0 for BERT) embeddings; LayerNorm is applied by the caller.
+ * The additions happen in the order transformers does them, for identical rounding. */
+static void embeddings_forward(const encoder_config *cfg, const encoder_params *params,
+                               const packed_batch *batch, float *out)
+{
+    int H = cfg->hidden_size;
+    int position_offset = cfg->arch == ENCODER_MPNET ? cfg->pad_token_id + 1 : 0;
+#pragma omp parallel for schedule(static) if (batch->total_tokens > 64)
+    for (int s = 0; s < batch->n_seqs; s++) {
+        for (int t = batch->cu_seqlens[s]; t < batch->cu_seqlens[s + 1]; t++) {
+            int position = t - batch->cu_seqlens[s] + position_offset;
+            const float *word = params->word_embeddings + (size_t)batch->ids[t] * (size_t)H;
+            const float *pos = params->position_embeddings + (size_t)position * (size_t)H;
+            float *x = out + (size_t)t * (size_t)H;
+            if (cfg->arch == ENCODER_BERT) {
+                const float *type = params->token_type_embeddings;
+                for (int i = 0; i < H; i++)
+                    x[i] = (word[i] + type[i]) + pos[i];
+            } else {
+                for (int i = 0; i < H; i++)
+                    x[i] = word[i] + pos[i];
+            }
+        }
+    }
+}
+
+static semb_status validate_batch(const encoder_config *cfg, const packed_batch *batch,
+                                  semb_error *err)
+{
+    int limit = encoder_config_position_limit(cfg);
+    if (batch->n_seqs <= 0 || batch->cu_seqlens[0] != 0 ||
+        batch->cu_seqlens[batch->n_seqs] != batch->total_tokens)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "malformed packed batch offsets");
+    for (int s = 0; s < batch->n_seqs; s++) {
+        int len = batch->cu_seqlens[s + 1] - batch->cu_seqlens[s];
+        if (len <= 0 || len > limit || len > batch->max_len)
+            return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                             "sequence %d has %d tokens (allowed 1 .. %d)", s, len,
+                             limit < batch->max_len ? limit : batch->max_len);
+    }
+    for (int t = 0; t < batch->total_tokens; t++)
+        if (batch->ids[t] < 0 || batch->ids[t] >= cfg->vocab_size)
+            return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                             "token id %d is outside the model's vocabulary of %d",
+                             (int)batch->ids[t], cfg->vocab_size);
+    return SEMB_OK;
+}
+
+static semb_status layer_forward(const encoder_config *cfg, const layer_params *lp,
+                                 const packed_batch *batch, encoder_workspace *ws,
+                                 const float *position_bias, semb_error *err)
+{
+    int T = batch->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
+    int heads = cfg->num_heads, head_dim = H / heads;
+    float eps = cfg->layer_norm_eps;
+    linear_forward(ws->qkv, ws->hidden, lp->qkv_weight, lp->qkv_bias, T, H, 3 * H);
+    semb_status st = attention_forward(ws->context, NULL, ws->qkv, ws->qkv + H, ws->qkv + 2 * H,
+                                       3 * H, batch->cu_seqlens, batch->n_seqs, heads, head_dim,
+                                       1.0f / sqrtf((float)head_dim), position_bias,
+                                       batch->max_len);
+    if (st)
+        return semb_fail(err, st, "attention: out of memory");
+    linear_forward(ws->projected, ws->context, lp->out_weight, lp->out_bias, T, H, H);
+    add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->attn_norm_weight,
+                          lp->attn_norm_bias, T, H, eps);
+    linear_forward(ws->ffn, ws->hidden, lp->ffn_in_weight, lp->ffn_in_bias, T, H, I);
+    activation_forward(cfg->activation, ws->ffn, ws->ffn, (size_t)T * (size_t)I);
+    linear_forward(ws->projected, ws->ffn, lp->ffn_out_weight, lp->ffn_out_bias, T, I, H);
+    add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->ffn_norm_weight,
+                          lp->ffn_norm_bias, T, H, eps);
+    return SEMB_OK;
+}
+
+semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
+                            const packed_batch *batch, encoder_workspace *ws, float **hidden,
+                            semb_error *err)
+{
+    semb_status st = validate_batch(cfg, batch, err);
+    if (st || (st = workspace_reserve(ws, cfg, (size_t)batch->total_tokens, err)))
+        return st;
+    const float *position_bias = NULL;
+    if (cfg->arch == ENCODER_MPNET) {
+        if ((st = build_position_bias(cfg, params, batch->max_len, ws, err)))
+            return st;
+        position_bias = ws->position_bias;
+    }
+    embeddings_forward(cfg, params, batch, ws->hidden);
+    layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
+                      params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
+                      cfg->layer_norm_eps);
+    for (int l = 0; l < cfg->num_layers; l++)
+        if ((st = layer_forward(cfg, &params->layers[l], batch, ws, position_bias, err)))
+            return st;
+    *hidden = ws->hidden;
+    return SEMB_OK;
+}

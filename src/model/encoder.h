@@ -1,0 +1,44 @@
+/* The transformer encoder's forward pass over a packed batch: all tokens of all sentences
+ * end to end ([total_tokens, hidden]), sequence s owning rows cu_seqlens[s] ..
+ * cu_seqlens[s+1]. Matmuls run over all tokens at once; attention runs per sequence; no
+ * padding anywhere. */
+#ifndef SEMB_MODEL_ENCODER_H
+#define SEMB_MODEL_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/encoder_config.h"
+#include "model/encoder_params.h"
+
+typedef struct packed_batch {
+    const int32_t *ids;    /* [total_tokens] */
+    const int *cu_seqlens; /* [n_seqs + 1], cu_seqlens[0] = 0 */
+    int n_seqs;
+    int total_tokens;
+    int max_len;           /* longest sequence */
+} packed_batch;
+
+/* Activation buffers, grown on demand and reused across calls. Zero-initialise; release
+ * with encoder_workspace_free. Not shared between threads. */
+typedef struct encoder_workspace {
+    float *hidden, *qkv, *context, *projected, *ffn;
+    size_t token_capacity;
+    float *position_bias; /* MPNet: [heads][2 * max_len - 1] */
+    size_t position_bias_capacity;
+} encoder_workspace;
+
+void encoder_workspace_free(encoder_workspace *ws);
+
+/* Runs embeddings and every layer. On success *hidden points to [total_tokens, hidden]
+ * floats inside ws (valid until the next call). Token ids outside the vocabulary or
+ * sequences longer than the position limit give SEMB_ERR_INVALID_ARG. */
+semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
+                            const packed_batch *batch, encoder_workspace *ws, float **hidden,
+                            semb_error *err);
+
+/* MPNet's relative position bucket for (key position - query position), exactly as
+ * transformers computes it (32 buckets, max distance 128, float32 logarithm). */
+int mpnet_relative_position_bucket(int relative_position);
+
+#endif

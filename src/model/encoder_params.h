@@ -1,0 +1,70 @@
+/* The encoder's parameters: one float32 arena, plus a table that names every tensor with
+ * its Hugging Face name and shape. Gradients and optimizer state (training) mirror the
+ * arena one-for-one, so AdamW, clipping and checkpointing are single loops over it. */
+#ifndef SEMB_MODEL_ENCODER_PARAMS_H
+#define SEMB_MODEL_ENCODER_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/safetensors.h"
+#include "model/encoder_config.h"
+
+typedef struct param_tensor {
+    char name[96];      /* Hugging Face name, without any "bert." style prefix */
+    int ndim;           /* 1 or 2 */
+    int64_t shape[2];
+    size_t offset;      /* into the arena, in floats */
+    size_t numel;
+    bool weight_decay;  /* false for biases and LayerNorm weights */
+    bool optional;      /* may be absent from a checkpoint (BERT's unused pooler) */
+} param_tensor;
+
+/* Views into the arena, one struct per transformer layer. q, k and v are adjacent in the
+ * arena (weights [3H, H], then biases [3H]) so one matmul computes all three. */
+typedef struct layer_params {
+    float *qkv_weight, *qkv_bias;   /* query, key, value stacked */
+    float *out_weight, *out_bias;   /* attention output projection */
+    float *attn_norm_weight, *attn_norm_bias;
+    float *ffn_in_weight, *ffn_in_bias;
+    float *ffn_out_weight, *ffn_out_bias;
+    float *ffn_norm_weight, *ffn_norm_bias;
+} layer_params;
+
+typedef struct encoder_params {
+    float *arena;
+    size_t arena_floats;
+    param_tensor *tensors;
+    size_t n_tensors;
+    float *word_embeddings, *position_embeddings, *token_type_embeddings; /* last: BERT */
+    float *embedding_norm_weight, *embedding_norm_bias;
+    float *relative_attention_bias; /* MPNet: [buckets, heads] */
+    float *pooler_weight, *pooler_bias; /* BERT/MPNet pooler: carried, not used */
+    layer_params *layers;
+    char name_prefix[32]; /* prefix the loaded file used ("", "bert.", ...) */
+} encoder_params;
+
+/* Lays out and allocates (zeroed) the parameters for cfg. with_pooler adds BERT/MPNet's
+ * pooler.dense tensors. Free with encoder_params_free. */
+semb_status encoder_params_create(const encoder_config *cfg, bool with_pooler,
+                                  encoder_params *out, semb_error *err);
+void encoder_params_free(encoder_params *p);
+
+/* Fills every tensor from a safetensors file (F32, F16 or BF16), accepting names with or
+ * without the architecture's prefix ("bert.", "distilbert.", "mpnet."). A missing tensor
+ * or a shape that disagrees with the config is an error naming the tensor. */
+semb_status encoder_params_load(encoder_params *p, const safetensors_file *file,
+                                semb_error *err);
+
+/* Hugging Face's initialisation: weights and embeddings normal(0, 0.02), LayerNorm weight
+ * 1 and bias 0, other biases 0 (padding row of the word embeddings zeroed as HF does). */
+void encoder_params_init_random(encoder_params *p, const encoder_config *cfg, uint64_t seed);
+
+/* Writes every tensor as F32 with its Hugging Face name (and the loaded prefix), atomically. */
+semb_status encoder_params_save(const encoder_params *p, const char *path, semb_error *err);
+
+/* The tensor with this (unprefixed) name, or NULL. */
+const param_tensor *encoder_params_find(const encoder_params *p, const char *name);
+
+#endif

@@ -1,0 +1,52 @@
+/* Sentence-transformers' Pooling and Normalize modules over a packed batch. */
+#ifndef SEMB_MODEL_POOLING_H
+#define SEMB_MODEL_POOLING_H
+
+#include <stdbool.h>
+
+#include "semb.h"
+
+/* Bit flags: a classic Pooling config may turn on several modes at once, and the output is
+ * then their concatenation in this order (as sentence-transformers concatenates them). */
+typedef enum pooling_mode {
+    POOLING_CLS = 1 << 0,
+    POOLING_MAX = 1 << 1,
+    POOLING_MEAN = 1 << 2,
+    POOLING_MEAN_SQRT_LEN = 1 << 3,
+    POOLING_WEIGHTED_MEAN = 1 << 4,
+    POOLING_LAST_TOKEN = 1 << 5
+} pooling_mode;
+
+#define POOLING_MODE_COUNT 6
+
+typedef struct pooling_config {
+    unsigned modes;      /* OR of pooling_mode */
+    int token_dim;       /* hidden size of the token embeddings */
+    bool include_prompt; /* carried for saving; prompts are not stripped here */
+} pooling_config;
+
+/* Reads 1_Pooling/config.json in either form: the newer {"pooling_mode": "mean" or
+ * ["cls", "mean"]} or the classic pooling_mode_*_tokens booleans. Errors name the file and
+ * field; an unknown mode is SEMB_ERR_UNSUPPORTED. */
+semb_status pooling_config_load(const char *path, pooling_config *cfg, semb_error *err);
+
+/* Writes the newer form, atomically. */
+semb_status pooling_config_save(const pooling_config *cfg, const char *path, semb_error *err);
+
+/* Parses "mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"
+ * (and the *_tokens spellings); 0 if unknown. */
+unsigned pooling_mode_from_name(const char *name);
+const char *pooling_mode_name(pooling_mode mode);
+
+/* Output dimension: token_dim times the number of modes. */
+int pooling_output_dim(const pooling_config *cfg);
+
+/* out[n_seqs, pooling_output_dim] from hidden[total_tokens, token_dim]. */
+void pooling_forward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                     int n_seqs, float *out);
+
+/* In-place L2 normalisation of n rows of length dim, as torch.nn.functional.normalize
+ * (divides by max(norm, 1e-12)). */
+void normalize_forward(float *x, int n, int dim);
+
+#endif

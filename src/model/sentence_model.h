@@ -1,0 +1,28 @@
+/* A loaded sentence-transformers model (the struct behind the public semb_model handle):
+ * encoder + tokenizer + pooling + optional normalisation. Internal code (training,
+ * evaluation, the server) reaches the parts through this header. */
+#ifndef SEMB_MODEL_SENTENCE_MODEL_H
+#define SEMB_MODEL_SENTENCE_MODEL_H
+
+#include "io/st_folder.h"
+#include "model/encoder.h"
+#include "model/pooling.h"
+#include "text/tokenizer.h"
+
+struct semb_model {
+    st_folder folder;
+    encoder_config config;
+    encoder_params params;
+    semb_tokenizer *tokenizer;
+    pooling_config pooling;
+    bool normalize;
+    int max_seq_length;
+    encoder_workspace workspace; /* reused across semb_encode calls on this model */
+};
+
+/* Resolves the max sequence length as sentence-transformers does: sentence_bert_config.json,
+ * else tokenizer_config.json's model_max_length, else the position limit; never above the
+ * position limit. */
+int sentence_model_resolve_max_seq_length(const st_folder *folder, const encoder_config *cfg);
+
+#endif

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End-to-end tests of the semb command: every subcommand, each output format, and the
+# bad-input paths (one-line error naming file and line, non-zero exit, no partial output).
+# usage: cli_commands.sh SEMB_BINARY SHARED_DIR
+set -uo pipefail
+semb=$1
+shared=${2:-../shared}
+fixture="$shared/fixtures/bert-tiny-mean"
+if [ ! -d "$fixture" ]; then
+    echo "SKIPPED cli_commands: $fixture not found; none of its tests ran"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { # name, then a command that must succeed
+    local name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+# same_numbers A B: two JSONL embedding files agree to float rounding (|a - b| <= 1e-6)
+same_numbers() {
+    paste -d' ' <(tr -d '[]' <"$1" | tr ',' '\n') <(tr -d '[]' <"$2" | tr ',' '\n') |
+        awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 || NF != 2) bad = 1; n++ } END { exit (bad || n == 0) }'
+}
+# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN
+expect_error() {
+    local name=$1 pattern=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE "$pattern" "$tmp/err"; then
+        passed=$((passed + 1)); echo "ok   $name: $(cat "$tmp/err")"
+    else
+        failed=$((failed + 1)); echo "FAIL $name (rc $rc): $(cat "$tmp/err")"
+    fi
+}
+
+check "--version" bash -c "'$semb' --version | grep -q '^semb [0-9]'"
+for cmd in encode tokenize similarity init selfcheck; do
+    check "$cmd --help" bash -c "'$semb' $cmd --help | grep -q '^usage: semb $cmd'"
+done
+expect_error "unknown command" "unknown command" "$semb" frobnicate
+expect_error "unknown option" "unknown option '--bogus'" "$semb" encode --model "$fixture" --bogus
+
+printf 'Hello, world!\nThe capital of France is Paris.\n\nx\n' >"$tmp/in.txt"
+check "tokenize ids" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt' | head -1 | grep -qx '\[101, 7592, 1010, 2088, 999, 102\]'"
+check "tokenize empty line" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt' | sed -n 3p | grep -qx '\[101, 102\]'"
+
+check "encode jsonl" bash -c "'$semb' encode --model '$fixture' --input '$tmp/in.txt' > '$tmp/e.jsonl' && [ \$(wc -l < '$tmp/e.jsonl') -eq 4 ]"
+check "encode npy" "$semb" encode --model "$fixture" --input "$tmp/in.txt" --output "$tmp/e.npy"
+check "npy magic and size" bash -c "head -c 6 '$tmp/e.npy' | od -c | grep -q 'N   U   M   P   Y' && [ \$(stat -c %s '$tmp/e.npy') -eq \$((128 + 4 * 32 * 4)) ]"
+check "npy header shape" bash -c "head -c 128 '$tmp/e.npy' | grep -aq \"'shape': (4, 32)\""
+check "stdin input" bash -c "'$semb' encode --model '$fixture' < '$tmp/in.txt' | cmp -s - '$tmp/e.jsonl'"
+"$semb" encode --model "$fixture" --input "$tmp/in.txt" --batch-size 1 >"$tmp/b1.jsonl"
+"$semb" encode --model "$fixture" --input "$tmp/in.txt" --batch-size 3 --threads 1 >"$tmp/b3.jsonl"
+check "batch size and threads agree to rounding" same_numbers "$tmp/b1.jsonl" "$tmp/b3.jsonl"
+
+printf '"tab\\there"\n"new\\nline"\n"Hello, world!"\n' >"$tmp/in.jsonl"
+"$semb" encode --model "$fixture" --input "$tmp/in.jsonl" --input-format jsonl | sed -n 3p >"$tmp/j3.jsonl"
+head -1 "$tmp/e.jsonl" >"$tmp/e1.jsonl"
+check "jsonl input" same_numbers "$tmp/j3.jsonl" "$tmp/e1.jsonl"
+check "similarity" bash -c "'$semb' similarity --model '$fixture' 'A man plays guitar.' 'Someone plays an instrument.' 'The sky is blue.' | grep -q 'Cosine similarity'"
+
+check "init mpnet" "$semb" init --arch mpnet --hidden 32 --layers 1 --heads 4 --intermediate 64 --vocab "$shared/data/vocab/mpnet-base-vocab.txt" --output "$tmp/new-model"
+check "encode with init model" bash -c "'$semb' encode --model '$tmp/new-model' --input '$tmp/in.txt' | wc -l | grep -qx 4"
+expect_error "init into existing folder" "already exists" "$semb" init --arch bert --vocab "$shared/data/vocab/bert-base-uncased-vocab.txt" --output "$tmp/new-model"
+expect_error "init unknown arch" "arch.*gpt" "$semb" init --arch gpt --vocab "$shared/data/vocab/bert-base-uncased-vocab.txt" --output "$tmp/m2"
+check "failed init leaves nothing" bash -c "! ls '$tmp' | grep -q m2"
+
+# Bad input: each one a single error line naming the file and line, and no output file.
+printf 'good line\n\xff\xfe bad bytes\n' >"$tmp/bad-utf8.txt"
+expect_error "invalid UTF-8" "bad-utf8.txt: line 2: invalid UTF-8" "$semb" encode --model "$fixture" --input "$tmp/bad-utf8.txt" --output "$tmp/bad.npy"
+check "no partial output file" bash -c "! ls '$tmp' | grep -q 'bad.npy'"
+: >"$tmp/empty.txt"
+expect_error "empty input" "empty.txt: no input sentences" "$semb" encode --model "$fixture" --input "$tmp/empty.txt" --output "$tmp/bad.npy"
+printf '"ok"\n{"text": 1}\n' >"$tmp/bad.jsonl"
+expect_error "jsonl not a string" "bad.jsonl: line 2: expected a JSON string" "$semb" encode --model "$fixture" --input "$tmp/bad.jsonl" --input-format jsonl
+expect_error "missing model folder" "/no/such/model: model folder not found" "$semb" encode --model /no/such/model --input "$tmp/in.txt"
+expect_error "missing input file" "nope.txt: cannot open" "$semb" encode --model "$fixture" --input "$tmp/nope.txt"
+expect_error "unwritable output" "cannot|No such" "$semb" encode --model "$fixture" --input "$tmp/in.txt" --output /nonexistent-dir/out.npy
+cp -r "$fixture" "$tmp/broken" && chmod -R u+w "$tmp/broken"
+printf '{"model_type": "bert", oops' >"$tmp/broken/config.json"
+expect_error "invalid config.json" "broken/config.json: line 1" "$semb" encode --model "$tmp/broken" --input "$tmp/in.txt"
+cp "$fixture/config.json" "$tmp/broken/config.json"
+head -c 5000 "$fixture/model.safetensors" >"$tmp/broken/model.safetensors"
+expect_error "truncated safetensors" "model.safetensors" "$semb" encode --model "$tmp/broken" --input "$tmp/in.txt"
+
+echo "cli_commands: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
