@@ -279,6 +279,34 @@ static void test_truncated_and_corrupt_safetensors(void **state)
     free(dir);
 }
 
+/* A weight stored with a non-float dtype is refused, naming the tensor. */
+static void test_wrong_dtype(void **state)
+{
+    char *dir = copy_fixture("bert-tiny-mean");
+    char *path = path_join(dir, "model.safetensors"), *tmp_path = path_join(dir, "x.safetensors");
+    safetensors_file f;
+    semb_error err = {0};
+    assert_int_equal(safetensors_open(path, &f, &err), SEMB_OK);
+    safetensors_entry *entries = calloc(f.n_tensors, sizeof *entries);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        const safetensors_tensor *t = &f.tensors[i];
+        entries[i] = (safetensors_entry){.name = t->name, .dtype = t->dtype, .ndim = t->ndim,
+                                         .data = t->data};
+        memcpy(entries[i].shape, t->shape, sizeof t->shape);
+        if (strcmp(t->name, "embeddings.LayerNorm.weight") == 0)
+            entries[i].dtype = SAFETENSORS_I32;
+    }
+    assert_int_equal(safetensors_write(tmp_path, entries, f.n_tensors, NULL, &err), SEMB_OK);
+    free(entries);
+    safetensors_close(&f);
+    assert_int_equal(rename(tmp_path, path), 0);
+    expect_load_error(dir, SEMB_ERR_FORMAT, "embeddings.LayerNorm.weight", "I32");
+    free(path);
+    free(tmp_path);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* F16 and BF16 checkpoints load (converted to float32) and still embed sensibly. */
 static void test_half_precision_weights(void **state)
 {
@@ -434,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_unknown_architecture_and_pooling),
         cmocka_unit_test(test_weights_disagreeing_with_config),
         cmocka_unit_test(test_truncated_and_corrupt_safetensors),
+        cmocka_unit_test(test_wrong_dtype),
         cmocka_unit_test(test_half_precision_weights),
         cmocka_unit_test(test_classic_format_configs),
         cmocka_unit_test(test_init_round_trip),

@@ -33,44 +33,37 @@ static void layernorm_row_generic(float *out, float *mean, float *rstd, const fl
         *rstd = (float)r;
 }
 
-/* Float accumulation in 32 lanes (4 vectors): each lane sums C/32 terms, so the rounding
- * error stays near that of a pairwise sum. */
-SIMD_AVX2 static float sum_avx2(const float *x, int C)
+/* The sum of (x - shift)^power for power 1 or 2, accumulated in float in 32 lanes (4
+ * vectors): each lane sums C/32 terms, so the rounding error stays near that of a pairwise
+ * sum. Shifting by one of the row's own values (the mean is unknown yet) keeps the terms on
+ * the scale of the row's spread, so a large common offset costs no precision. */
+SIMD_AVX2 static inline float sum_powers_avx2(const float *x, int C, float shift, int power)
 {
+    __m256 vs = _mm256_set1_ps(shift);
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int c = 0;
     for (; c + 32 <= C; c += 32) {
-        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + c));
-        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + c + 8));
-        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(x + c + 16));
-        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(x + c + 24));
-    }
-    for (; c < C; c += 8)
-        s0 = _mm256_add_ps(s0, _mm256_maskload_ps(x + c, simd_tail_mask(C - c)));
-    return simd_sum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-}
-
-/* The sum of (x - m)^2: the second of the two passes, stable where x^2 - m^2 is not. */
-SIMD_AVX2 static float sum_squares_about_avx2(const float *x, int C, float m)
-{
-    __m256 vm = _mm256_set1_ps(m);
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int c = 0;
-    for (; c + 32 <= C; c += 32) {
-        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + c), vm);
-        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 8), vm);
-        __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 16), vm);
-        __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 24), vm);
-        s0 = _mm256_fmadd_ps(d0, d0, s0);
-        s1 = _mm256_fmadd_ps(d1, d1, s1);
-        s2 = _mm256_fmadd_ps(d2, d2, s2);
-        s3 = _mm256_fmadd_ps(d3, d3, s3);
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + c), vs);
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 8), vs);
+        __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 16), vs);
+        __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 24), vs);
+        if (power == 1) {
+            s0 = _mm256_add_ps(s0, d0);
+            s1 = _mm256_add_ps(s1, d1);
+            s2 = _mm256_add_ps(s2, d2);
+            s3 = _mm256_add_ps(s3, d3);
+        } else {
+            s0 = _mm256_fmadd_ps(d0, d0, s0);
+            s1 = _mm256_fmadd_ps(d1, d1, s1);
+            s2 = _mm256_fmadd_ps(d2, d2, s2);
+            s3 = _mm256_fmadd_ps(d3, d3, s3);
+        }
     }
     for (; c < C; c += 8) {
         __m256i mask = simd_tail_mask(C - c);
-        __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + c, mask), vm),
+        __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + c, mask), vs),
                                  _mm256_castsi256_ps(mask));
-        s0 = _mm256_fmadd_ps(d, d, s0);
+        s0 = power == 1 ? _mm256_add_ps(s0, d) : _mm256_fmadd_ps(d, d, s0);
     }
     return simd_sum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
@@ -98,8 +91,8 @@ SIMD_AVX2 static void normalize_avx2(float *out, const float *x, const float *we
 SIMD_AVX2 static void layernorm_row_avx2(float *out, float *mean, float *rstd, const float *x,
                                          const float *weight, const float *bias, int C, float eps)
 {
-    float m = sum_avx2(x, C) / (float)C;
-    float var = sum_squares_about_avx2(x, C, m) / (float)C;
+    float m = x[0] + sum_powers_avx2(x, C, x[0], 1) / (float)C;
+    float var = sum_powers_avx2(x, C, m, 2) / (float)C;
     float r = 1.0f / sqrtf(var + eps);
     normalize_avx2(out, x, weight, bias, C, m, r);
     if (mean)
