@@ -269,11 +269,12 @@ static void test_load_dir_vocab_txt(void **state)
 {
     char *dir = test_make_temp_dir();
     copy_file(test_shared_path(BERT_VOCAB), dir, "vocab.txt");
-    copy_file(test_shared_path("data/st-configs/all-MiniLM-L6-v2-resaved-st3/tokenizer_config.json"),
-              dir, "tokenizer_config.json");
-    copy_file(
-        test_shared_path("data/st-configs/all-MiniLM-L6-v2-resaved-st3/special_tokens_map.json"),
-        dir, "special_tokens_map.json");
+    const char *st3 = "data/st-configs/all-MiniLM-L6-v2-resaved-st3";
+    char source[512];
+    snprintf(source, sizeof source, "%s/tokenizer_config.json", st3);
+    copy_file(test_shared_path(source), dir, "tokenizer_config.json");
+    snprintf(source, sizeof source, "%s/special_tokens_map.json", st3);
+    copy_file(test_shared_path(source), dir, "special_tokens_map.json");
     reference r = load_reference("fixtures/bert-tiny-mean/ref.tokens.json");
     semb_tokenizer *tok = load_dir_or_fail(dir, "bert");
     assert_int_equal(count_mismatches(tok, &r, 0, 0, 128, "vocab.txt folder"), 0);

@@ -81,11 +81,13 @@ SIMD_AVX2 static inline __m256 erfc_scaled_avx2(__m256 a)
 SIMD_AVX2 static inline __m256 gelu_avx2(__m256 x)
 {
     const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    /* Beyond |x| = 20 Phi is 0 or 1 in float; clamping keeps x^2 finite (NaN stays NaN). */
+    __m256 xc = _mm256_min_ps(_mm256_set1_ps(20.0f), _mm256_max_ps(_mm256_set1_ps(-20.0f), x));
+    __m256 z = _mm256_mul_ps(xc, _mm256_set1_ps(0.70710678118654752f));
     __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
 
-    __m256 square_hi = _mm256_mul_ps(x, x);
-    __m256 square_lo = _mm256_fmsub_ps(x, x, square_hi);
+    __m256 square_hi = _mm256_mul_ps(xc, xc);
+    __m256 square_lo = _mm256_fmsub_ps(xc, xc, square_hi);
     __m256 e = simd_exp(_mm256_mul_ps(square_hi, _mm256_set1_ps(-0.5f)));
     e = _mm256_fnmadd_ps(_mm256_mul_ps(e, half), square_lo, e);
     __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(half, erfc_scaled_avx2(a)), e);

@@ -28,6 +28,10 @@ void matmul_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
 {
     if (M <= 0 || N <= 0)
         return;
+    if (K <= 0) { /* BLAS scales C by beta here; oneDNN returns with C untouched */
+        matmul_sgemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A,
                                       lda, B, ldb, beta, C, ldc);
     /* oneDNN rejects only arguments a correct caller never passes (lda too small, ...);

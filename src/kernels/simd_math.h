@@ -6,6 +6,7 @@
 #define SEMB_KERNELS_SIMD_MATH_H
 
 #include <immintrin.h>
+#include <math.h>
 
 #define SIMD_AVX2 __attribute__((target("avx2,fma")))
 
@@ -46,14 +47,16 @@ SIMD_AVX2 static inline float simd_max(__m256 v)
 }
 
 /* e^x, within about 1 ulp (Cephes expf: Cody-Waite reduction to |r| <= ln2/2, degree-7
- * polynomial). Below ln(FLT_MIN) the result is 0 rather than a denormal; above ln(FLT_MAX)
- * it saturates at about 2^127.5; NaN propagates. */
+ * polynomial). Below ln(FLT_MIN) the result is 0 rather than a denormal, above 88.376 (just
+ * short of ln(FLT_MAX), where 2^n would overflow) it is +inf; NaN propagates. */
 SIMD_AVX2 static inline __m256 simd_exp(__m256 x)
 {
     const __m256 too_small = _mm256_set1_ps(-87.3365447504f);
+    const __m256 too_large = _mm256_set1_ps(88.3762626647949f);
     __m256 underflow = _mm256_cmp_ps(x, too_small, _CMP_LT_OQ);
+    __m256 overflow = _mm256_cmp_ps(x, too_large, _CMP_GT_OQ);
     /* min/max return their second operand for NaN, which keeps a NaN x. */
-    x = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), x);
+    x = _mm256_min_ps(too_large, x);
     x = _mm256_max_ps(too_small, x);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -69,7 +72,8 @@ SIMD_AVX2 static inline __m256 simd_exp(__m256 x)
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
     p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+    __m256 e = _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+    return _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), overflow);
 }
 
 #endif

@@ -142,5 +142,7 @@ semb_status semb_tokenize(const semb_model *m, const char *text, size_t length, 
     }
     *ids = buf.ids;
     *count = buf.count;
+    buf.ids = NULL; /* ownership passes to the caller; the rest of buf is released */
+    token_buffer_free(&buf);
     return SEMB_OK;
 }

@@ -92,7 +92,8 @@ semb_status tokenizer_add_token(semb_tokenizer *tok, const added_token_spec *spe
             t.id = next_free_id(tok);
     }
     t.content = strdup(spec->content);
-    semb_status st = t.content ? SEMB_OK : semb_fail(err, SEMB_ERR_NOMEM, "tokenizer: out of memory");
+    semb_status st =
+        t.content ? SEMB_OK : semb_fail(err, SEMB_ERR_NOMEM, "tokenizer: out of memory");
     if (!st && t.normalized) {
         st = normalized_pattern(tok, t.content, &t.pattern, &t.pattern_length, err);
     } else if (!st) {

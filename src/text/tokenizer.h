@@ -26,17 +26,23 @@ void token_buffer_free(token_buffer *buffer);
 
 /* Loads the tokenizer of a model folder: tokenizer.json if present, else vocab.txt with
  * tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars, special
- * token strings) and special_tokens_map.json. model_type ("bert", "distilbert", "mpnet",
- * or NULL) picks the post-processor when only vocab.txt exists: mpnet uses
- * <s> A </s>, the others [CLS] A [SEP]. *out owned by caller (tokenizer_free).
- * Errors name the file and field (e.g. "tokenizer.json: model.type: unsupported 'BPE'"). */
+ * token strings, added_tokens_decoder) and special_tokens_map.json. model_type ("bert",
+ * "distilbert", "mpnet", or NULL) picks the post-processor when only vocab.txt exists:
+ * mpnet uses <s> A </s>, the others [CLS] A [SEP]. *out owned by caller (tokenizer_free).
+ * Errors name the file and field (e.g. "dir/tokenizer.json: model.type: 'BPE' is not
+ * supported (only WordPiece)"); invalid JSON gives its line and column. Supported in
+ * tokenizer.json: WordPiece model, BertNormalizer (or none), BertPreTokenizer, and
+ * TemplateProcessing / RobertaProcessing / BertProcessing (or none); its truncation and
+ * padding sections are ignored (truncation is per call, see tokenizer_encode). */
 semb_status tokenizer_load_dir(const char *dir, const char *model_type, semb_tokenizer **out,
                                semb_error *err);
 
-/* Loads from one tokenizer.json file. */
+/* Loads from one tokenizer.json file (as tokenizer_load_dir describes). */
 semb_status tokenizer_load_json(const char *path, semb_tokenizer **out, semb_error *err);
 
-/* Loads from a vocab.txt (one token per line, id = line number) with explicit settings. */
+/* Loads from a vocab.txt (one token per line, id = line number) with explicit settings;
+ * the five special tokens become added tokens (with roberta_processing the mask token
+ * takes the space before it, as MPNetTokenizer's does). */
 typedef struct tokenizer_vocab_options {
     int lowercase;              /* BertNormalizer lowercase */
     int strip_accents;          /* -1: follow lowercase (HF default), 0 no, 1 yes */
@@ -53,11 +59,17 @@ void tokenizer_free(semb_tokenizer *tok);
  * and when max_tokens > 0 the content is truncated on the right so that the result,
  * special tokens included, has at most max_tokens ids (as transformers'
  * truncation=True, max_length=max_tokens). Thread-safe for concurrent calls on one
- * tokenizer. Invalid UTF-8 gives SEMB_ERR_INPUT with the byte offset. */
+ * tokenizer (each thread with its own buffer); allocates only to grow out. Errors:
+ * SEMB_ERR_INPUT "text is not valid UTF-8 (at byte offset N)"; SEMB_ERR_INVALID_ARG when
+ * max_tokens is below the number of special tokens (e.g. 1); SEMB_ERR_NOMEM. On error
+ * out->count is 0. */
 semb_status tokenizer_encode(const semb_tokenizer *tok, const char *text, size_t length,
                              size_t max_tokens, token_buffer *out, semb_error *err);
 
+/* One more than the largest id the tokenizer can produce (vocabulary and added tokens). */
 size_t tokenizer_vocab_size(const semb_tokenizer *tok);
+/* The padding token's id (tokenizer.json padding.pad_id, else [PAD] or <pad>; the
+ * pad_token setting for vocab.txt), or -1 when there is none. */
 int32_t tokenizer_pad_id(const semb_tokenizer *tok);
 /* Number of special tokens the post-processor adds around one sentence (2 for both). */
 size_t tokenizer_num_special_tokens(const semb_tokenizer *tok);

@@ -59,8 +59,8 @@ static semb_status read_special(const json_t *config, const char *key, const cha
     semb_status st;
     if (!json_is_object(value) ||
         (st = config_json_string(value, "content", path, key, &content, err)) || !content)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s: expected a string or an object with content",
-                         path, key);
+        return semb_fail(err, SEMB_ERR_FORMAT,
+                         "%s: %s: expected a string or an object with content", path, key);
     spec->content = content;
     if ((st = config_json_bool(value, "lstrip", path, key, &spec->lstrip, err)) ||
         (st = config_json_bool(value, "rstrip", path, key, &spec->rstrip, err)) ||

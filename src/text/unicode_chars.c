@@ -23,7 +23,9 @@ bool unicode_is_bert_control(int32_t cp)
     if (cp == '\t' || cp == '\n' || cp == '\r')
         return false;
     /* tokenizers' is_other() (from the unicode_categories crate) is Cc | Cf | Co: unassigned
-     * (Cn) and surrogate code points are not "other" there. */
+     * (Cn) and surrogate code points are not "other" there. That crate's tables date from
+     * 2016 (Unicode 9 or older), so for characters assigned since then tokenizers and
+     * utf8proc can disagree; the same holds for Mn and P* below. */
     utf8proc_category_t c = category_of(cp);
     return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO;
 }
