@@ -5,9 +5,10 @@
 #include "kernels/kernel_path.h"
 #include "kernels/simd_math.h"
 
-/* Inputs shorter than this run on the calling thread: waking the team costs more than
- * the loop. Longer ones are cut into chunks of whole AVX2 vectors. */
-enum { ACTIVATION_PARALLEL_MIN = 1 << 15, ACTIVATION_CHUNK = 1 << 12 };
+/* Shorter inputs run on the calling thread, where waking the team (~2 us here) would cost
+ * more than it saves: the GELUs take ~2 ns an element, ReLU is a copy (bench/README.md).
+ * Longer ones are cut into chunks of whole AVX2 vectors. */
+enum { GELU_PARALLEL_MIN = 1 << 12, RELU_PARALLEL_MIN = 1 << 14, ACTIVATION_CHUNK = 1 << 10 };
 
 /* HF gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 #define GELU_TANH_C1 0.79788456080286536
@@ -16,26 +17,33 @@ enum { ACTIVATION_PARALLEL_MIN = 1 << 15, ACTIVATION_CHUNK = 1 << 12 };
 /* GELU is evaluated as x * Phi(x) through erfc rather than as 0.5 x (1 + erf(x/sqrt 2)):
  * the two are equal, but 1 + erf cancels for x << 0 and loses all relative precision
  * there. Likewise 0.5 (1 + tanh u) = 1 / (1 + exp(-2u)). */
-static float activation_scalar(activation_kind kind, float x)
+static float gelu_exact(float x)
 {
-    double xd = x;
-    switch (kind) {
-    case ACTIVATION_GELU:
-        return (float)(0.5 * xd * erfc(-xd * M_SQRT1_2));
-    case ACTIVATION_GELU_TANH: {
-        double u = xd * (GELU_TANH_C1 + GELU_TANH_C3 * xd * xd);
-        return (float)(xd / (1.0 + exp(-2.0 * u)));
-    }
-    case ACTIVATION_RELU:
-        return x < 0.0f ? 0.0f : x; /* NaN passes through, as in torch.relu */
-    }
-    return x;
+    return (float)(0.5 * x * erfc(-(double)x * M_SQRT1_2));
+}
+
+static float gelu_tanh_exact(float x)
+{
+    double u = x * (GELU_TANH_C1 + GELU_TANH_C3 * x * (double)x);
+    return (float)(x / (1.0 + exp(-2.0 * u)));
 }
 
 void activation_forward_reference(activation_kind kind, float *out, const float *inp, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = activation_scalar(kind, inp[i]);
+    switch (kind) {
+    case ACTIVATION_GELU:
+        for (size_t i = 0; i < n; i++)
+            out[i] = gelu_exact(inp[i]);
+        break;
+    case ACTIVATION_GELU_TANH:
+        for (size_t i = 0; i < n; i++)
+            out[i] = gelu_tanh_exact(inp[i]);
+        break;
+    case ACTIVATION_RELU: /* NaN passes through, as in torch.relu */
+        for (size_t i = 0; i < n; i++)
+            out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+        break;
+    }
 }
 
 /* erf(z) for |z| < 0.75 as z + z P(z^2): P is a Chebyshev fit (mpmath.chebyfit) to
@@ -135,7 +143,8 @@ void activation_forward_using(kernel_path path, activation_kind kind, float *out
 {
     path = kernel_path_or_generic(path);
     long chunks = (long)((n + ACTIVATION_CHUNK - 1) / ACTIVATION_CHUNK);
-#pragma omp parallel for schedule(static) if (n >= ACTIVATION_PARALLEL_MIN)
+    size_t parallel_min = kind == ACTIVATION_RELU ? RELU_PARALLEL_MIN : GELU_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (n >= parallel_min)
     for (long c = 0; c < chunks; c++) {
         size_t begin = (size_t)c * ACTIVATION_CHUNK;
         size_t count = n - begin < ACTIVATION_CHUNK ? n - begin : ACTIVATION_CHUNK;

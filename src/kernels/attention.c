@@ -9,13 +9,13 @@
 #include "kernels/simd_math.h"
 #include "kernels/small_gemm.h"
 
-/* On the AVX2 path, sequences up to this long take small_gemm_avx2 for both products;
- * longer ones oneDNN, whose fixed cost per call stops mattering there (bench/README.md). */
-enum { ATTENTION_SMALL_MAX = 64 };
+/* On the AVX2 path, sequences up to this long take small_gemm_avx2 for both products, and
+ * longer ones oneDNN, which overtakes it from about 32 tokens on (bench/README.md). */
+enum { ATTENTION_SMALL_MAX = 28 };
 
 /* The arguments every (sequence, head) work item shares. */
 typedef struct attention_problem {
-    float *out, *probs;
+    float *out;
     const float *q, *k, *v;
     int ld, n_heads, head_dim;
     float scale;
@@ -196,7 +196,8 @@ semb_status attention_forward_using(kernel_path path, float *out, float *probs, 
     /* Per thread: a score tile unless probs holds the tiles, and k transposed for the small
      * products. */
     size_t tile_floats = probs ? 0 : (size_t)longest * longest;
-    size_t packed_floats = path == KERNEL_PATH_AVX2 ? (size_t)head_dim * longest : 0;
+    int packed_length = longest < ATTENTION_SMALL_MAX ? longest : ATTENTION_SMALL_MAX;
+    size_t packed_floats = path == KERNEL_PATH_AVX2 ? (size_t)head_dim * packed_length : 0;
     size_t per_thread = tile_floats + packed_floats;
     int threads = omp_get_max_threads();
     float *work = NULL;
@@ -207,8 +208,8 @@ semb_status attention_forward_using(kernel_path path, float *out, float *probs, 
                                threads, longest);
     }
     if (status == SEMB_OK) {
-        attention_problem pb = {out, probs, q, k, v, ld, n_heads, head_dim, scale,
-                                position_bias, max_distance};
+        attention_problem pb = {out, q, k, v, ld, n_heads, head_dim, scale, position_bias,
+                                max_distance};
         long items = (long)n_seqs * n_heads;
         /* Dynamic: an item costs L^2, and lengths in a batch vary widely. */
 #pragma omp parallel for schedule(dynamic, 1)

@@ -5,15 +5,13 @@
 #include "kernels/kernel_path.h"
 #include "kernels/simd_math.h"
 
-/* Fewer elements than this run on the calling thread: waking the team costs more. */
-enum { LAYERNORM_PARALLEL_MIN = 1 << 15 };
+/* Fewer elements than this run on the calling thread: at ~0.3 ns an element, waking the
+ * team (~2 us) pays off from about 40 rows of 384 (bench/README.md). */
+enum { LAYERNORM_PARALLEL_MIN = 1 << 14 };
 
 /* One row, from the row x (which out may alias: each element is read before it is
  * written). The generic row accumulates in double with two passes (mean, then the
  * variance about it), so it is also the reference. */
-typedef void layernorm_row_fn(float *out, float *mean, float *rstd, const float *x,
-                              const float *weight, const float *bias, int C, float eps);
-
 static void layernorm_row_generic(float *out, float *mean, float *rstd, const float *x,
                                   const float *weight, const float *bias, int C, float eps)
 {
@@ -36,7 +34,7 @@ static void layernorm_row_generic(float *out, float *mean, float *rstd, const fl
 /* The sum of (x - shift)^power for power 1 or 2, accumulated in float in 32 lanes (4
  * vectors): each lane sums C/32 terms, so the rounding error stays near that of a pairwise
  * sum. Shifting by one of the row's own values (the mean is unknown yet) keeps the terms on
- * the scale of the row's spread, so a large common offset costs no precision. */
+ * the scale of the row's spread, so the sums lose nothing to a large common offset. */
 SIMD_AVX2 static inline float sum_powers_avx2(const float *x, int C, float shift, int power)
 {
     __m256 vs = _mm256_set1_ps(shift);
@@ -136,13 +134,18 @@ void layernorm_forward_using(kernel_path path, float *out, float *mean, float *r
                              const float *inp, const float *weight, const float *bias, int rows,
                              int C, float eps)
 {
-    layernorm_row_fn *row = kernel_path_or_generic(path) == KERNEL_PATH_AVX2
-                                ? layernorm_row_avx2
-                                : layernorm_row_generic;
+    if (C <= 0)
+        return;
+    bool avx2 = kernel_path_or_generic(path) == KERNEL_PATH_AVX2;
 #pragma omp parallel for schedule(static) if ((long)rows * C >= LAYERNORM_PARALLEL_MIN)
-    for (int r = 0; r < rows; r++)
-        row(out + (size_t)r * C, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
-            inp + (size_t)r * C, weight, bias, C, eps);
+    for (int r = 0; r < rows; r++) {
+        size_t at = (size_t)r * C;
+        float *m = mean ? mean + r : NULL, *s = rstd ? rstd + r : NULL;
+        if (avx2)
+            layernorm_row_avx2(out + at, m, s, inp + at, weight, bias, C, eps);
+        else
+            layernorm_row_generic(out + at, m, s, inp + at, weight, bias, C, eps);
+    }
 }
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
@@ -155,6 +158,8 @@ void add_layernorm_forward_using(kernel_path path, float *out, float *mean, floa
                                  const float *a, const float *b, const float *weight,
                                  const float *bias, int rows, int C, float eps)
 {
+    if (C <= 0)
+        return;
     bool avx2 = kernel_path_or_generic(path) == KERNEL_PATH_AVX2;
 #pragma omp parallel for schedule(static) if ((long)rows * C >= LAYERNORM_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {

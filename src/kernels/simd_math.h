@@ -1,6 +1,6 @@
-/* AVX2 building blocks shared by the kernels: tail masks, horizontal reductions and a
- * float exp accurate to about 1 ulp. Every function is static inline and
- * compiled for AVX2+FMA only, so it may be called only from code that checked
+/* AVX2 building blocks shared by the kernels: tails, horizontal reductions and a float exp
+ * accurate to about 1 ulp. Every function is static inline and compiled for AVX2 + FMA
+ * only, so it may be called only from code that checked
  * kernel_path_supported(KERNEL_PATH_AVX2). */
 #ifndef SEMB_KERNELS_SIMD_MATH_H
 #define SEMB_KERNELS_SIMD_MATH_H
@@ -10,7 +10,7 @@
 
 #define SIMD_AVX2 __attribute__((target("avx2,fma")))
 
-/* Lanes 0 .. n-1 set (none when n <= 0, all when n >= 8): for maskload/maskstore tails. */
+/* Lanes 0 .. n-1 set (none when n <= 0, all when n >= 8): for the maskload of a tail. */
 SIMD_AVX2 static inline __m256i simd_tail_mask(int n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -4,9 +4,7 @@
 
 #include "kernels/simd_math.h"
 
-/* Register blocking: 4 rows of A by 16 columns of B (8 accumulators), so each B load feeds
- * 4 FMAs and each broadcast of A feeds 2. Columns past N are masked on load and left out on
- * store; rows past the last multiple of 4 are handled one at a time. */
+/* c[0 .. n-1] = alpha [low high][0 .. n-1], n <= 16. */
 SIMD_AVX2 static inline void store16(float *c, float alpha, __m256 low, __m256 high, int n)
 {
     __m256 s = _mm256_set1_ps(alpha);
@@ -15,6 +13,9 @@ SIMD_AVX2 static inline void store16(float *c, float alpha, __m256 low, __m256 h
         simd_store_first(c + 8, _mm256_mul_ps(s, high), n - 8);
 }
 
+/* Register blocking: 4 rows of A by 16 columns of B (8 accumulators), so each B load feeds
+ * 4 FMAs and each broadcast of A feeds 2. Columns past n are masked on load and left out on
+ * store; rows past the last multiple of 4 go through block1x16. */
 SIMD_AVX2 static void block4x16(int K, float alpha, const float *A, int lda, const float *B,
                                 int ldb, float *C, int ldc, int n)
 {
