@@ -112,6 +112,40 @@ typedef struct semb_init_options {
 semb_status semb_model_init(const char *output_dir, const semb_init_options *opts,
                             semb_error *err);
 
+/* --- training ------------------------------------------------------------------------------ */
+
+typedef struct semb_train_options {
+    const char *model_dir;      /* starting model (sentence-transformers folder) */
+    const char *data_path;      /* JSONL: {"anchor", "positive"[, "negative": str or list]} */
+    const char *output_dir;     /* where the trained model is saved (created if missing) */
+    int batch_size;             /* anchors per step */
+    int steps;                  /* optimizer steps */
+    int mini_batch_size;        /* GradCache chunk in texts; <= 0: no GradCache */
+    double lr;                  /* peak learning rate (2e-5) */
+    int warmup_steps;           /* < 0: min(500, 10% of steps) */
+    const char *scheduler;      /* "linear" (default), "constant", "cosine" */
+    double weight_decay;        /* 0.01; never on biases and LayerNorm weights */
+    double max_grad_norm;       /* 1.0; <= 0 disables clipping */
+    const char *similarity;     /* "cosine" (default) or "dot" */
+    double scale;               /* <= 0: 20 for cosine, 1 for dot */
+    int symmetric;              /* MultipleNegativesSymmetricRankingLoss */
+    double dropout;             /* < 0: the model config's; 0 turns dropout off */
+    int shuffle;                /* non-zero: shuffle each epoch; zero: file order, wrapping */
+    uint64_t seed;
+    const char *log_path;       /* JSONL, one object per step, or NULL */
+    const char *dump_gradients_path; /* first step's gradients (before clipping), or NULL */
+    int progress;               /* non-zero: a progress line on stderr */
+} semb_train_options;
+
+/* Defaults as sentence-transformers and the 1B-pairs recipe use them. */
+semb_train_options semb_train_options_default(void);
+
+/* Trains with MultipleNegativesRankingLoss (in-batch negatives, optional hard negatives),
+ * AdamW and the chosen schedule, then saves the model as a sentence-transformers folder in
+ * the format it was loaded from (model.safetensors written atomically, last). Errors name the
+ * file and line; a data file with skipped lines reports them on stderr and goes on. */
+semb_status semb_train(const semb_train_options *opts, semb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

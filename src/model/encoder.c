@@ -1,4 +1,5 @@
 #include "model/encoder.h"
+#include "model/encoder_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -62,28 +63,34 @@ int mpnet_relative_position_bucket(int relative_position)
     return bucket + (large < half - 1 ? large : half - 1);
 }
 
+void encoder_fill_position_bias(const encoder_config *cfg, const encoder_params *params,
+                                int max_len, float *out)
+{
+    size_t span = 2 * (size_t)max_len - 1;
+    for (int d = -(max_len - 1); d <= max_len - 1; d++) {
+        int bucket = mpnet_relative_position_bucket(d);
+        for (int h = 0; h < cfg->num_heads; h++)
+            out[(size_t)h * span + (size_t)(d + max_len - 1)] =
+                params->relative_attention_bias[(size_t)bucket * (size_t)cfg->num_heads + (size_t)h];
+    }
+}
+
 static semb_status build_position_bias(const encoder_config *cfg, const encoder_params *params,
                                        int max_len, encoder_workspace *ws, semb_error *err)
 {
-    size_t span = 2 * (size_t)max_len - 1;
-    size_t need = span * (size_t)cfg->num_heads;
+    size_t need = (2 * (size_t)max_len - 1) * (size_t)cfg->num_heads;
     if (need > ws->position_bias_capacity) {
         if (!grow(&ws->position_bias, need))
             return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate the position bias");
         ws->position_bias_capacity = need;
     }
-    for (int d = -(max_len - 1); d <= max_len - 1; d++) {
-        int bucket = mpnet_relative_position_bucket(d);
-        for (int h = 0; h < cfg->num_heads; h++)
-            ws->position_bias[(size_t)h * span + (size_t)(d + max_len - 1)] =
-                params->relative_attention_bias[(size_t)bucket * (size_t)cfg->num_heads + (size_t)h];
-    }
+    encoder_fill_position_bias(cfg, params, max_len, ws->position_bias);
     return SEMB_OK;
 }
 
 /* Word + position (+ token type 0 for BERT) embeddings; LayerNorm is applied by the caller.
  * The additions happen in the order transformers does them, for identical rounding. */
-static void embeddings_forward(const encoder_config *cfg, const encoder_params *params,
+void encoder_embeddings_sum(const encoder_config *cfg, const encoder_params *params,
                                const packed_batch *batch, float *out)
 {
     int H = cfg->hidden_size;
@@ -107,7 +114,7 @@ static void embeddings_forward(const encoder_config *cfg, const encoder_params *
     }
 }
 
-static semb_status validate_batch(const encoder_config *cfg, const packed_batch *batch,
+semb_status encoder_validate_batch(const encoder_config *cfg, const packed_batch *batch,
                                   semb_error *err)
 {
     int limit = encoder_config_position_limit(cfg);
@@ -158,7 +165,7 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
                             const packed_batch *batch, encoder_workspace *ws, float **hidden,
                             semb_error *err)
 {
-    semb_status st = validate_batch(cfg, batch, err);
+    semb_status st = encoder_validate_batch(cfg, batch, err);
     if (st || (st = workspace_reserve(ws, cfg, (size_t)batch->total_tokens, err)))
         return st;
     const float *position_bias = NULL;
@@ -167,7 +174,7 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
             return st;
         position_bias = ws->position_bias;
     }
-    embeddings_forward(cfg, params, batch, ws->hidden);
+    encoder_embeddings_sum(cfg, params, batch, ws->hidden);
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);

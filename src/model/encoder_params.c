@@ -64,6 +64,7 @@ static void declare(layout *l, float **slot, bool optional, int ndim, int64_t d0
     bool is_norm = strstr(t->name, "LayerNorm") || strstr(t->name, "layer_norm");
     t->weight_decay = !is_bias && !is_norm;
     t->optional = optional;
+    t->trainable = !optional;
     l->slots[p->n_tensors] = slot;
     p->arena_floats += t->numel;
     p->n_tensors++;

@@ -19,6 +19,8 @@ typedef struct param_tensor {
     size_t numel;
     bool weight_decay;  /* false for biases and LayerNorm weights */
     bool optional;      /* may be absent from a checkpoint (BERT's unused pooler) */
+    bool trainable;     /* false for the pooler: sentence embeddings never use it, so it gets
+                         * no gradient and the optimizer must leave it (and its decay) alone */
 } param_tensor;
 
 /* Views into the arena, one struct per transformer layer. q, k and v are adjacent in the

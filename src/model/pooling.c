@@ -210,3 +210,80 @@ void normalize_forward(float *x, int n, int dim)
             row[i] = (float)((double)row[i] * inv);
     }
 }
+
+static void pool_sequence_backward(pooling_mode mode, const float *x, int len, int dim,
+                                   const float *d_out, float *d_x)
+{
+    switch (mode) {
+    case POOLING_CLS:
+        for (int i = 0; i < dim; i++)
+            d_x[i] += d_out[i];
+        return;
+    case POOLING_LAST_TOKEN:
+        for (int i = 0; i < dim; i++)
+            d_x[(size_t)(len - 1) * (size_t)dim + (size_t)i] += d_out[i];
+        return;
+    case POOLING_MAX:
+        for (int i = 0; i < dim; i++) {
+            int best = 0;
+            for (int t = 1; t < len; t++)
+                if (x[(size_t)t * (size_t)dim + (size_t)i] > x[(size_t)best * (size_t)dim + (size_t)i])
+                    best = t;
+            d_x[(size_t)best * (size_t)dim + (size_t)i] += d_out[i];
+        }
+        return;
+    case POOLING_MEAN:
+    case POOLING_MEAN_SQRT_LEN:
+    case POOLING_WEIGHTED_MEAN: {
+        double weight_sum = mode == POOLING_WEIGHTED_MEAN ? (double)len * (len + 1) / 2.0 : len;
+        double divisor = mode == POOLING_MEAN_SQRT_LEN ? sqrt((double)len) : weight_sum;
+        for (int t = 0; t < len; t++) {
+            double w = (mode == POOLING_WEIGHTED_MEAN ? (double)(t + 1) : 1.0) / divisor;
+            for (int i = 0; i < dim; i++)
+                d_x[(size_t)t * (size_t)dim + (size_t)i] += (float)(w * (double)d_out[i]);
+        }
+        return;
+    }
+    }
+}
+
+void pooling_backward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                      int n_seqs, const float *d_out, float *d_hidden)
+{
+    int dim = cfg->token_dim, out_dim = pooling_output_dim(cfg);
+#pragma omp parallel for schedule(static) if (n_seqs > 16)
+    for (int s = 0; s < n_seqs; s++) {
+        size_t first = (size_t)cu_seqlens[s] * (size_t)dim;
+        int len = cu_seqlens[s + 1] - cu_seqlens[s];
+        const float *g = d_out + (size_t)s * (size_t)out_dim;
+        for (int i = 0; i < POOLING_MODE_COUNT; i++)
+            if (cfg->modes & modes[i].mode) {
+                pool_sequence_backward(modes[i].mode, hidden + first, len, dim, g,
+                                       d_hidden + first);
+                g += dim;
+            }
+    }
+}
+
+void normalize_backward(const float *x, const float *d_y, float *d_x, int n, int dim)
+{
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * (size_t)dim, *gr = d_y + (size_t)r * (size_t)dim;
+        float *dr = d_x + (size_t)r * (size_t)dim;
+        double sq = 0.0, dot = 0.0;
+        for (int i = 0; i < dim; i++) {
+            sq += (double)xr[i] * (double)xr[i];
+            dot += (double)xr[i] * (double)gr[i];
+        }
+        double norm = sqrt(sq);
+        if (norm > 1e-12) {
+            /* y = x/|x|: dx = (dy - y (y . dy)) / |x| */
+            double proj = dot / (norm * norm);
+            for (int i = 0; i < dim; i++)
+                dr[i] += (float)(((double)gr[i] - (double)xr[i] * proj) / norm);
+        } else {
+            for (int i = 0; i < dim; i++)
+                dr[i] += (float)((double)gr[i] / 1e-12);
+        }
+    }
+}

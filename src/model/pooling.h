@@ -45,8 +45,18 @@ int pooling_output_dim(const pooling_config *cfg);
 void pooling_forward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
                      int n_seqs, float *out);
 
+/* Backward of pooling_forward: d_hidden[total_tokens, token_dim] += the gradient flowing back
+ * from d_out[n_seqs, pooling_output_dim]. hidden is the forward's input (max pooling routes
+ * each gradient to the first token holding the maximum, as torch.max does). */
+void pooling_backward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                      int n_seqs, const float *d_out, float *d_hidden);
+
 /* In-place L2 normalisation of n rows of length dim, as torch.nn.functional.normalize
  * (divides by max(norm, 1e-12)). */
 void normalize_forward(float *x, int n, int dim);
+
+/* Backward of normalize_forward: x is the input before normalisation; d_x += the gradient for
+ * d_y (rows of length dim). */
+void normalize_backward(const float *x, const float *d_y, float *d_x, int n, int dim);
 
 #endif

@@ -1,0 +1,90 @@
+#include "train/model_save.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "io/files.h"
+
+/* The files sentence-transformers and transformers write beside the weights. */
+static const char *const carried_files[] = {
+    "config.json", "config_sentence_transformers.json", "modules.json",
+    "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.txt", "added_tokens.json", "README.md"};
+
+static semb_status make_dir(const char *path, semb_error *err)
+{
+    if (mkdir(path, 0755) == 0 || (errno == EEXIST && path_is_dir(path)))
+        return SEMB_OK;
+    return semb_fail(err, SEMB_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
+}
+
+static semb_status copy_if_present(const char *from_dir, const char *to_dir, const char *name,
+                                   semb_error *err)
+{
+    char *src = path_join(from_dir, name), *dst = path_join(to_dir, name);
+    semb_status st = SEMB_OK;
+    if (!src || !dst)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    else if (path_exists(src) && strcmp(src, dst) != 0)
+        st = file_copy(src, dst, err);
+    free(src);
+    free(dst);
+    return st;
+}
+
+/* A module folder (1_Pooling, 2_Normalize, ...) relative to the model folder, or NULL. */
+static const char *module_subdir(const st_folder *f, const char *module_dir)
+{
+    size_t n = strlen(f->dir);
+    if (!module_dir || strncmp(module_dir, f->dir, n) != 0)
+        return NULL;
+    const char *rest = module_dir + n;
+    while (*rest == '/')
+        rest++;
+    return *rest ? rest : NULL;
+}
+
+semb_status model_save(const semb_model *model, const char *dir, semb_error *err)
+{
+    const st_folder *f = &model->folder;
+    semb_status st = make_dir(dir, err);
+    const char *transformer_sub = module_subdir(f, f->transformer_dir);
+    char *weights_dir = transformer_sub ? path_join(dir, transformer_sub) : strdup(dir);
+    if (!weights_dir)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    if (!st && transformer_sub)
+        st = make_dir(weights_dir, err);
+    for (size_t i = 0; !st && i < sizeof carried_files / sizeof carried_files[0]; i++) {
+        st = copy_if_present(f->transformer_dir, weights_dir, carried_files[i], err);
+        if (!st && transformer_sub)
+            st = copy_if_present(f->dir, dir, carried_files[i], err);
+    }
+    const char *pooling_sub = module_subdir(f, f->pooling_dir);
+    if (!st && pooling_sub) {
+        char *to = path_join(dir, pooling_sub);
+        st = to ? make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        if (!st)
+            st = copy_if_present(f->pooling_dir, to, "config.json", err);
+        free(to);
+    }
+    if (!st && f->has_normalize) {
+        char *from = path_join(f->dir, "2_Normalize"), *to = path_join(dir, "2_Normalize");
+        if (from && path_is_dir(from) && to)
+            st = make_dir(to, err);
+        if (!st && from && to)
+            st = copy_if_present(from, to, "config.json", err);
+        free(from);
+        free(to);
+    }
+    if (!st) {
+        char *weights = path_join(weights_dir, "model.safetensors");
+        st = weights ? encoder_params_save(&model->params, weights, err)
+                     : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        free(weights);
+    }
+    free(weights_dir);
+    return st;
+}

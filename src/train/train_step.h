@@ -1,0 +1,45 @@
+/* One training step's gradients: embed a batch of (anchor, positive, hard negatives...)
+ * texts, MultipleNegativesRankingLoss over the embeddings, and the backward pass, either at
+ * once or with GradCache (Gao et al., 2021): embed the batch in mini-batches without keeping
+ * activations, take the full-batch loss and its gradient w.r.t. every embedding, then re-run
+ * each mini-batch forward (same dropout masks) and backward with its cached gradient. The
+ * result equals the full-batch gradient, and memory grows with the mini-batch size only. */
+#ifndef SEMB_TRAIN_TRAIN_STEP_H
+#define SEMB_TRAIN_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "train/embedder.h"
+#include "train/mnrl_loss.h"
+
+/* Token lists of one batch in sentence-transformers' column layout: B anchors, then B
+ * positives, then B first hard negatives, ..., then B k-th hard negatives. */
+typedef struct text_batch {
+    int batch;
+    int n_negatives;
+    const int32_t *const *ids; /* (2 + n_negatives) * batch lists */
+    const int *counts;
+} text_batch;
+
+typedef struct train_step_config {
+    mnrl_config loss;
+    int mini_batch_size;      /* texts per GradCache chunk; <= 0: the whole batch at once */
+    float hidden_dropout, attention_dropout;
+    uint64_t dropout_key;     /* fresh per step; chunk c uses a key derived from (key, c) */
+} train_step_config;
+
+typedef struct train_step_state {
+    embedder embedder;
+    float *embeddings, *d_embeddings; /* [(2 + k) * B, dim] */
+    size_t capacity;
+} train_step_state;
+
+void train_step_state_free(train_step_state *s);
+
+/* Accumulates the batch's gradient into grads (the caller zeroes it first) and sets *loss.
+ * Errors from tokens outside the vocabulary, allocation failures, invalid sizes. */
+semb_status train_step_gradients(train_step_state *s, const semb_model *model,
+                                 const text_batch *batch, const train_step_config *cfg,
+                                 encoder_params *grads, double *loss, semb_error *err);
+
+#endif
