@@ -1,9 +1,11 @@
 /* Kernel timings for bench/README.md ("Kernels"): GFLOP/s of the matmul candidates on the
  * MiniLM-L6 shapes, the two ways to add a bias, the small products of attention, and the
- * element-wise kernels on each path, on 1 and 2 threads.
+ * element-wise kernels on each path, on 1 and 2 threads; then the same for the backward
+ * kernels (linear, attention, LayerNorm, activations, dropout).
  *
- *   bench_kernels            full run (about half a minute)
- *   bench_kernels --quick    shorter timings, no scalar reference
+ *   bench_kernels              full run (about a minute)
+ *   bench_kernels --quick      shorter timings, no scalar reference
+ *   bench_kernels --backward   the backward kernels only
  */
 #include <omp.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "core/timer.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/dropout.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/small_gemm.h"
@@ -30,6 +33,8 @@ typedef struct bench_case {
     const int *cu_seqlens;
     int n_seqs;
     activation_kind activation;
+    float *D, *E, *F; /* gradients and saved activations of the backward cases */
+    float dropout;
 } bench_case;
 
 /* Best of three timings, each repeating the call for at least min_seconds / 3: the
@@ -279,9 +284,181 @@ static void bench_elementwise(void)
     }
 }
 
+/* ---- backward -------------------------------------------------------------------------- */
+
+static void run_linear_backward(const bench_case *bc)
+{
+    linear_backward(bc->D, bc->E, bc->F, bc->A, bc->B, bc->bias, bc->M, bc->K, bc->N);
+}
+
+static void run_bias_gradient(const bench_case *bc)
+{
+    linear_backward(NULL, NULL, bc->F, bc->A, bc->B, bc->bias, bc->M, bc->K, bc->N);
+}
+
+static void bench_linear_backward(void)
+{
+    static const int shapes[][2] = {{384, 1152}, {384, 384}, {384, 1536}, {1536, 384}};
+    printf("\n## linear_backward, M = 1792 (GFLOP/s of the two products; bias sums alone, us)\n\n");
+    printf("| K | N | 1 thread | 2 threads | d_bias alone, 1 / 2 threads |\n");
+    printf("|---|---|---|---|---|\n");
+    for (int s = 0; s < 4; s++) {
+        /* A = d_out [M,N], B = inp [M,K], bias = weight [N,K]; D, E, F the gradients. */
+        bench_case bc = {.M = 1792, .K = shapes[s][0], .N = shapes[s][1]};
+        bc.A = random_floats((size_t)bc.M * bc.N);
+        bc.B = random_floats((size_t)bc.M * bc.K);
+        bc.bias = random_floats((size_t)bc.N * bc.K);
+        bc.D = random_floats((size_t)bc.M * bc.K);
+        bc.E = random_floats((size_t)bc.N * bc.K);
+        bc.F = random_floats((size_t)bc.N);
+        double flop = 4.0 * bc.M * bc.N * bc.K, rate[2], bias_us[2];
+        for (int t = 1; t <= 2; t++) {
+            omp_set_num_threads(t);
+            bc.run = run_linear_backward;
+            rate[t - 1] = flop / seconds_per_call(&bc) * 1e-9;
+            bc.run = run_bias_gradient;
+            bias_us[t - 1] = seconds_per_call(&bc) * 1e6;
+        }
+        printf("| %d | %d | %.1f | %.1f | %.0f / %.0f |\n", bc.K, bc.N, rate[0], rate[1],
+               bias_us[0], bias_us[1]);
+        free((void *)bc.A), free((void *)bc.B), free((void *)bc.bias);
+        free(bc.D), free(bc.E), free(bc.F);
+    }
+}
+
+/* A: fused qkv [T, 3 * 384], C: out, D: d_qkv, E: probs, F: d_out. */
+static void run_attention_train(const bench_case *bc)
+{
+    const float *qkv = bc->A;
+    dropout_spec dropout = {bc->dropout, 7};
+    attention_forward_train_using(bc->path, bc->C, bc->E, qkv, qkv + 384, qkv + 768, 3 * 384,
+                                  bc->cu_seqlens, bc->n_seqs, 12, 32, 0.17677669f, NULL, 0,
+                                  dropout);
+}
+
+static void run_attention_backward(const bench_case *bc)
+{
+    const float *qkv = bc->A;
+    dropout_spec dropout = {bc->dropout, 7};
+    attention_backward_using(bc->path, bc->D, bc->D + 384, bc->D + 768, NULL, bc->F, qkv,
+                             qkv + 384, qkv + 768, 3 * 384, bc->E, bc->cu_seqlens, bc->n_seqs, 12,
+                             32, 0.17677669f, 0, dropout);
+}
+
+static void bench_attention_backward(void)
+{
+    printf("\n## attention, training: forward_train and backward, MiniLM heads (12 x 32), lengths "
+           "5..23 (microseconds, 1 / 2 threads)\n\n");
+    printf("| sequences | tokens | path | dropout | forward_train | backward |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int n = 32; n <= 128; n *= 4) {
+        int *cu = malloc((n + 1) * sizeof *cu);
+        cu[0] = 0;
+        size_t n_probs = 0;
+        for (int s = 0; s < n; s++) {
+            cu[s + 1] = cu[s] + 5 + (s * 7) % 19;
+            n_probs += 12 * (size_t)(cu[s + 1] - cu[s]) * (cu[s + 1] - cu[s]);
+        }
+        bench_case bc = {.cu_seqlens = cu, .n_seqs = n};
+        bc.A = random_floats((size_t)cu[n] * 3 * 384);
+        bc.C = random_floats((size_t)cu[n] * 384);
+        bc.D = random_floats((size_t)cu[n] * 3 * 384);
+        bc.E = random_floats(n_probs);
+        bc.F = random_floats((size_t)cu[n] * 384);
+        for (int p = KERNEL_PATH_GENERIC; p <= KERNEL_PATH_AVX2; p++)
+            for (int d = 0; d < 2; d++) {
+                bc.path = (kernel_path)p;
+                bc.dropout = d ? 0.1f : 0.0f;
+                double us[2][2];
+                for (int t = 1; t <= 2; t++) {
+                    omp_set_num_threads(t);
+                    bc.run = run_attention_train;
+                    us[0][t - 1] = seconds_per_call(&bc) * 1e6;
+                    bc.run = run_attention_backward;
+                    us[1][t - 1] = seconds_per_call(&bc) * 1e6;
+                }
+                printf("| %d | %d | %s | %.1f | %.0f / %.0f | %.0f / %.0f |\n", n, cu[n],
+                       kernel_path_name(bc.path), bc.dropout, us[0][0], us[0][1], us[1][0],
+                       us[1][1]);
+            }
+        free((void *)bc.A), free(bc.C), free(bc.D), free(bc.E), free(bc.F), free(cu);
+    }
+}
+
+/* A: inp, B: weight, D: d_inp, E: d_weight, F: d_bias, C: d_out; bias: mean, rstd. */
+static void run_layernorm_backward(const bench_case *bc)
+{
+    layernorm_backward_using(bc->path, bc->D, bc->E, bc->F, bc->C, bc->A, bc->B, bc->bias,
+                             bc->bias + bc->M, bc->M, bc->N);
+}
+
+static void run_activation_backward(const bench_case *bc)
+{
+    activation_backward_using(bc->path, bc->activation, bc->D, bc->A, bc->C,
+                              (size_t)bc->M * bc->N);
+}
+
+static void run_dropout_forward(const bench_case *bc)
+{
+    dropout_spec spec = {0.1f, 7};
+    dropout_forward_using(bc->path, bc->D, bc->A, (size_t)bc->M * bc->N, spec);
+}
+
+static void run_dropout_backward(const bench_case *bc)
+{
+    dropout_spec spec = {0.1f, 7};
+    dropout_backward_using(bc->path, bc->D, bc->C, (size_t)bc->M * bc->N, spec);
+}
+
+static void bench_elementwise_backward(void)
+{
+    printf("\n## Element-wise backward kernels and dropout, 1792 rows (ns per element)\n\n");
+    printf("| kernel | path | 1 thread | 2 threads |\n|---|---|---|---|\n");
+    static const struct {
+        const char *name;
+        void (*run)(const bench_case *);
+        int N;
+        activation_kind activation;
+    } kernels[] = {{"layernorm_backward C=384", run_layernorm_backward, 384, ACTIVATION_GELU},
+                   {"gelu (erf) backward N=1536", run_activation_backward, 1536, ACTIVATION_GELU},
+                   {"gelu_tanh backward N=1536", run_activation_backward, 1536,
+                    ACTIVATION_GELU_TANH},
+                   {"relu backward N=1536", run_activation_backward, 1536, ACTIVATION_RELU},
+                   {"dropout_forward p=0.1 N=384", run_dropout_forward, 384, ACTIVATION_GELU},
+                   {"dropout_backward p=0.1 N=384", run_dropout_backward, 384, ACTIVATION_GELU}};
+    for (int k = 0; k < 6; k++) {
+        bench_case bc = {.run = kernels[k].run, .M = 1792, .N = kernels[k].N,
+                         .activation = kernels[k].activation};
+        size_t n = (size_t)bc.M * bc.N;
+        bc.A = random_floats(n);
+        bc.B = random_floats((size_t)bc.N);
+        bc.C = random_floats(n);
+        bc.D = random_floats(n);
+        bc.E = random_floats((size_t)bc.N);
+        bc.F = random_floats((size_t)bc.N);
+        float *stats = random_floats(2 * (size_t)bc.M);
+        for (int r = 0; r < bc.M; r++)
+            stats[bc.M + r] = 1.0f; /* rstd */
+        bc.bias = stats;
+        for (int p = KERNEL_PATH_GENERIC; p <= KERNEL_PATH_AVX2; p++) {
+            bc.path = (kernel_path)p;
+            double ns[2];
+            for (int t = 1; t <= 2; t++) {
+                omp_set_num_threads(t);
+                ns[t - 1] = seconds_per_call(&bc) / n * 1e9;
+            }
+            printf("| %s | %s | %.2f | %.2f |\n", kernels[k].name, kernel_path_name(bc.path),
+                   ns[0], ns[1]);
+        }
+        free((void *)bc.A), free((void *)bc.B), free(bc.C), free(bc.D), free(bc.E), free(bc.F);
+        free(stats);
+    }
+}
+
 int main(int argc, char **argv)
 {
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    bool backward_only = argc > 1 && strcmp(argv[1], "--backward") == 0;
     if (quick)
         min_seconds = 0.05;
     if (!kernel_path_supported(KERNEL_PATH_AVX2)) {
@@ -290,10 +467,15 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("# bench_kernels: cpu %s, %d processors\n", cpu_features_string(), omp_get_num_procs());
-    bench_matmul(!quick);
-    bench_bias();
-    bench_head_products();
-    bench_attention();
-    bench_elementwise();
+    if (!backward_only) {
+        bench_matmul(!quick);
+        bench_bias();
+        bench_head_products();
+        bench_attention();
+        bench_elementwise();
+    }
+    bench_linear_backward();
+    bench_attention_backward();
+    bench_elementwise_backward();
     return 0;
 }

@@ -49,5 +49,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

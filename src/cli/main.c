@@ -15,6 +15,7 @@ static const subcommand commands[] = {
     {"encode", cmd_encode, "embed sentences (.npy or JSONL output)"},
     {"tokenize", cmd_tokenize, "print token ids as the model's tokenizer gives them"},
     {"similarity", cmd_similarity, "cosine similarity matrix of a few sentences"},
+    {"train", cmd_train, "train with MultipleNegativesRankingLoss (GradCache optional)"},
     {"init", cmd_init, "create a randomly initialised model folder"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
 };

@@ -37,12 +37,9 @@ static const char *module_class(const char *type, bool *classic)
 static semb_status read_modules(st_folder *f, const char *path, semb_error *err)
 {
     json_t *root;
-    json_error_t jerr;
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: line %d, column %d: invalid JSON: %s", path,
-                         jerr.line, jerr.column, jerr.text);
-    semb_status st = SEMB_OK;
+    semb_status st = json_file_parse(path, &root, err);
+    if (st)
+        return st;
     if (!json_is_array(root) || json_array_size(root) == 0) {
         st = semb_fail(err, SEMB_ERR_FORMAT, "%s: expected a non-empty list of modules", path);
         goto done;
@@ -55,8 +52,8 @@ static semb_status read_modules(st_folder *f, const char *path, semb_error *err)
         char field[64];
         snprintf(field, sizeof field, "modules[%zu]", i);
         if (!json_is_object(module) ||
-            (st = json_field_string(module, "type", path, &type, err)) ||
-            (st = json_field_string_opt(module, "path", path, &sub, err))) {
+            (st = json_field_string(module, "type", path, field, &type, err)) ||
+            (st = json_field_string_opt(module, "path", path, field, &sub, err))) {
             if (!st)
                 st = semb_fail(err, SEMB_ERR_FORMAT, "%s: %s: expected an object", path, field);
             goto done;
@@ -110,7 +107,7 @@ static semb_status read_sentence_bert_config(st_folder *f, semb_error *err)
         json_t *root;
         long long max_len = -1;
         if (!(st = json_file_load(path, &root, err))) {
-            st = json_field_int_opt(root, "max_seq_length", path, &max_len, err);
+            st = json_field_int_opt(root, "max_seq_length", path, NULL, &max_len, err);
             json_decref(root);
         }
         if (!st && max_len != -1 && (max_len < 2 || max_len > 1000000))
@@ -130,7 +127,7 @@ static semb_status read_tokenizer_config(st_folder *f, semb_error *err)
         json_t *root;
         double max_len = -1;
         if (!(st = json_file_load(path, &root, err))) {
-            st = json_field_number_opt(root, "model_max_length", path, &max_len, err);
+            st = json_field_number_opt(root, "model_max_length", path, NULL, &max_len, err);
             json_decref(root);
         }
         /* transformers stores "unset" as a huge number (1e30). */

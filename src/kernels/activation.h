@@ -29,4 +29,26 @@ void activation_forward_reference(activation_kind kind, float *out, const float 
 void activation_forward_using(kernel_path path, activation_kind kind, float *out,
                               const float *inp, size_t n);
 
+/* The backward: d_inp[i] += f'(inp[i]) d_out[i] for n floats, ACCUMULATED (the caller
+ * zeroes d_inp; NULL: nothing to do); inp is the forward's input. d_inp must not overlap
+ * inp or d_out. ReLU's
+ * derivative is PyTorch's: 0 where inp <= 0, 1 elsewhere (NaN included). Parallel (OpenMP)
+ * over fixed chunks for large n. Cannot fail. Accuracy of the AVX2 derivative, in
+ * FLT_EPSILON relative to the size of its terms (it crosses zero, GELU' near x = -0.75 and
+ * gelu_tanh' near -0.77, where no relative bound holds): GELU within 4 of |Phi| + |x phi|
+ * (1.8 measured over [-14, 14]); gelu_tanh within 4 + 4|u| of s + |2 x u' s (1 - s)|, s the
+ * logistic of 2u (2.3 + 2.3|u| measured: the float rounding of u, as in the forward). The
+ * generic path is the reference: f' in double, the product and sum rounded once. */
+void activation_backward(activation_kind kind, float *d_inp, const float *inp,
+                         const float *d_out, size_t n);
+
+/* The scalar reference: f' in double through libm, d_inp + f' d_out rounded once; serial. */
+void activation_backward_reference(activation_kind kind, float *d_inp, const float *inp,
+                                   const float *d_out, size_t n);
+
+/* activation_backward on a chosen path (for tests and benchmarks); a path this CPU lacks
+ * runs as KERNEL_PATH_GENERIC. */
+void activation_backward_using(kernel_path path, activation_kind kind, float *d_inp,
+                               const float *inp, const float *d_out, size_t n);
+
 #endif

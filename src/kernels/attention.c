@@ -5,13 +5,10 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "kernels/attention_internal.h"
 #include "kernels/matmul.h"
 #include "kernels/simd_math.h"
 #include "kernels/small_gemm.h"
-
-/* On the AVX2 path, sequences up to this long take small_gemm_avx2 for both products, and
- * longer ones oneDNN, which overtakes it from about 32 tokens on (bench/README.md). */
-enum { ATTENTION_SMALL_MAX = 28 };
 
 /* The arguments every (sequence, head) work item shares. */
 typedef struct attention_problem {
@@ -21,12 +18,15 @@ typedef struct attention_problem {
     float scale;
     const float *position_bias;
     int max_distance;
+    dropout_spec dropout;
+    const size_t *probs_at;
 } attention_problem;
 
-void attention_forward_reference(float *out, float *probs, const float *q, const float *k,
-                                 const float *v, int ld, const int *cu_seqlens, int n_seqs,
-                                 int n_heads, int head_dim, float scale,
-                                 const float *position_bias, int max_distance)
+void attention_forward_train_reference(float *out, float *probs, const float *q, const float *k,
+                                       const float *v, int ld, const int *cu_seqlens, int n_seqs,
+                                       int n_heads, int head_dim, float scale,
+                                       const float *position_bias, int max_distance,
+                                       dropout_spec dropout)
 {
     int row_width = n_heads * head_dim, span = 2 * max_distance - 1;
     size_t probs_at = 0;
@@ -52,9 +52,11 @@ void attention_forward_reference(float *out, float *probs, const float *q, const
                     sum += p[j];
                 }
                 for (int j = 0; j < L; j++) {
+                    size_t at = probs_at + ((size_t)h * L + i) * L + j;
                     p[j] /= sum;
                     if (probs)
-                        probs[probs_at + ((size_t)h * L + i) * L + j] = (float)p[j];
+                        probs[at] = (float)p[j];
+                    p[j] *= dropout_multiplier(dropout, at);
                 }
                 for (int d = 0; d < head_dim; d++) {
                     double acc = 0.0;
@@ -66,6 +68,16 @@ void attention_forward_reference(float *out, float *probs, const float *q, const
         }
         probs_at += (size_t)n_heads * L * L;
     }
+}
+
+void attention_forward_reference(float *out, float *probs, const float *q, const float *k,
+                                 const float *v, int ld, const int *cu_seqlens, int n_seqs,
+                                 int n_heads, int head_dim, float scale,
+                                 const float *position_bias, int max_distance)
+{
+    dropout_spec none = {0.0f, 0};
+    attention_forward_train_reference(out, probs, q, k, v, ld, cu_seqlens, n_seqs, n_heads,
+                                      head_dim, scale, position_bias, max_distance, none);
 }
 
 /* row[j] = softmax(row + bias)[j], bias NULL or indexed by j. */
@@ -113,19 +125,19 @@ SIMD_AVX2 static void softmax_row_avx2(float *row, int L, const float *bias)
     }
 }
 
-/* packed[D x L] = k^T. */
-static void pack_transposed(float *packed, const float *k, int ld, int L, int D)
+void attention_pack_transposed(float *packed, const float *x, int ld, int L, int D)
 {
     for (int j = 0; j < L; j++)
         for (int d = 0; d < D; d++)
-            packed[(size_t)d * L + j] = k[(size_t)j * ld + d];
+            packed[(size_t)d * L + j] = x[(size_t)j * ld + d];
 }
 
-/* One (sequence, head) item over rows [start, start + L): scores into tile (L x L), softmax
- * in place, then out = tile v. packed has room for head_dim x L floats (k transposed) when
- * the small AVX2 products are used. */
-static void attention_head(const attention_problem *pb, kernel_path path, int start, int L,
-                           int h, float *tile, float *packed)
+/* One (sequence, head) item over rows [start, start + L) of sequence s: scores into tile
+ * (L x L), softmax in place, then out = tile v, or with dropout out = (tile * mask) v with
+ * the dropped tile in dropped (L x L). packed has room for head_dim x L floats (k
+ * transposed) when the small AVX2 products are used. */
+static void attention_head(const attention_problem *pb, kernel_path path, int s, int start,
+                           int L, int h, float *tile, float *packed, float *dropped)
 {
     int D = pb->head_dim;
     size_t column = (size_t)h * D;
@@ -136,7 +148,7 @@ static void attention_head(const attention_problem *pb, kernel_path path, int st
     bool small = path == KERNEL_PATH_AVX2 && L <= ATTENTION_SMALL_MAX;
 
     if (small) {
-        pack_transposed(packed, k, pb->ld, L, D);
+        attention_pack_transposed(packed, k, pb->ld, L, D);
         small_gemm_avx2(L, L, D, pb->scale, q, pb->ld, packed, L, tile, L);
     } else {
         matmul_sgemm(false, true, L, L, D, pb->scale, q, pb->ld, k, pb->ld, 0.0f, tile, L);
@@ -152,16 +164,21 @@ static void attention_head(const attention_problem *pb, kernel_path path, int st
         else
             softmax_row_generic(tile + (size_t)i * L, L, row_bias);
     }
+    if (dropout_active(pb->dropout)) {
+        size_t n = (size_t)L * L;
+        dropout_multipliers(path, dropped, n, pb->dropout, pb->probs_at[s] + (size_t)h * n);
+        for (size_t x = 0; x < n; x++)
+            dropped[x] *= tile[x];
+        tile = dropped;
+    }
     if (small)
         small_gemm_avx2(L, D, L, 1.0f, tile, L, v, pb->ld, out, pb->n_heads * D);
     else
         matmul_sgemm(false, false, L, D, L, 1.0f, tile, L, v, pb->ld, 0.0f, out, pb->n_heads * D);
 }
 
-/* Checks the packing and fills probs_at[s], where sequence s's probabilities start. */
-static semb_status plan_sequences(const int *cu_seqlens, int n_seqs, int n_heads,
-                                  const float *position_bias, int max_distance, size_t *probs_at,
-                                  int *longest)
+semb_status attention_plan(const int *cu_seqlens, int n_seqs, int n_heads, bool position_bias,
+                           int max_distance, size_t *probs_at, int *longest)
 {
     *longest = 0;
     probs_at[0] = 0;
@@ -179,10 +196,11 @@ static semb_status plan_sequences(const int *cu_seqlens, int n_seqs, int n_heads
     return SEMB_OK;
 }
 
-semb_status attention_forward_using(kernel_path path, float *out, float *probs, const float *q,
-                                    const float *k, const float *v, int ld,
-                                    const int *cu_seqlens, int n_seqs, int n_heads, int head_dim,
-                                    float scale, const float *position_bias, int max_distance)
+semb_status attention_forward_train_using(kernel_path path, float *out, float *probs,
+                                          const float *q, const float *k, const float *v, int ld,
+                                          const int *cu_seqlens, int n_seqs, int n_heads,
+                                          int head_dim, float scale, const float *position_bias,
+                                          int max_distance, dropout_spec dropout)
 {
     if (n_seqs <= 0 || n_heads <= 0)
         return SEMB_OK;
@@ -191,14 +209,16 @@ semb_status attention_forward_using(kernel_path path, float *out, float *probs, 
     if (!probs_at)
         return semb_fail(NULL, SEMB_ERR_NOMEM, "attention: no memory for %d sequences", n_seqs);
     int longest;
-    semb_status status = plan_sequences(cu_seqlens, n_seqs, n_heads, position_bias,
+    semb_status status = attention_plan(cu_seqlens, n_seqs, n_heads, position_bias != NULL,
                                         max_distance, probs_at, &longest);
-    /* Per thread: a score tile unless probs holds the tiles, and k transposed for the small
-     * products. */
-    size_t tile_floats = probs ? 0 : (size_t)longest * longest;
+    /* Per thread: a score tile unless probs holds the tiles, k transposed for the small
+     * products, and the dropped tile. */
+    size_t square = (size_t)longest * longest;
+    size_t tile_floats = probs ? 0 : square;
     int packed_length = longest < ATTENTION_SMALL_MAX ? longest : ATTENTION_SMALL_MAX;
     size_t packed_floats = path == KERNEL_PATH_AVX2 ? (size_t)head_dim * packed_length : 0;
-    size_t per_thread = tile_floats + packed_floats;
+    size_t dropped_floats = dropout_active(dropout) ? square : 0;
+    size_t per_thread = tile_floats + packed_floats + dropped_floats;
     int threads = omp_get_max_threads();
     float *work = NULL;
     if (status == SEMB_OK && per_thread > 0) {
@@ -209,7 +229,7 @@ semb_status attention_forward_using(kernel_path path, float *out, float *probs, 
     }
     if (status == SEMB_OK) {
         attention_problem pb = {out, q, k, v, ld, n_heads, head_dim, scale, position_bias,
-                                max_distance};
+                                max_distance, dropout, probs_at};
         long items = (long)n_seqs * n_heads;
         /* Dynamic: an item costs L^2, and lengths in a batch vary widely. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -220,12 +240,35 @@ semb_status attention_forward_using(kernel_path path, float *out, float *probs, 
                 continue;
             float *mine = work ? work + (size_t)omp_get_thread_num() * per_thread : NULL;
             float *tile = probs ? probs + probs_at[s] + (size_t)h * L * L : mine;
-            attention_head(&pb, path, start, L, h, tile, mine ? mine + tile_floats : NULL);
+            attention_head(&pb, path, s, start, L, h, tile, mine ? mine + tile_floats : NULL,
+                           mine ? mine + tile_floats + packed_floats : NULL);
         }
     }
     free(work);
     free(probs_at);
     return status;
+}
+
+semb_status attention_forward_train(float *out, float *probs, const float *q, const float *k,
+                                    const float *v, int ld, const int *cu_seqlens, int n_seqs,
+                                    int n_heads, int head_dim, float scale,
+                                    const float *position_bias, int max_distance,
+                                    dropout_spec dropout)
+{
+    return attention_forward_train_using(kernel_path_best(), out, probs, q, k, v, ld, cu_seqlens,
+                                         n_seqs, n_heads, head_dim, scale, position_bias,
+                                         max_distance, dropout);
+}
+
+semb_status attention_forward_using(kernel_path path, float *out, float *probs, const float *q,
+                                    const float *k, const float *v, int ld,
+                                    const int *cu_seqlens, int n_seqs, int n_heads, int head_dim,
+                                    float scale, const float *position_bias, int max_distance)
+{
+    dropout_spec none = {0.0f, 0};
+    return attention_forward_train_using(path, out, probs, q, k, v, ld, cu_seqlens, n_seqs,
+                                         n_heads, head_dim, scale, position_bias, max_distance,
+                                         none);
 }
 
 semb_status attention_forward(float *out, float *probs, const float *q, const float *k,

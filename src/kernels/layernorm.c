@@ -178,3 +178,194 @@ void add_layernorm_forward(float *out, float *mean, float *rstd, const float *a,
     add_layernorm_forward_using(kernel_path_best(), out, mean, rstd, a, b, weight, bias, rows, C,
                                 eps);
 }
+
+/* ---- backward -------------------------------------------------------------------------- */
+
+/* Column blocks of the weight and bias gradients: 4 vectors, so that 8 accumulators and
+ * their operands fit the 16 AVX2 registers. The AVX2 path sums ROW_CHUNK rows in float
+ * registers before adding them to the gradient, so no float sum runs over more than
+ * ROW_CHUNK + rows / ROW_CHUNK terms. */
+enum { COLUMN_BLOCK = 32, ROW_CHUNK = 32 };
+
+static void layernorm_backward_row_generic(float *d_inp, const float *d_out, const float *x,
+                                           const float *weight, float mean, float rstd, int C)
+{
+    double g_sum = 0.0, g_xhat_sum = 0.0;
+    for (int c = 0; c < C; c++) {
+        double g = (double)weight[c] * d_out[c];
+        g_sum += g;
+        g_xhat_sum += g * ((x[c] - (double)mean) * rstd);
+    }
+    double g_mean = g_sum / C, g_xhat_mean = g_xhat_sum / C;
+    for (int c = 0; c < C; c++) {
+        double x_hat = (x[c] - (double)mean) * rstd;
+        double g = (double)weight[c] * d_out[c];
+        d_inp[c] = (float)(d_inp[c] + (g - g_mean - x_hat * g_xhat_mean) * rstd);
+    }
+}
+
+/* Columns [begin, end): one double per column, rows in order. */
+static void layernorm_parameter_block_generic(float *d_weight, float *d_bias, const float *d_out,
+                                              const float *inp, const float *mean,
+                                              const float *rstd, int rows, int C, int begin,
+                                              int end)
+{
+    double weight_sum[COLUMN_BLOCK] = {0}, bias_sum[COLUMN_BLOCK] = {0};
+    for (int r = 0; r < rows; r++) {
+        const float *x = inp + (size_t)r * C, *d = d_out + (size_t)r * C;
+        for (int c = begin; c < end; c++) {
+            weight_sum[c - begin] += d[c] * ((x[c] - (double)mean[r]) * rstd[r]);
+            bias_sum[c - begin] += d[c];
+        }
+    }
+    for (int c = begin; c < end; c++) {
+        if (d_weight)
+            d_weight[c] = (float)(d_weight[c] + weight_sum[c - begin]);
+        if (d_bias)
+            d_bias[c] = (float)(d_bias[c] + bias_sum[c - begin]);
+    }
+}
+
+SIMD_AVX2 static void layernorm_backward_row_avx2(float *d_inp, const float *d_out,
+                                                  const float *x, const float *weight,
+                                                  float mean, float rstd, int C)
+{
+    __m256 vm = _mm256_set1_ps(mean), vr = _mm256_set1_ps(rstd);
+    __m256 g_sum = _mm256_setzero_ps(), g_xhat_sum = _mm256_setzero_ps();
+    for (int c = 0; c < C; c += 8) {
+        __m256i mask = simd_tail_mask(C - c);
+        __m256 g = _mm256_mul_ps(_mm256_maskload_ps(weight + c, mask),
+                                 _mm256_maskload_ps(d_out + c, mask));
+        __m256 x_hat = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + c, mask), vm), vr);
+        g_sum = _mm256_add_ps(g_sum, g);
+        g_xhat_sum = _mm256_fmadd_ps(g, x_hat, g_xhat_sum);
+    }
+    __m256 g_mean = _mm256_set1_ps(simd_sum(g_sum) / (float)C);
+    __m256 g_xhat_mean = _mm256_set1_ps(simd_sum(g_xhat_sum) / (float)C);
+    for (int c = 0; c < C; c += 8) {
+        __m256i mask = simd_tail_mask(C - c);
+        __m256 g = _mm256_mul_ps(_mm256_maskload_ps(weight + c, mask),
+                                 _mm256_maskload_ps(d_out + c, mask));
+        __m256 x_hat = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + c, mask), vm), vr);
+        __m256 centred = _mm256_fnmadd_ps(x_hat, g_xhat_mean, _mm256_sub_ps(g, g_mean));
+        __m256 sum = _mm256_fmadd_ps(centred, vr, _mm256_maskload_ps(d_inp + c, mask));
+        simd_store_first(d_inp + c, sum, C - c);
+    }
+}
+
+/* dst[0 .. n-1] += v (n <= 8; nothing when n <= 0). */
+SIMD_AVX2 static inline void add_first(float *dst, __m256 v, int n)
+{
+    if (n > 0)
+        simd_store_first(dst, _mm256_add_ps(_mm256_maskload_ps(dst, simd_tail_mask(n)), v), n);
+}
+
+/* w += d x_hat, b += d over the 8 columns of mask (inlined: the sums stay in registers). */
+SIMD_AVX2 static inline void accumulate_columns(const float *d, const float *x, __m256i mask,
+                                                __m256 vm, __m256 vr, __m256 *w, __m256 *b)
+{
+    __m256 dv = _mm256_maskload_ps(d, mask);
+    __m256 x_hat = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x, mask), vm), vr);
+    *w = _mm256_fmadd_ps(dv, x_hat, *w);
+    *b = _mm256_add_ps(*b, dv);
+}
+
+SIMD_AVX2 static void layernorm_parameter_block_avx2(float *d_weight, float *d_bias,
+                                                     const float *d_out, const float *inp,
+                                                     const float *mean, const float *rstd,
+                                                     int rows, int C, int begin, int end)
+{
+    int width = end - begin;
+    __m256i m0 = simd_tail_mask(width), m1 = simd_tail_mask(width - 8);
+    __m256i m2 = simd_tail_mask(width - 16), m3 = simd_tail_mask(width - 24);
+    for (int chunk = 0; chunk < rows; chunk += ROW_CHUNK) {
+        __m256 w0 = _mm256_setzero_ps(), w1 = w0, w2 = w0, w3 = w0;
+        __m256 b0 = w0, b1 = w0, b2 = w0, b3 = w0;
+        int chunk_end = chunk + ROW_CHUNK < rows ? chunk + ROW_CHUNK : rows;
+        for (int r = chunk; r < chunk_end; r++) {
+            const float *x = inp + (size_t)r * C + begin, *d = d_out + (size_t)r * C + begin;
+            __m256 vm = _mm256_set1_ps(mean[r]), vr = _mm256_set1_ps(rstd[r]);
+            accumulate_columns(d, x, m0, vm, vr, &w0, &b0);
+            accumulate_columns(d + 8, x + 8, m1, vm, vr, &w1, &b1);
+            accumulate_columns(d + 16, x + 16, m2, vm, vr, &w2, &b2);
+            accumulate_columns(d + 24, x + 24, m3, vm, vr, &w3, &b3);
+        }
+        if (d_weight) {
+            add_first(d_weight + begin, w0, width);
+            add_first(d_weight + begin + 8, w1, width - 8);
+            add_first(d_weight + begin + 16, w2, width - 16);
+            add_first(d_weight + begin + 24, w3, width - 24);
+        }
+        if (d_bias) {
+            add_first(d_bias + begin, b0, width);
+            add_first(d_bias + begin + 8, b1, width - 8);
+            add_first(d_bias + begin + 16, b2, width - 16);
+            add_first(d_bias + begin + 24, b3, width - 24);
+        }
+    }
+}
+
+void layernorm_backward_reference(float *d_inp, float *d_weight, float *d_bias,
+                                  const float *d_out, const float *inp, const float *weight,
+                                  const float *mean, const float *rstd, int rows, int C)
+{
+    if (C <= 0)
+        return;
+    for (int r = 0; d_inp && r < rows; r++) {
+        size_t at = (size_t)r * C;
+        layernorm_backward_row_generic(d_inp + at, d_out + at, inp + at, weight, mean[r], rstd[r],
+                                       C);
+    }
+    for (int begin = 0; (d_weight || d_bias) && begin < C; begin += COLUMN_BLOCK) {
+        int end = begin + COLUMN_BLOCK < C ? begin + COLUMN_BLOCK : C;
+        layernorm_parameter_block_generic(d_weight, d_bias, d_out, inp, mean, rstd, rows, C,
+                                          begin, end);
+    }
+}
+
+void layernorm_backward_using(kernel_path path, float *d_inp, float *d_weight, float *d_bias,
+                              const float *d_out, const float *inp, const float *weight,
+                              const float *mean, const float *rstd, int rows, int C)
+{
+    if (C <= 0 || rows <= 0)
+        return;
+    bool avx2 = kernel_path_or_generic(path) == KERNEL_PATH_AVX2;
+    bool parameters = d_weight || d_bias;
+    int blocks = (C + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+#pragma omp parallel if ((long)rows * C >= LAYERNORM_PARALLEL_MIN)
+    {
+        if (d_inp) {
+#pragma omp for schedule(static)
+            for (int r = 0; r < rows; r++) {
+                size_t at = (size_t)r * C;
+                if (avx2)
+                    layernorm_backward_row_avx2(d_inp + at, d_out + at, inp + at, weight, mean[r],
+                                                rstd[r], C);
+                else
+                    layernorm_backward_row_generic(d_inp + at, d_out + at, inp + at, weight,
+                                                   mean[r], rstd[r], C);
+            }
+        }
+        if (parameters) {
+#pragma omp for schedule(static)
+            for (int b = 0; b < blocks; b++) {
+                int begin = b * COLUMN_BLOCK;
+                int end = begin + COLUMN_BLOCK < C ? begin + COLUMN_BLOCK : C;
+                if (avx2)
+                    layernorm_parameter_block_avx2(d_weight, d_bias, d_out, inp, mean, rstd, rows,
+                                                   C, begin, end);
+                else
+                    layernorm_parameter_block_generic(d_weight, d_bias, d_out, inp, mean, rstd,
+                                                      rows, C, begin, end);
+            }
+        }
+    }
+}
+
+void layernorm_backward(float *d_inp, float *d_weight, float *d_bias, const float *d_out,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int rows, int C)
+{
+    layernorm_backward_using(kernel_path_best(), d_inp, d_weight, d_bias, d_out, inp, weight,
+                             mean, rstd, rows, C);
+}

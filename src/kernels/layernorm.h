@@ -30,4 +30,29 @@ void add_layernorm_forward_using(kernel_path path, float *out, float *mean, floa
                                  const float *a, const float *b, const float *weight,
                                  const float *bias, int rows, int C, float eps);
 
+/* The backward of layernorm_forward (and of add_layernorm_forward, whose gradient with
+ * respect to a and to b is d_inp), ACCUMULATED into every gradient (the caller zeroes them):
+ *   d_inp[rows, C] += rstd (g - mean_c(g) - x_hat mean_c(g x_hat)),  g = weight d_out,
+ *   d_weight[C] += sum over rows of d_out x_hat,   d_bias[C] += sum over rows of d_out,
+ * with x_hat = (inp - mean) rstd. inp is the LayerNorm's input (for add_layernorm the sum
+ * a + b), mean and rstd what the forward saved. Any gradient may be NULL and is then
+ * skipped. d_inp must not overlap the inputs. Parallel (OpenMP) over rows for d_inp and over
+ * fixed column blocks for d_weight and d_bias, so every sum has one order: the same bits on
+ * any thread count. Cannot fail. */
+void layernorm_backward(float *d_inp, float *d_weight, float *d_bias, const float *d_out,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int rows, int C);
+
+/* The scalar reference: every row and column sum in double, rounded once into its
+ * gradient; serial. */
+void layernorm_backward_reference(float *d_inp, float *d_weight, float *d_bias,
+                                  const float *d_out, const float *inp, const float *weight,
+                                  const float *mean, const float *rstd, int rows, int C);
+
+/* layernorm_backward on a chosen path (for tests and benchmarks); a path this CPU lacks runs
+ * as KERNEL_PATH_GENERIC, which gives the reference's bits. */
+void layernorm_backward_using(kernel_path path, float *d_inp, float *d_weight, float *d_bias,
+                              const float *d_out, const float *inp, const float *weight,
+                              const float *mean, const float *rstd, int rows, int C);
+
 #endif

@@ -30,4 +30,22 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
 void linear_forward_reference(float *out, const float *inp, const float *weight,
                               const float *bias, int M, int K, int N);
 
+/* The backward of linear_forward, ACCUMULATED into every gradient (the caller zeroes them,
+ * so residual branches and GradCache chunks add up):
+ *   d_inp[M,K] += d_out[M,N] · weight[N,K]
+ *   d_weight[N,K] += d_out^T · inp[M,K]
+ *   d_bias[N] += the column sums of d_out.
+ * Any gradient may be NULL and is then skipped (inp is read only for d_weight, weight only
+ * for d_inp). No gradient may overlap an input. The products are two matmul_sgemm calls
+ * with beta = 1 (oneDNN: run to run the same bits on the same thread count); the bias sums
+ * are in double (AVX2 where the CPU has it) over fixed column blocks, the same bits on any
+ * thread count and path. Cannot fail. */
+void linear_backward(float *d_inp, float *d_weight, float *d_bias, const float *d_out,
+                     const float *inp, const float *weight, int M, int K, int N);
+
+/* The same with every entry a double sum added to the gradient and rounded once; serial.
+ * Its d_bias is bit for bit linear_backward's. */
+void linear_backward_reference(float *d_inp, float *d_weight, float *d_bias, const float *d_out,
+                               const float *inp, const float *weight, int M, int K, int N);
+
 #endif

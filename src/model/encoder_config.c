@@ -122,8 +122,8 @@ static semb_status read_int(const json_t *root, const char *key, const char *pat
                             bool required, semb_error *err)
 {
     long long v = *out;
-    semb_status st = required ? json_field_int(root, key, path, &v, err)
-                              : json_field_int_opt(root, key, path, &v, err);
+    semb_status st = required ? json_field_int(root, key, path, NULL, &v, err)
+                              : json_field_int_opt(root, key, path, NULL, &v, err);
     if (st)
         return st;
     if (v < -1 || v > (1LL << 30))
@@ -136,7 +136,7 @@ static semb_status read_float(const json_t *root, const char *key, const char *p
                               semb_error *err)
 {
     double v = *out;
-    semb_status st = json_field_number_opt(root, key, path, &v, err);
+    semb_status st = json_field_number_opt(root, key, path, NULL, &v, err);
     *out = (float)v;
     return st;
 }
@@ -145,7 +145,7 @@ static semb_status detect_arch(const json_t *root, const char *path, encoder_arc
                                semb_error *err)
 {
     const char *model_type = NULL;
-    semb_status st = json_field_string_opt(root, "model_type", path, &model_type, err);
+    semb_status st = json_field_string_opt(root, "model_type", path, NULL, &model_type, err);
     if (st)
         return st;
     if (!model_type) {
@@ -192,7 +192,7 @@ semb_status encoder_config_load(const char *path, encoder_config *cfg, semb_erro
         (st = read_int(root, "pad_token_id", path, &cfg->pad_token_id, false, err)) ||
         (st = read_float(root, f->dropout, path, &cfg->hidden_dropout, err)) ||
         (st = read_float(root, f->attn_dropout, path, &cfg->attention_dropout, err)) ||
-        (st = json_field_string_opt(root, f->activation, path, &act, err)) ||
+        (st = json_field_string_opt(root, f->activation, path, NULL, &act, err)) ||
         (st = parse_activation(act, path, f->activation, &cfg->activation, err)))
         goto done;
     if (cfg->arch != ENCODER_DISTILBERT &&
@@ -201,7 +201,8 @@ semb_status encoder_config_load(const char *path, encoder_config *cfg, semb_erro
     if (cfg->arch == ENCODER_BERT) {
         const char *pos_type = "absolute";
         if ((st = read_int(root, "type_vocab_size", path, &cfg->type_vocab_size, false, err)) ||
-            (st = json_field_string_opt(root, "position_embedding_type", path, &pos_type, err)))
+            (st = json_field_string_opt(root, "position_embedding_type", path, NULL, &pos_type,
+                                        err)))
             goto done;
         if (strcmp(pos_type, "absolute") != 0) {
             st = semb_fail(err, SEMB_ERR_UNSUPPORTED,

@@ -84,9 +84,9 @@ semb_status pooling_config_load(const char *path, pooling_config *cfg, semb_erro
         return st;
     long long dim = 0;
     const json_t *mode_value = json_object_get(root, "pooling_mode");
-    if ((st = json_field_int_opt(root, "embedding_dimension", path, &dim, err)) ||
-        (st = json_field_int_opt(root, "word_embedding_dimension", path, &dim, err)) ||
-        (st = json_field_bool_opt(root, "include_prompt", path, &cfg->include_prompt, err)))
+    if ((st = json_field_int_opt(root, "embedding_dimension", path, NULL, &dim, err)) ||
+        (st = json_field_int_opt(root, "word_embedding_dimension", path, NULL, &dim, err)) ||
+        (st = json_field_bool_opt(root, "include_prompt", path, NULL, &cfg->include_prompt, err)))
         goto done;
     if (mode_value && !json_is_null(mode_value)) {
         if ((st = parse_mode_value(mode_value, path, &cfg->modes, err)))
@@ -94,7 +94,7 @@ semb_status pooling_config_load(const char *path, pooling_config *cfg, semb_erro
     } else {
         for (int i = 0; i < POOLING_MODE_COUNT; i++) {
             bool on = false;
-            if ((st = json_field_bool_opt(root, modes[i].classic, path, &on, err)))
+            if ((st = json_field_bool_opt(root, modes[i].classic, path, NULL, &on, err)))
                 goto done;
             if (on)
                 cfg->modes |= modes[i].mode;

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "text/config_json.h"
+#include "io/json_file.h"
 #include "text/tokenizer_vocab.h"
 
 enum { SPECIAL_UNK, SPECIAL_SEP, SPECIAL_PAD, SPECIAL_CLS, SPECIAL_MASK, SPECIAL_COUNT };
@@ -58,14 +58,14 @@ static semb_status read_special(const json_t *config, const char *key, const cha
     const char *content = NULL;
     semb_status st;
     if (!json_is_object(value) ||
-        (st = config_json_string(value, "content", path, key, &content, err)) || !content)
+        (st = json_field_string_opt(value, "content", path, key, &content, err)) || !content)
         return semb_fail(err, SEMB_ERR_FORMAT,
                          "%s: %s: expected a string or an object with content", path, key);
     spec->content = content;
-    if ((st = config_json_bool(value, "lstrip", path, key, &spec->lstrip, err)) ||
-        (st = config_json_bool(value, "rstrip", path, key, &spec->rstrip, err)) ||
-        (st = config_json_bool(value, "single_word", path, key, &spec->single_word, err)) ||
-        (st = config_json_bool(value, "normalized", path, key, &spec->normalized, err)))
+    if ((st = json_field_bool_opt(value, "lstrip", path, key, &spec->lstrip, err)) ||
+        (st = json_field_bool_opt(value, "rstrip", path, key, &spec->rstrip, err)) ||
+        (st = json_field_bool_opt(value, "single_word", path, key, &spec->single_word, err)) ||
+        (st = json_field_bool_opt(value, "normalized", path, key, &spec->normalized, err)))
         return st;
     *given = true;
     return SEMB_OK;
@@ -88,7 +88,8 @@ static semb_status read_declared_tokens(vocab_settings *s, const json_t *config,
                                         const char *path, semb_error *err)
 {
     json_t *decoder;
-    semb_status st = config_json_object(config, "added_tokens_decoder", path, NULL, &decoder, err);
+    semb_status st =
+        json_field_object_opt(config, "added_tokens_decoder", path, NULL, &decoder, err);
     if (st || !decoder)
         return st;
     s->declared = calloc(json_object_size(decoder) + 1, sizeof *s->declared);
@@ -106,16 +107,15 @@ static semb_status read_declared_tokens(vocab_settings *s, const json_t *config,
                              path, field);
         added_token_spec *spec = &s->declared[s->declared_count];
         *spec = (added_token_spec){.id = (int32_t)id};
-        if ((st = config_json_string(value, "content", path, field, &spec->content, err)) ||
-            (st = config_json_bool(value, "special", path, field, &spec->special, err)))
+        if ((st = json_field_string(value, "content", path, field, &spec->content, err)) ||
+            (st = json_field_bool_opt(value, "special", path, field, &spec->special, err)))
             return st;
-        if (!spec->content)
-            return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s.content: missing", path, field);
         spec->normalized = !spec->special;
-        if ((st = config_json_bool(value, "lstrip", path, field, &spec->lstrip, err)) ||
-            (st = config_json_bool(value, "rstrip", path, field, &spec->rstrip, err)) ||
-            (st = config_json_bool(value, "single_word", path, field, &spec->single_word, err)) ||
-            (st = config_json_bool(value, "normalized", path, field, &spec->normalized, err)))
+        if ((st = json_field_bool_opt(value, "lstrip", path, field, &spec->lstrip, err)) ||
+            (st = json_field_bool_opt(value, "rstrip", path, field, &spec->rstrip, err)) ||
+            (st = json_field_bool_opt(value, "single_word", path, field, &spec->single_word,
+                                      err)) ||
+            (st = json_field_bool_opt(value, "normalized", path, field, &spec->normalized, err)))
             return st;
         s->declared_count++;
     }
@@ -127,13 +127,13 @@ static semb_status read_tokenizer_config(vocab_settings *s, const json_t *config
 {
     bool lowercase = true, chinese = true;
     semb_status st;
-    if ((st = config_json_bool(config, "do_lower_case", path, NULL, &lowercase, err)) ||
-        (st = config_json_bool(config, "tokenize_chinese_chars", path, NULL, &chinese, err)))
+    if ((st = json_field_bool_opt(config, "do_lower_case", path, NULL, &lowercase, err)) ||
+        (st = json_field_bool_opt(config, "tokenize_chinese_chars", path, NULL, &chinese, err)))
         return st;
     bool strip = false, strip_given = false;
     const json_t *strip_value = json_object_get(config, "strip_accents");
     if (strip_value && !json_is_null(strip_value)) {
-        if ((st = config_json_bool(config, "strip_accents", path, NULL, &strip, err)))
+        if ((st = json_field_bool_opt(config, "strip_accents", path, NULL, &strip, err)))
             return st;
         strip_given = true;
     }
@@ -155,7 +155,7 @@ static semb_status load_optional_json(const char *dir, const char *name, json_t 
         return SEMB_ERR_NOMEM;
     if (!is_file(*path))
         return SEMB_OK;
-    return config_json_load(*path, root, err);
+    return json_file_load(*path, root, err);
 }
 
 static void init_settings(vocab_settings *s, bool roberta)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "text/config_json.h"
+#include "io/json_file.h"
 #include "text/tokenizer_internal.h"
 
 #define TEMPLATE_FIELD "post_processor.single"
@@ -15,28 +15,27 @@ static semb_status read_normalizer(semb_tokenizer *tok, const json_t *root, cons
                                    semb_error *err)
 {
     json_t *normalizer;
-    semb_status st = config_json_object(root, "normalizer", path, NULL, &normalizer, err);
+    semb_status st = json_field_object_opt(root, "normalizer", path, NULL, &normalizer, err);
     if (st || !normalizer)
         return st; /* null: no normalisation, the identity tokenizer_create set up */
-    const char *type = NULL;
-    if ((st = config_json_string(normalizer, "type", path, "normalizer", &type, err)))
+    const char *type;
+    if ((st = json_field_string(normalizer, "type", path, "normalizer", &type, err)))
         return st;
-    if (!type)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: normalizer.type: missing", path);
     if (strcmp(type, "BertNormalizer") != 0)
         return semb_fail(err, SEMB_ERR_UNSUPPORTED,
                          "%s: normalizer.type: '%s' is not supported (only BertNormalizer)", path,
                          type);
     bool clean_text = true, handle_chinese_chars = true, lowercase = true;
-    if ((st = config_json_bool(normalizer, "clean_text", path, "normalizer", &clean_text, err)) ||
-        (st = config_json_bool(normalizer, "handle_chinese_chars", path, "normalizer",
-                               &handle_chinese_chars, err)) ||
-        (st = config_json_bool(normalizer, "lowercase", path, "normalizer", &lowercase, err)))
+    if ((st = json_field_bool_opt(normalizer, "clean_text", path, "normalizer", &clean_text,
+                                  err)) ||
+        (st = json_field_bool_opt(normalizer, "handle_chinese_chars", path, "normalizer",
+                                  &handle_chinese_chars, err)) ||
+        (st = json_field_bool_opt(normalizer, "lowercase", path, "normalizer", &lowercase, err)))
         return st;
     /* strip_accents null (or absent) means "strip when lowercasing". */
     bool strip_accents = lowercase;
-    if ((st = config_json_bool(normalizer, "strip_accents", path, "normalizer", &strip_accents,
-                               err)))
+    if ((st = json_field_bool_opt(normalizer, "strip_accents", path, "normalizer",
+                                  &strip_accents, err)))
         return st;
     bert_normalizer_init(&tok->normalizer, clean_text, handle_chinese_chars, strip_accents,
                          lowercase);
@@ -46,11 +45,11 @@ static semb_status read_normalizer(semb_tokenizer *tok, const json_t *root, cons
 static semb_status check_pre_tokenizer(const json_t *root, const char *path, semb_error *err)
 {
     json_t *pre;
-    semb_status st = config_json_object(root, "pre_tokenizer", path, NULL, &pre, err);
+    semb_status st = json_field_object_opt(root, "pre_tokenizer", path, NULL, &pre, err);
     if (st)
         return st;
     const char *type = NULL;
-    if (pre && (st = config_json_string(pre, "type", path, "pre_tokenizer", &type, err)))
+    if (pre && (st = json_field_string_opt(pre, "type", path, "pre_tokenizer", &type, err)))
         return st;
     if (!type || strcmp(type, "BertPreTokenizer") != 0)
         return semb_fail(err, SEMB_ERR_UNSUPPORTED,
@@ -93,13 +92,13 @@ static semb_status read_model(semb_tokenizer *tok, const json_t *root, const cha
                               semb_error *err)
 {
     json_t *model;
-    semb_status st = config_json_object(root, "model", path, NULL, &model, err);
+    semb_status st = json_field_object_opt(root, "model", path, NULL, &model, err);
     if (st)
         return st;
     if (!model)
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: model: missing", path);
     const char *type = NULL;
-    if ((st = config_json_string(model, "type", path, "model", &type, err)))
+    if ((st = json_field_string_opt(model, "type", path, "model", &type, err)))
         return st;
     if (!type)
         type = model_type(model);
@@ -111,17 +110,17 @@ static semb_status read_model(semb_tokenizer *tok, const json_t *root, const cha
                          "%s: model.type: '%s' is not supported (only WordPiece)", path, type);
     const char *unk_token = "[UNK]", *prefix = "##";
     long long max_chars = 100;
-    if ((st = config_json_string(model, "unk_token", path, "model", &unk_token, err)) ||
-        (st = config_json_string(model, "continuing_subword_prefix", path, "model", &prefix,
-                                 err)) ||
-        (st = config_json_integer(model, "max_input_chars_per_word", path, "model", &max_chars,
-                                  err)))
+    if ((st = json_field_string_opt(model, "unk_token", path, "model", &unk_token, err)) ||
+        (st = json_field_string_opt(model, "continuing_subword_prefix", path, "model", &prefix,
+                                    err)) ||
+        (st = json_field_int_opt(model, "max_input_chars_per_word", path, "model", &max_chars,
+                                 err)))
         return st;
     if (max_chars < 0)
         return semb_fail(err, SEMB_ERR_FORMAT,
                          "%s: model.max_input_chars_per_word: %lld is negative", path, max_chars);
     json_t *vocab;
-    if ((st = config_json_object(model, "vocab", path, "model", &vocab, err)))
+    if ((st = json_field_object_opt(model, "vocab", path, "model", &vocab, err)))
         return st;
     if (!vocab)
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: model.vocab: missing", path);
@@ -141,24 +140,22 @@ static semb_status read_added_token(semb_tokenizer *tok, const json_t *item, con
     const char *content = NULL;
     long long id = -1;
     semb_status st;
-    if ((st = config_json_string(item, "content", path, field, &content, err)) ||
-        (st = config_json_integer(item, "id", path, field, &id, err)))
+    if ((st = json_field_string(item, "content", path, field, &content, err)) ||
+        (st = json_field_int_opt(item, "id", path, field, &id, err)))
         return st;
-    if (!content)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s.content: missing", path, field);
     if (id < 0 || id > INT32_MAX)
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s.id: missing or not a valid id", path,
                          field);
     /* Like tokenizers, take the id from the vocabulary (or the next free one) and only
      * check that the file gives one. */
     added_token_spec spec = {.content = content, .id = -1};
-    if ((st = config_json_bool(item, "special", path, field, &spec.special, err)))
+    if ((st = json_field_bool_opt(item, "special", path, field, &spec.special, err)))
         return st;
     spec.normalized = !spec.special; /* tokenizers' default */
-    if ((st = config_json_bool(item, "single_word", path, field, &spec.single_word, err)) ||
-        (st = config_json_bool(item, "lstrip", path, field, &spec.lstrip, err)) ||
-        (st = config_json_bool(item, "rstrip", path, field, &spec.rstrip, err)) ||
-        (st = config_json_bool(item, "normalized", path, field, &spec.normalized, err)))
+    if ((st = json_field_bool_opt(item, "single_word", path, field, &spec.single_word, err)) ||
+        (st = json_field_bool_opt(item, "lstrip", path, field, &spec.lstrip, err)) ||
+        (st = json_field_bool_opt(item, "rstrip", path, field, &spec.rstrip, err)) ||
+        (st = json_field_bool_opt(item, "normalized", path, field, &spec.normalized, err)))
         return st;
     return tokenizer_add_token(tok, &spec, err);
 }
@@ -266,11 +263,11 @@ static semb_status read_post_processor(semb_tokenizer *tok, const json_t *root,
                                        const char *path, semb_error *err)
 {
     json_t *processor;
-    semb_status st = config_json_object(root, "post_processor", path, NULL, &processor, err);
+    semb_status st = json_field_object_opt(root, "post_processor", path, NULL, &processor, err);
     if (st || !processor)
         return st;
     const char *type = NULL;
-    if ((st = config_json_string(processor, "type", path, "post_processor", &type, err)))
+    if ((st = json_field_string_opt(processor, "type", path, "post_processor", &type, err)))
         return st;
     if (type && strcmp(type, "TemplateProcessing") == 0)
         return read_template(tok, processor, path, err);
@@ -287,9 +284,9 @@ static semb_status read_pad_id(semb_tokenizer *tok, const json_t *root, const ch
 {
     json_t *padding;
     long long pad_id = -1;
-    semb_status st = config_json_object(root, "padding", path, NULL, &padding, err);
+    semb_status st = json_field_object_opt(root, "padding", path, NULL, &padding, err);
     if (!st && padding)
-        st = config_json_integer(padding, "pad_id", path, "padding", &pad_id, err);
+        st = json_field_int_opt(padding, "pad_id", path, "padding", &pad_id, err);
     if (st)
         return st;
     if (pad_id >= 0 && pad_id <= INT32_MAX)
@@ -303,7 +300,7 @@ semb_status tokenizer_load_json(const char *path, semb_tokenizer **out, semb_err
 {
     *out = NULL;
     json_t *root;
-    semb_status st = config_json_load(path, &root, err);
+    semb_status st = json_file_load(path, &root, err);
     if (st)
         return st;
     semb_tokenizer *tok = NULL;
