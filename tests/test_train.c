@@ -169,6 +169,100 @@ static void test_first_step_gradients_match_reference(void **state)
     }
 }
 
+/* `semb train --dump-gradients` on the 12 reference triples (one step of batch 12, dropout
+ * off, file order) writes the reference gradients under their Hugging Face names. */
+static void test_dumped_gradients_match_reference(void **state)
+{
+    static const char *fixtures[] = {"bert-tiny-mean", "distilbert-tiny-mean", "mpnet-tiny-mean"};
+    char *tmp = test_make_temp_dir();
+    for (int f = 0; f < 3; f++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "fixtures/%s/ref.mnrl.json", fixtures[f]);
+        json_t *root = json_load_file(test_shared_path(rel), 0, NULL);
+        assert_non_null(root);
+        char *data = path_join(tmp, "triples.jsonl"), *dump = path_join(tmp, "grads.safetensors");
+        char *out = path_join(tmp, fixtures[f]);
+        FILE *fp = fopen(data, "w");
+        size_t i;
+        json_t *triple;
+        json_array_foreach(json_object_get(root, "triples"), i, triple) {
+            json_t *obj = json_pack("{s:O, s:O, s:O}", "anchor", json_array_get(triple, 0),
+                                    "positive", json_array_get(triple, 1), "negative",
+                                    json_array_get(triple, 2));
+            char *line = json_dumps(obj, JSON_COMPACT);
+            fprintf(fp, "%s\n", line);
+            free(line);
+            json_decref(obj);
+        }
+        fclose(fp);
+        json_decref(root);
+
+        semb_train_options o = semb_train_options_default();
+        snprintf(rel, sizeof rel, "fixtures/%s", fixtures[f]);
+        o.model_dir = test_shared_path(rel);
+        o.data_path = data;
+        o.output_dir = out;
+        o.batch_size = 12;
+        o.steps = 1;
+        o.dropout = 0;
+        o.shuffle = 0;
+        o.dump_gradients_path = dump;
+        semb_error err = {0};
+        if (semb_train(&o, &err))
+            fail_msg("%s", err.message);
+
+        safetensors_file got, ref;
+        snprintf(rel, sizeof rel, "fixtures/%s/ref.mnrl_grads.safetensors", fixtures[f]);
+        assert_int_equal(safetensors_open(dump, &got, &err), SEMB_OK);
+        assert_int_equal(safetensors_open(test_shared_path(rel), &ref, &err), SEMB_OK);
+        double loss, ref_loss;
+        assert_int_equal(safetensors_to_f64(&got, safetensors_find(&got, "loss"), &loss, 1, &err), SEMB_OK);
+        assert_int_equal(safetensors_to_f64(&ref, safetensors_find(&ref, "loss"), &ref_loss, 1, &err), SEMB_OK);
+        assert_true(fabs(loss - ref_loss) <= 1e-6);
+        size_t compared = 0;
+        double worst = 0;
+        for (size_t k = 0; k < ref.n_tensors; k++) {
+            const char *name = ref.tensors[k].name;
+            if (strncmp(name, "grad.0.model.", 13) != 0)
+                continue;
+            const safetensors_tensor *gt = safetensors_find(&got, name + 13);
+            if (!gt)
+                fail_msg("%s: dump lacks %s", fixtures[f], name + 13);
+            size_t n = safetensors_numel(&ref.tensors[k]);
+            assert_int_equal(safetensors_numel(gt), n);
+            double *want = malloc(n * sizeof *want), *have = malloc(n * sizeof *have);
+            float *have32 = malloc(n * sizeof *have32);
+            assert_int_equal(safetensors_to_f64(&ref, &ref.tensors[k], want, n, &err), SEMB_OK);
+            assert_int_equal(safetensors_to_f64(&got, gt, have, n, &err), SEMB_OK);
+            for (size_t e = 0; e < n; e++)
+                have32[e] = (float)have[e];
+            if (is_key_bias(name)) {
+                if (max_abs_diff(have32, want, n) > 1e-6)
+                    fail_msg("%s: %s off by %.3e", fixtures[f], name, max_abs_diff(have32, want, n));
+            } else {
+                double rel_err = relative_l2(have32, want, n);
+                worst = fmax(worst, rel_err);
+                if (rel_err > 1e-4)
+                    fail_msg("%s: %s relative L2 error %.3e", fixtures[f], name, rel_err);
+            }
+            compared++;
+            free(want);
+            free(have);
+            free(have32);
+        }
+        printf("  %-22s dump: loss %.9f, %zu tensors, worst relative L2 error %.2e\n", fixtures[f],
+               loss, compared, worst);
+        assert_true(compared >= 30);
+        safetensors_close(&got);
+        safetensors_close(&ref);
+        free(data);
+        free(dump);
+        free(out);
+    }
+    test_rmtree(tmp);
+    free(tmp);
+}
+
 /* GradCache in chunks of 1, 5 and 7 texts gives the full-batch gradient. */
 static void test_gradcache_equals_full_batch(void **state)
 {
@@ -341,6 +435,7 @@ int main(void)
         return rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_step_gradients_match_reference),
+        cmocka_unit_test(test_dumped_gradients_match_reference),
         cmocka_unit_test(test_gradcache_equals_full_batch),
         cmocka_unit_test(test_train10_trace),
     };

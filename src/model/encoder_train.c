@@ -234,7 +234,10 @@ static void embeddings_backward(const encoder_config *cfg, const packed_batch *b
             for (int t = b->cu_seqlens[s]; t < b->cu_seqlens[s + 1]; t++) {
                 float g = d_sum[(size_t)t * (size_t)H + (size_t)i];
                 size_t position = (size_t)(t - b->cu_seqlens[s] + position_offset);
-                grads->word_embeddings[(size_t)b->ids[t] * (size_t)H + (size_t)i] += g;
+                /* torch's nn.Embedding(padding_idx=pad_token_id): the padding row gets no
+                 * gradient, even where a text holds the pad token itself */
+                if (b->ids[t] != cfg->pad_token_id)
+                    grads->word_embeddings[(size_t)b->ids[t] * (size_t)H + (size_t)i] += g;
                 grads->position_embeddings[position * (size_t)H + (size_t)i] += g;
                 if (cfg->arch == ENCODER_BERT)
                     grads->token_type_embeddings[i] += g;

@@ -1,9 +1,14 @@
 #include "train/model_save.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "io/files.h"
@@ -47,10 +52,11 @@ static const char *module_subdir(const st_folder *f, const char *module_dir)
     return *rest ? rest : NULL;
 }
 
-semb_status model_save(const semb_model *model, const char *dir, semb_error *err)
+/* Writes every file of the model into dir, which exists. */
+static semb_status write_folder(const semb_model *model, const char *dir, semb_error *err)
 {
     const st_folder *f = &model->folder;
-    semb_status st = make_dir(dir, err);
+    semb_status st = SEMB_OK;
     const char *transformer_sub = module_subdir(f, f->transformer_dir);
     char *weights_dir = transformer_sub ? path_join(dir, transformer_sub) : strdup(dir);
     if (!weights_dir)
@@ -86,5 +92,102 @@ semb_status model_save(const semb_model *model, const char *dir, semb_error *err
         free(weights);
     }
     free(weights_dir);
+    return st;
+}
+
+/* The whole folder is assembled under a temporary sibling name and renamed into place at
+ * the end, so a failure at any point (a full disk, a read-only place, a crash) never leaves a
+ * half-written model where the trained one should be. */
+static char *temp_sibling_template(const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') /* "out/" must not become "out/.tmp.XXXXXX" */
+        len--;
+    char *tmp = malloc(len + sizeof ".tmp.XXXXXX");
+    if (tmp) {
+        memcpy(tmp, dir, len);
+        memcpy(tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    }
+    return tmp;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Removes a temporary folder this module created, with whatever it holds. */
+static void remove_temp_tree(const char *tmp)
+{
+    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Creates the temporary sibling folder, readable like a folder mkdir would make. */
+static semb_status make_temp_sibling(const char *dir, char **tmp_out, semb_error *err)
+{
+    char *tmp = temp_sibling_template(dir);
+    if (!tmp)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    if (!mkdtemp(tmp)) {
+        semb_status st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a folder there: %s", dir,
+                                   strerror(errno));
+        free(tmp);
+        return st;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(tmp, 0755 & ~mask);
+    *tmp_out = tmp;
+    return SEMB_OK;
+}
+
+semb_status model_save_check_output(const char *dir, semb_error *err)
+{
+    struct stat sb;
+    if (lstat(dir, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode)) /* rename cannot replace a link with a folder */
+            return semb_fail(err, SEMB_ERR_IO, "%s: is a symbolic link; give a new folder", dir);
+        if (!S_ISDIR(sb.st_mode))
+            return semb_fail(err, SEMB_ERR_IO, "%s: exists and is not a folder", dir);
+        DIR *d = opendir(dir);
+        if (!d)
+            return semb_fail(err, SEMB_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
+        bool empty = true;
+        for (struct dirent *e; empty && (e = readdir(d));)
+            empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+        closedir(d);
+        if (!empty)
+            return semb_fail(err, SEMB_ERR_IO,
+                             "%s: already exists and is not empty; choose a new folder or remove it",
+                             dir);
+    } else if (errno != ENOENT && errno != ENOTDIR) { /* ENOTDIR: mkdtemp says it below */
+        return semb_fail(err, SEMB_ERR_IO, "%s: %s", dir, strerror(errno));
+    }
+    char *tmp;
+    semb_status st = make_temp_sibling(dir, &tmp, err);
+    if (st)
+        return st;
+    rmdir(tmp);
+    free(tmp);
+    return SEMB_OK;
+}
+
+semb_status model_save(const semb_model *model, const char *dir, semb_error *err)
+{
+    semb_status st = model_save_check_output(dir, err);
+    char *tmp = NULL;
+    if (st || (st = make_temp_sibling(dir, &tmp, err)))
+        return st;
+    st = write_folder(model, tmp, err);
+    if (st)
+        semb_fail_prefix(err, "%s: cannot save the model: ", dir);
+    else if (rename(tmp, dir) != 0)
+        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the saved model into place: %s", dir,
+                       strerror(errno));
+    if (st)
+        remove_temp_tree(tmp);
+    free(tmp);
     return st;
 }

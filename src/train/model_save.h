@@ -1,13 +1,18 @@
 /* Saving a (trained) model as a sentence-transformers folder in the format it was loaded
- * from: every configuration and tokenizer file is carried over, then the weights are written
- * atomically, last, so a reader never sees new configs beside half-written weights. */
+ * from: every configuration and tokenizer file is carried over and the weights written, all
+ * into a temporary sibling folder ("DIR.tmp.XXXXXX") that is renamed onto DIR only once
+ * complete. A failure removes the temporary folder: nothing half-written is ever left. */
 #ifndef SEMB_TRAIN_MODEL_SAVE_H
 #define SEMB_TRAIN_MODEL_SAVE_H
 
 #include "model/sentence_model.h"
 
-/* Writes model to dir (created if missing; existing files replaced one by one, each
- * atomically). Errors name the file. */
+/* Writes model to dir, which must not exist or be an empty folder (a folder with files in
+ * it is refused, never overwritten). Errors name the folder and the file. */
 semb_status model_save(const semb_model *model, const char *dir, semb_error *err);
+
+/* The checks model_save makes before writing, for a caller to fail early (before hours of
+ * training): dir is missing or an empty folder, and a folder can be created beside it. */
+semb_status model_save_check_output(const char *dir, semb_error *err);
 
 #endif

@@ -2,8 +2,12 @@
  * texts, MultipleNegativesRankingLoss over the embeddings, and the backward pass, either at
  * once or with GradCache (Gao et al., 2021): embed the batch in mini-batches without keeping
  * activations, take the full-batch loss and its gradient w.r.t. every embedding, then re-run
- * each mini-batch forward (same dropout masks) and backward with its cached gradient. The
- * result equals the full-batch gradient, and memory grows with the mini-batch size only. */
+ * each mini-batch forward (same dropout masks) and backward with its cached gradient. Memory
+ * grows with the mini-batch size only. Without dropout the result equals the full-batch
+ * gradient. With dropout it is the exact gradient of the loss the first pass computed, but
+ * not the full batch's: a chunk's masks depend on its key and on positions inside the chunk,
+ * so another mini_batch_size is another draw of the masks (as with sentence-transformers'
+ * CachedMultipleNegativesRankingLoss). */
 #ifndef SEMB_TRAIN_TRAIN_STEP_H
 #define SEMB_TRAIN_TRAIN_STEP_H
 

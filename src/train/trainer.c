@@ -92,6 +92,16 @@ static size_t next_example(example_order *o)
     return o->perm[o->next++];
 }
 
+/* Called before each batch of batch_size examples. Shuffled, a batch never straddles two
+ * passes (it could hold the same example twice, its positive then one of its own in-batch
+ * negatives): the remainder of a pass is dropped, as a DataLoader with drop_last does, and the
+ * next pass starts. In file order a batch wraps around the end (no repeats: batch <= n). */
+static void start_batch(example_order *o, size_t batch_size)
+{
+    if (o->shuffle && o->n - o->next < batch_size)
+        o->next = o->n;
+}
+
 /* The first step's gradients with Hugging Face names, plus the loss. */
 static semb_status dump_gradients(const char *path, const encoder_params *grads, double loss,
                                   semb_error *err)
@@ -173,12 +183,14 @@ static semb_status configure(trainer *t, semb_error *err)
     t->step_cfg.mini_batch_size = o->mini_batch_size;
     t->step_cfg.hidden_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->hidden_dropout;
     t->step_cfg.attention_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->attention_dropout;
-    if (o->dropout >= 1)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--dropout must be in [0, 1)");
     int warmup = o->warmup_steps >= 0 ? o->warmup_steps
                  : (o->steps / 10 < 500 ? o->steps / 10 : 500);
-    semb_status st = lr_schedule_create(o->scheduler ? o->scheduler : "linear", warmup, o->steps,
-                                        &t->schedule, err);
+    const char *scheduler = o->scheduler ? o->scheduler : "linear";
+    if (strcmp(scheduler, "linear") != 0 && strcmp(scheduler, "constant") != 0 &&
+        strcmp(scheduler, "cosine") != 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "--scheduler: '%s' is not linear, constant or cosine", scheduler);
+    semb_status st = lr_schedule_create(scheduler, warmup, o->steps, &t->schedule, err);
     if (st)
         return st;
     t->trainable = calloc(t->model->params.n_tensors, sizeof *t->trainable);
@@ -190,29 +202,63 @@ static semb_status configure(trainer *t, semb_error *err)
     return SEMB_OK;
 }
 
+/* Option values the library cannot work with, each error naming its flag. (Negative
+ * warmup_steps and dropout, and scale and mini_batch_size <= 0, mean "the default".) */
+static semb_status check_options(const semb_train_options *o, semb_error *err)
+{
+    if (!o->model_dir || !o->data_path || !o->output_dir)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--model, --data and --output are required");
+    if (o->batch_size < 1)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--batch-size: %d is not a positive number",
+                         o->batch_size);
+    if (o->steps < 1)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--steps: %d is not a positive number",
+                         o->steps);
+    if (!(o->lr >= 0) || !isfinite(o->lr))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--lr: %g is not a finite number >= 0", o->lr);
+    if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--weight-decay: %g is not a finite number >= 0",
+                         o->weight_decay);
+    if (isnan(o->max_grad_norm))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--max-grad-norm: %g is not a number",
+                         o->max_grad_norm);
+    if (!isfinite(o->scale))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--scale: %g is not a finite number", o->scale);
+    if (!(o->dropout < 1))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--dropout: %g is not in [0, 1)", o->dropout);
+    return SEMB_OK;
+}
+
+/* Skipped lines: each of the first few with its file:line and reason, then the count. */
+static void report_skipped(const training_data *d, const char *path)
+{
+    if (!d->skipped)
+        return;
+    for (size_t i = 0; i < d->skipped && i < TRAINING_DATA_REPORTED; i++)
+        fprintf(stderr, "semb train: warning: %s; line skipped\n", d->skipped_where[i]);
+    fprintf(stderr, "semb train: warning: %s: skipped %zu of %zu lines", path, d->skipped,
+            d->n_lines);
+    if (d->skipped > TRAINING_DATA_REPORTED)
+        fprintf(stderr, " (the first %d listed above)", TRAINING_DATA_REPORTED);
+    fprintf(stderr, "; training on %zu examples\n", d->n_examples);
+}
+
 static semb_status setup(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
-    if (!o->model_dir || !o->data_path || !o->output_dir)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "train: --model, --data and --output are required");
-    if (o->batch_size < 1 || o->steps < 1)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "train: --batch-size and --steps must be positive");
-    if (!(o->lr >= 0) || !(o->weight_decay >= 0))
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "train: --lr and --weight-decay must be >= 0");
-    semb_status st = semb_model_load(o->model_dir, &t->model, err);
-    if (st || (st = configure(t, err)))
+    semb_status st = check_options(o, err);
+    /* Before any work: an output we could not save to would waste the whole run. */
+    if (st || (st = model_save_check_output(o->output_dir, err)))
+        return st;
+    if ((st = semb_model_load(o->model_dir, &t->model, err)) || (st = configure(t, err)))
         return st;
     if ((st = training_data_load(o->data_path, &t->data, err)))
         return st;
-    for (size_t i = 0; i < t->data.skipped && i < TRAINING_DATA_REPORTED; i++)
-        fprintf(stderr, "semb train: warning: skipped %s\n", t->data.skipped_where[i]);
-    if (t->data.skipped)
-        fprintf(stderr, "semb train: warning: %zu line%s of %s skipped in all\n", t->data.skipped,
-                t->data.skipped == 1 ? "" : "s", o->data_path);
+    report_skipped(&t->data, o->data_path);
     if ((size_t)o->batch_size > t->data.n_examples)
         return semb_fail(err, SEMB_ERR_INVALID_ARG,
-                         "%s: batch size %d is larger than the data (%zu examples)", o->data_path,
-                         o->batch_size, t->data.n_examples);
+                         "%s: --batch-size %d is larger than the data (%zu usable examples)",
+                         o->data_path, o->batch_size, t->data.n_examples);
     size_t width = (size_t)(2 + t->data.n_negatives);
     if ((st = tokenize_texts(t->model, t->data.texts, t->data.n_examples * width, &t->tokens, err)))
         return st;
@@ -237,6 +283,7 @@ static semb_status setup(trainer *t, semb_error *err)
 static text_batch next_batch(trainer *t)
 {
     int B = t->o->batch_size, width = 2 + t->data.n_negatives;
+    start_batch(&t->order, (size_t)B);
     for (int b = 0; b < B; b++) {
         size_t ex = next_example(&t->order);
         for (int c = 0; c < width; c++) {

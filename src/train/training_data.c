@@ -37,41 +37,67 @@ static bool blank(const char *s)
     return true;
 }
 
-/* The texts of one line into fields[0..*count), or a reason it cannot be used. */
-static const char *parse_example(json_t *obj, const char **fields, int *count, int max)
+/* One text field of a line: its string, or a reason (into why) it cannot be used. */
+static const char *text_field(const json_t *obj, const char *name, char *why, size_t why_size)
 {
-    if (!json_is_object(obj))
-        return "not a JSON object";
-    const json_t *anchor = json_object_get(obj, "anchor"), *positive = json_object_get(obj, "positive");
-    const json_t *negative = json_object_get(obj, "negative");
-    if (!json_is_string(anchor) || !json_is_string(positive))
-        return "'anchor' and 'positive' must be strings";
+    const json_t *v = json_object_get(obj, name);
+    if (!v)
+        snprintf(why, why_size, "missing field \"%s\"", name);
+    else if (!json_is_string(v))
+        snprintf(why, why_size, "field \"%s\" is not a string", name);
+    else
+        return json_string_value(v);
+    return NULL;
+}
+
+/* The texts of one line into fields[0..*count), or false with a reason in why. */
+static bool parse_example(const json_t *obj, const char **fields, int *count, int max, char *why,
+                          size_t why_size)
+{
+    if (!json_is_object(obj)) {
+        snprintf(why, why_size, "not a JSON object");
+        return false;
+    }
     int n = 0;
-    fields[n++] = json_string_value(anchor);
-    fields[n++] = json_string_value(positive);
+    if (!(fields[n++] = text_field(obj, "anchor", why, why_size)) ||
+        !(fields[n++] = text_field(obj, "positive", why, why_size)))
+        return false;
+    const json_t *negative = json_object_get(obj, "negative");
     if (json_is_string(negative)) {
         fields[n++] = json_string_value(negative);
     } else if (json_is_array(negative)) {
         size_t i;
         const json_t *item;
         json_array_foreach(negative, i, item) {
-            if (!json_is_string(item))
-                return "'negative' list holds a non-string";
-            if (n == max)
-                return "too many negatives";
+            if (!json_is_string(item)) {
+                snprintf(why, why_size, "field \"negative\": item %zu is not a string", i + 1);
+                return false;
+            }
+            if (n == max) {
+                snprintf(why, why_size, "field \"negative\": more than %d negatives", max - 2);
+                return false;
+            }
             fields[n++] = json_string_value(item);
         }
     } else if (negative && !json_is_null(negative)) {
-        return "'negative' must be a string or a list of strings";
+        snprintf(why, why_size, "field \"negative\" is not a string or a list of strings");
+        return false;
     }
     for (int i = 0; i < n; i++) {
-        if (blank(fields[i]))
-            return "empty text";
-        if (!utf8_validate(fields[i], strlen(fields[i]), NULL))
-            return "invalid UTF-8";
+        bool empty = blank(fields[i]);
+        if (!empty && utf8_validate(fields[i], strlen(fields[i]), NULL))
+            continue;
+        const char *what = empty ? "empty" : "not valid UTF-8";
+        if (i < 2)
+            snprintf(why, why_size, "field \"%s\" is %s", i ? "positive" : "anchor", what);
+        else if (json_is_string(negative))
+            snprintf(why, why_size, "field \"negative\" is %s", what);
+        else
+            snprintf(why, why_size, "field \"negative\": item %d is %s", i - 1, what);
+        return false;
     }
     *count = n;
-    return NULL;
+    return true;
 }
 
 static semb_status append(training_data *d, size_t *cap, const char **fields, int n,
@@ -112,21 +138,34 @@ semb_status training_data_load(const char *path, training_data *out, semb_error 
     size_t line_cap = 0, cap = 0, line_no = 0;
     ssize_t got;
     semb_status st = SEMB_OK;
+    size_t first_line = 0; /* the line that set n_negatives */
+    char why[200];
     while (!st && (got = getline(&line, &line_cap, f)) >= 0) {
         line_no++;
-        if (got <= 1 && (got == 0 || line[0] == '\n'))
-            continue;
+        if (blank(line) && strlen(line) == (size_t)got)
+            continue; /* blank lines carry nothing */
+        out->n_lines++;
         json_error_t jerr;
         json_t *obj = json_loadb(line, (size_t)got, 0, &jerr);
         int n = 0;
-        const char *why = obj ? parse_example(obj, fields, &n, MAX_FIELDS) : "malformed JSON";
-        if (!why && out->n_negatives >= 0 && n - 2 != out->n_negatives)
-            why = "a different number of negatives than the first example";
-        if (why) {
+        bool ok = false;
+        if (!obj)
+            snprintf(why, sizeof why, "malformed JSON: %s", jerr.text);
+        else
+            ok = parse_example(obj, fields, &n, MAX_FIELDS, why, sizeof why);
+        if (ok && out->n_negatives >= 0 && n - 2 != out->n_negatives) {
+            snprintf(why, sizeof why, "%d negative%s, but the first example (line %zu) has %d; "
+                     "every line needs the same number", n - 2, n == 3 ? "" : "s", first_line,
+                     out->n_negatives);
+            ok = false;
+        }
+        if (!ok) {
             note_skip(out, path, line_no, why);
         } else {
-            if (out->n_negatives < 0)
+            if (out->n_negatives < 0) {
                 out->n_negatives = n - 2;
+                first_line = line_no;
+            }
             st = append(out, &cap, fields, n, err);
         }
         json_decref(obj);
@@ -136,10 +175,13 @@ semb_status training_data_load(const char *path, training_data *out, semb_error 
     fclose(f);
     if (!st && read_error)
         st = semb_fail(err, SEMB_ERR_IO, "%s: read error", path);
-    if (!st && out->n_examples == 0)
-        st = semb_fail(err, SEMB_ERR_INPUT, "%s: no usable training examples (%zu lines, %zu skipped%s%s)",
-                       path, line_no, out->skipped, out->skipped ? "; first: " : "",
-                       out->skipped ? out->skipped_where[0] : "");
+    if (!st && out->n_examples == 0 && out->n_lines == 0)
+        st = semb_fail(err, SEMB_ERR_INPUT, "%s: no training examples: the file %s", path,
+                       line_no ? "holds only blank lines" : "is empty");
+    else if (!st && out->n_examples == 0)
+        st = semb_fail(err, SEMB_ERR_INPUT,
+                       "%s: no usable training examples: all %zu line%s skipped; first: %s", path,
+                       out->n_lines, out->n_lines == 1 ? "" : "s", out->skipped_where[0]);
     if (st) {
         if (out->n_negatives < 0)
             out->n_negatives = 0;

@@ -5,8 +5,9 @@
  *
  * Recoverable lines are skipped and counted, with the first few file:line locations kept for
  * the report: malformed JSON, a missing or non-string field, an empty or whitespace-only
- * text, invalid UTF-8, a different number of negatives. A file that cannot be read, or that
- * yields no example, is an error. */
+ * text, invalid UTF-8, a different number of negatives. Blank lines are ignored. A file that
+ * cannot be read, or that yields no example (empty, or every line skipped), is an error whose
+ * message names the file (and the first skipped line). */
 #ifndef SEMB_TRAIN_TRAINING_DATA_H
 #define SEMB_TRAIN_TRAINING_DATA_H
 
@@ -20,7 +21,8 @@ typedef struct training_data {
     char **texts;        /* example i's texts at [i * (2 + n_negatives) ...]: anchor, positive, negatives */
     size_t n_examples;
     int n_negatives;
-    size_t skipped;
+    size_t n_lines;      /* non-blank lines read */
+    size_t skipped;      /* of those, lines skipped */
     char skipped_where[TRAINING_DATA_REPORTED][320]; /* "file:line: reason" */
 } training_data;
 
