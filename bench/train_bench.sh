@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput and peak memory: semb train on STS-B train pairs with a random
 # MiniLM-L6-shaped model, beside the PyTorch anchor in the same run.
-# usage: bench/train_bench.sh [SHARED_DIR] [STEPS]
+# usage: bench/train_bench.sh [SHARED_DIR] [STEPS]   (STEPS for batches 32/128; GradCache
+# batches run 3 steps: each takes minutes on two cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-../shared}
@@ -17,11 +18,11 @@ pairs="$out/stsb-train-pairs.jsonl"
 tail -n +2 "$shared/data/stsb/train.tsv" | awk -F'\t' '
     function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/[\001-\037]/, " ", s); return s }
     { printf "{\"anchor\": \"%s\", \"positive\": \"%s\"}\n", esc($2), esc($3) }' >"$pairs"
-run() { # batch mini threads
-    local log="$out/train-b$1-m$2-t$3.jsonl"
+run() { # batch mini threads [steps]
+    local log="$out/train-b$1-m$2-t$3.jsonl" n=${4:-$steps}
     rm -rf "$out/trained"
     /usr/bin/time -f "%M" -o "$out/rss" build/semb train --model "$model" --data "$pairs" \
-        --output "$out/trained" --batch-size "$1" --mini-batch-size "$2" --steps "$steps" \
+        --output "$out/trained" --batch-size "$1" --mini-batch-size "$2" --steps "$n" \
         --threads "$3" --log "$log" >/dev/null
     # median pairs/s of the steps after the first (warm-up)
     local rate
@@ -33,8 +34,8 @@ echo "== $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(build/semb --ve
 for t in 1 2; do
     run 32 0 $t
     run 128 0 $t
-    run 1024 64 $t
-    run 4096 64 $t
+    run 1024 64 $t 3
+    run 4096 64 $t 3
 done
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     for t in 1 2; do for b in 32 128; do

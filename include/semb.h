@@ -117,7 +117,7 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *opt
 typedef struct semb_train_options {
     const char *model_dir;      /* starting model (sentence-transformers folder) */
     const char *data_path;      /* JSONL: {"anchor", "positive"[, "negative": str or list]} */
-    const char *output_dir;     /* where the trained model is saved (created if missing) */
+    const char *output_dir;     /* where the trained model is saved: must not exist or be empty */
     int batch_size;             /* anchors per step */
     int steps;                  /* optimizer steps */
     int mini_batch_size;        /* GradCache chunk in texts; <= 0: no GradCache */
@@ -142,8 +142,11 @@ semb_train_options semb_train_options_default(void);
 
 /* Trains with MultipleNegativesRankingLoss (in-batch negatives, optional hard negatives),
  * AdamW and the chosen schedule, then saves the model as a sentence-transformers folder in
- * the format it was loaded from (model.safetensors written atomically, last). Errors name the
- * file and line; a data file with skipped lines reports them on stderr and goes on. */
+ * the format it was loaded from: built in a temporary sibling folder and renamed onto
+ * output_dir only when complete, so a failure never leaves a partial model. The options are
+ * checked, and output_dir with them, before any training. Errors (SEMB_ERR_INVALID_ARG for
+ * options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming the file and line) go to err; a data file
+ * with skipped lines reports them on stderr and goes on. */
 semb_status semb_train(const semb_train_options *opts, semb_error *err);
 
 #ifdef __cplusplus

@@ -110,6 +110,13 @@ check "train 2 negatives as a list" train --data "$tmp/k2.jsonl" --output "$tmp/
 check "train 3 negatives" train --data "$tmp/k3.jsonl" --output "$tmp/out-k3" --batch-size 3
 check "k3 model loads with encode" bash -c "'$semb' encode --model '$tmp/out-k3' --input '$tmp/sentences.txt' | wc -l | grep -qx 3"
 
+# a Normalize module at another path (modules.json names it) is saved where it was
+cp -r "$fixture" "$tmp/renamed" && mv "$tmp/renamed/2_Normalize" "$tmp/renamed/3_Normalize" &&
+    sed -i 's/2_Normalize/3_Normalize/' "$tmp/renamed/modules.json"
+check "train a model whose Normalize is in 3_Normalize" "$semb" train --model "$tmp/renamed" --data "$tmp/pairs.jsonl" \
+    --steps 1 --batch-size 4 --threads 1 --output "$tmp/out-renamed"
+check "its output keeps 3_Normalize" bash -c "[ -d '$tmp/out-renamed/3_Normalize' ] && [ ! -e '$tmp/out-renamed/2_Normalize' ] && cmp -s '$tmp/renamed/modules.json' '$tmp/out-renamed/modules.json'"
+
 # --- the first step's gradients
 check "--dump-gradients" train --data "$tmp/triples.jsonl" --output "$tmp/out-dump" --dump-gradients "$tmp/grads.safetensors"
 check "gradient dump is a safetensors file with the loss" safetensors_has "$tmp/grads.safetensors" loss

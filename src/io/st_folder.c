@@ -18,6 +18,7 @@ void st_folder_free(st_folder *f)
     free(f->dir);
     free(f->transformer_dir);
     free(f->pooling_dir);
+    free(f->normalize_dir);
     memset(f, 0, sizeof *f);
 }
 
@@ -87,6 +88,7 @@ static semb_status read_modules(st_folder *f, const char *path, semb_error *err)
             f->pooling_dir = path_join(f->dir, sub);
         } else {
             f->has_normalize = true;
+            f->normalize_dir = path_join(f->dir, sub);
         }
     }
     if (!f->pooling_dir) {

@@ -16,6 +16,7 @@ typedef struct st_folder {
     char *pooling_dir;     /* folder of the Pooling module; NULL: mean pooling by default */
     bool has_modules_json; /* false: a plain Hugging Face folder */
     bool has_normalize;
+    char *normalize_dir;   /* folder of the Normalize module (it has no files of its own), or NULL */
     bool classic_types;     /* modules.json used sentence_transformers.models.* names */
     int max_seq_length;     /* sentence_bert_config.json max_seq_length, or -1 */
     int model_max_length;   /* tokenizer_config.json model_max_length if set and sane, or -1 */

@@ -17,7 +17,9 @@
 static const char *const carried_files[] = {
     "config.json", "config_sentence_transformers.json", "modules.json",
     "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "vocab.txt", "added_tokens.json", "README.md"};
+    "special_tokens_map.json", "vocab.txt", "added_tokens.json", "README.md",
+    /* BPE and sentencepiece tokenizers (RoBERTa, XLM-R) */
+    "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model"};
 
 static semb_status make_dir(const char *path, semb_error *err)
 {
@@ -76,13 +78,12 @@ static semb_status write_folder(const semb_model *model, const char *dir, semb_e
             st = copy_if_present(f->pooling_dir, to, "config.json", err);
         free(to);
     }
-    if (!st && f->has_normalize) {
-        char *from = path_join(f->dir, "2_Normalize"), *to = path_join(dir, "2_Normalize");
-        if (from && path_is_dir(from) && to)
-            st = make_dir(to, err);
-        if (!st && from && to)
-            st = copy_if_present(from, to, "config.json", err);
-        free(from);
+    const char *normalize_sub = module_subdir(f, f->normalize_dir);
+    if (!st && normalize_sub) {
+        char *to = path_join(dir, normalize_sub);
+        st = to ? make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        if (!st)
+            st = copy_if_present(f->normalize_dir, to, "config.json", err);
         free(to);
     }
     if (!st) {
