@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +70,49 @@ void test_rmtree(const char *path)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+semb_model *test_load_fixture(const char *fixture)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
+    semb_model *m = NULL;
+    semb_error err = {0};
+    if (semb_model_load(test_shared_path(rel), &m, &err))
+        fail_msg("%s", err.message);
+    return m;
+}
+
+test_triples test_load_triples(const semb_model *m, const char *fixture)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "fixtures/%s/ref.mnrl.json", fixture);
+    json_t *root = json_load_file(test_shared_path(rel), 0, NULL);
+    assert_non_null(root);
+    json_t *list = json_object_get(root, "triples");
+    assert_true(json_is_array(list));
+    test_triples t = {.n = (int)json_array_size(list)};
+    t.ids = calloc((size_t)t.n * 3, sizeof *t.ids);
+    t.counts = calloc((size_t)t.n * 3, sizeof *t.counts);
+    assert_true(t.ids && t.counts);
+    for (int i = 0; i < t.n; i++)
+        for (int c = 0; c < 3; c++) {
+            json_t *s = json_array_get(json_array_get(list, (size_t)i), (size_t)c);
+            size_t count;
+            semb_error err = {0};
+            if (semb_tokenize(m, json_string_value(s), json_string_length(s), &t.ids[c * t.n + i],
+                              &count, &err))
+                fail_msg("%s", err.message);
+            t.counts[c * t.n + i] = (int)count;
+        }
+    json_decref(root);
+    return t;
+}
+
+void test_free_triples(test_triples *t)
+{
+    for (int i = 0; i < 3 * t->n; i++)
+        free(t->ids[i]);
+    free(t->ids);
+    free(t->counts);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "semb.h"
+
 #define TEST_SKIPPED 77
 
 /* The shared/ folder (env SEMB_SHARED_DIR, else the build's default), or NULL when it
@@ -27,5 +29,19 @@ char *test_read_file(const char *path, size_t *size);
 /* A fresh temporary directory (mkdtemp) the test may write to; removed by test_rmtree. */
 char *test_make_temp_dir(void);
 void test_rmtree(const char *path);
+
+/* shared/fixtures/<name> loaded as a model; fails the test if it cannot. */
+semb_model *test_load_fixture(const char *fixture);
+
+/* A fixture's reference triples (ref.mnrl.json "triples"), tokenized by the model, in the
+ * column layout of a training batch: n anchors, then n positives, then n negatives. */
+typedef struct test_triples {
+    int n;
+    int32_t **ids; /* [3 * n], each malloc'd */
+    int *counts;
+} test_triples;
+
+test_triples test_load_triples(const semb_model *m, const char *fixture);
+void test_free_triples(test_triples *t);
 
 #endif

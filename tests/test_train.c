@@ -13,60 +13,7 @@
 #include "model/sentence_model.h"
 #include "train/train_step.h"
 
-typedef struct triples {
-    json_t *root;
-    int n;
-    int32_t **ids;
-    int *counts;
-} triples;
-
-/* Tokenized triples in column layout: anchors, positives, negatives. */
-static triples load_triples(const semb_model *m, const char *fixture, const char *file,
-                            const char *key)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s/%s", fixture, file);
-    triples t = {0};
-    t.root = json_load_file(test_shared_path(rel), 0, NULL);
-    assert_non_null(t.root);
-    json_t *list = json_object_get(t.root, key);
-    assert_true(json_is_array(list));
-    t.n = (int)json_array_size(list);
-    t.ids = calloc((size_t)t.n * 3, sizeof *t.ids);
-    t.counts = calloc((size_t)t.n * 3, sizeof *t.counts);
-    for (int i = 0; i < t.n; i++)
-        for (int c = 0; c < 3; c++) {
-            json_t *s = json_array_get(json_array_get(list, (size_t)i), (size_t)c);
-            size_t count;
-            semb_error err = {0};
-            assert_int_equal(semb_tokenize(m, json_string_value(s), json_string_length(s),
-                                           &t.ids[c * t.n + i], &count, &err), SEMB_OK);
-            t.counts[c * t.n + i] = (int)count;
-        }
-    return t;
-}
-
-static void free_triples(triples *t)
-{
-    for (int i = 0; i < 3 * t->n; i++)
-        free(t->ids[i]);
-    free(t->ids);
-    free(t->counts);
-    json_decref(t->root);
-}
-
-static semb_model *load_fixture(const char *fixture)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
-    semb_model *m = NULL;
-    semb_error err = {0};
-    if (semb_model_load(test_shared_path(rel), &m, &err))
-        fail_msg("%s", err.message);
-    return m;
-}
-
-static void gradients(semb_model *m, const triples *t, int mini_batch, encoder_params *grads,
+static void gradients(semb_model *m, const test_triples *t, int mini_batch, encoder_params *grads,
                       double *loss)
 {
     semb_error err = {0};
@@ -111,8 +58,8 @@ static void test_first_step_gradients_match_reference(void **state)
 {
     static const char *fixtures[] = {"bert-tiny-mean", "distilbert-tiny-mean", "mpnet-tiny-mean"};
     for (int f = 0; f < 3; f++) {
-        semb_model *m = load_fixture(fixtures[f]);
-        triples t = load_triples(m, fixtures[f], "ref.mnrl.json", "triples");
+        semb_model *m = test_load_fixture(fixtures[f]);
+        test_triples t = test_load_triples(m, fixtures[f]);
         encoder_params grads;
         double loss;
         gradients(m, &t, 0, &grads, &loss);
@@ -164,7 +111,7 @@ static void test_first_step_gradients_match_reference(void **state)
                compared, worst, worst_name);
         safetensors_close(&ref);
         encoder_params_free(&grads);
-        free_triples(&t);
+        test_free_triples(&t);
         semb_model_free(m);
     }
 }
@@ -266,8 +213,8 @@ static void test_dumped_gradients_match_reference(void **state)
 /* GradCache in chunks of 1, 5 and 7 texts gives the full-batch gradient. */
 static void test_gradcache_equals_full_batch(void **state)
 {
-    semb_model *m = load_fixture("mpnet-tiny-mean");
-    triples t = load_triples(m, "mpnet-tiny-mean", "ref.mnrl.json", "triples");
+    semb_model *m = test_load_fixture("mpnet-tiny-mean");
+    test_triples t = test_load_triples(m, "mpnet-tiny-mean");
     encoder_params full;
     double full_loss;
     gradients(m, &t, 0, &full, &full_loss);
@@ -288,7 +235,7 @@ static void test_gradcache_equals_full_batch(void **state)
         encoder_params_free(&cached);
     }
     encoder_params_free(&full);
-    free_triples(&t);
+    test_free_triples(&t);
     semb_model_free(m);
 }
 

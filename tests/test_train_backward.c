@@ -571,58 +571,6 @@ static void test_embedder_gradients_mpnet(void **state)
 
 static const char *const fixtures[] = {"bert-tiny-mean", "distilbert-tiny-mean", "mpnet-tiny-mean"};
 
-typedef struct triples {
-    json_t *root;
-    int n;
-    int32_t **ids;
-    int *counts;
-} triples;
-
-/* ref.mnrl.json's 12 triples tokenized, in column layout: anchors, positives, negatives. */
-static triples load_triples(const semb_model *m, const char *fixture)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s/ref.mnrl.json", fixture);
-    triples t = {0};
-    t.root = json_load_file(test_shared_path(rel), 0, NULL);
-    assert_non_null(t.root);
-    json_t *list = json_object_get(t.root, "triples");
-    assert_true(json_is_array(list));
-    t.n = (int)json_array_size(list);
-    t.ids = calloc((size_t)t.n * 3, sizeof *t.ids);
-    t.counts = calloc((size_t)t.n * 3, sizeof *t.counts);
-    for (int i = 0; i < t.n; i++)
-        for (int c = 0; c < 3; c++) {
-            json_t *s = json_array_get(json_array_get(list, (size_t)i), (size_t)c);
-            size_t count;
-            semb_error err = {0};
-            assert_int_equal(semb_tokenize(m, json_string_value(s), json_string_length(s),
-                                           &t.ids[c * t.n + i], &count, &err), SEMB_OK);
-            t.counts[c * t.n + i] = (int)count;
-        }
-    return t;
-}
-
-static void free_triples(triples *t)
-{
-    for (int i = 0; i < 3 * t->n; i++)
-        free(t->ids[i]);
-    free(t->ids);
-    free(t->counts);
-    json_decref(t->root);
-}
-
-static semb_model *load_fixture(const char *fixture)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
-    semb_model *m = NULL;
-    semb_error err = {0};
-    if (semb_model_load(test_shared_path(rel), &m, &err))
-        fail_msg("%s", err.message);
-    return m;
-}
-
 static train_step_config step_config(float dropout, uint64_t key, int mini_batch)
 {
     return (train_step_config){.loss = {.similarity = SIMILARITY_COSINE, .scale = 20.0f},
@@ -633,7 +581,7 @@ static train_step_config step_config(float dropout, uint64_t key, int mini_batch
 }
 
 /* Zeroes grads and fills it with one step's gradient; state may be reused. */
-static double step_gradients(train_step_state *s, const semb_model *m, const triples *t,
+static double step_gradients(train_step_state *s, const semb_model *m, const test_triples *t,
                              const train_step_config *cfg, encoder_params *grads)
 {
     memset(grads->arena, 0, grads->arena_floats * sizeof(float));
@@ -645,7 +593,7 @@ static double step_gradients(train_step_state *s, const semb_model *m, const tri
     return loss;
 }
 
-static double one_step(const semb_model *m, const triples *t, const train_step_config *cfg,
+static double one_step(const semb_model *m, const test_triples *t, const train_step_config *cfg,
                        encoder_params *grads)
 {
     train_step_state s = {0};
@@ -679,8 +627,8 @@ static void test_dropout_deterministic_by_key(void **state)
     if (!test_shared_dir())
         skip();
     for (int f = 0; f < 3; f++) {
-        semb_model *m = load_fixture(fixtures[f]);
-        triples t = load_triples(m, fixtures[f]);
+        semb_model *m = test_load_fixture(fixtures[f]);
+        test_triples t = test_load_triples(m, fixtures[f]);
         encoder_params first, again, other_key, no_dropout;
         create_grads(m, &first), create_grads(m, &again), create_grads(m, &other_key);
         create_grads(m, &no_dropout);
@@ -706,7 +654,7 @@ static void test_dropout_deterministic_by_key(void **state)
         assert_true(loss_other != loss && loss_off != loss);
         encoder_params_free(&first), encoder_params_free(&again);
         encoder_params_free(&other_key), encoder_params_free(&no_dropout);
-        free_triples(&t);
+        test_free_triples(&t);
         semb_model_free(m);
     }
 }
@@ -734,8 +682,8 @@ static void test_gradcache_reuses_dropout_masks(void **state)
         skip();
     static const int chunks[] = {1, 5};
     for (int f = 0; f < 3; f++) {
-        semb_model *m = load_fixture(fixtures[f]);
-        triples t = load_triples(m, fixtures[f]);
+        semb_model *m = test_load_fixture(fixtures[f]);
+        test_triples t = test_load_triples(m, fixtures[f]);
         encoder_params full, cached, other, scratch;
         create_grads(m, &full), create_grads(m, &cached), create_grads(m, &other);
         create_grads(m, &scratch);
@@ -791,7 +739,7 @@ static void test_gradcache_reuses_dropout_masks(void **state)
         }
         encoder_params_free(&full), encoder_params_free(&cached);
         encoder_params_free(&other), encoder_params_free(&scratch);
-        free_triples(&t);
+        test_free_triples(&t);
         semb_model_free(m);
     }
 }
