@@ -15,10 +15,12 @@ echo "== semb tokenizer"
 build/bench_tokenizer "$shared/data/stsb"/*.tsv
 echo "== semb encode (STS-B test sentences)"
 build/bench_encode "$model" "$shared/data/stsb/test.tsv" 3
+. bench/anchor_env.sh
+anchor_deps || true
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     for t in 1 2; do for b in 32 128; do
-        echo "== PyTorch anchor, infer, batch $b, threads $t (OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE)"
-        OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 \
+        echo "== PyTorch anchor, infer, batch $b, threads $t ($(anchor_env))"
+        env $(anchor_env) /usr/bin/python3 \
             "$shared/anchors/torch_cpu_bench.py" run --model minilm --mode infer --batch $b \
             --threads $t --dtype fp32 | grep RESULT
     done; done

@@ -37,10 +37,12 @@ for t in 1 2; do
     run 1024 64 $t 3
     run 4096 64 $t 3
 done
+. bench/anchor_env.sh
+anchor_deps || true
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     for t in 1 2; do for b in 32 128; do
-        echo "== PyTorch anchor, train fp32, batch $b, threads $t (OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE)"
-        OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 \
+        echo "== PyTorch anchor, train fp32, batch $b, threads $t ($(anchor_env))"
+        env $(anchor_env) /usr/bin/python3 \
             "$shared/anchors/torch_cpu_bench.py" run --model minilm --mode train --batch $b \
             --threads $t --dtype fp32 | grep RESULT
     done; done
