@@ -104,6 +104,10 @@ typedef struct semb_init_options {
     uint64_t seed;
 } semb_init_options;
 
+/* The MiniLM-L6 shape (bert, hidden 384, 6 layers, 12 heads, FFN 1536, 512 positions, max
+ * sequence length 256), mean pooling, normalized, seed 42; vocab_path is NULL (required). */
+semb_init_options semb_init_options_default(void);
+
 /* Writes a new sentence-transformers model folder at output_dir with randomly initialised
  * weights (normal(0, 0.02), LayerNorm 1/0, as Hugging Face initialises), the tokenizer files
  * copied in, and every config file sentence-transformers needs to load it. The folder is
@@ -116,10 +120,29 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *opt
 
 typedef struct semb_train_options {
     const char *model_dir;      /* starting model (sentence-transformers folder) */
-    const char *data_path;      /* JSONL: {"anchor", "positive"[, "negative": str or list]} */
+    /* Training data: any of data_path, data_specs and data_config_path, all used together.
+     * Files are JSONL objects {"anchor", "positive"[, "negative": str or list]}, JSONL lists
+     * ["anchor", "positive", negatives...] or TSV (anchor<TAB>positive[<TAB>negative...]),
+     * plain, gzip or zstd; every line of a file with the same number of negatives. */
+    const char *data_path;               /* one file, weight 1 */
+    const char *const *data_specs;       /* n_data_specs of "FILE[:WEIGHT]" (a trailing ':NUMBER'
+                                            is the weight, default 1) */
+    size_t n_data_specs;
+    const char *data_config_path;        /* [{"name", "weight", "lines"}, ...], names relative
+                                            to its folder (the 1B-pairs recipe's format) */
+    int datasets_per_batch;     /* shares of a batch, each from a file drawn by weight (2) */
+    int shuffle_buffer;         /* examples held per file to shuffle each pass (10000); ignored
+                                   when shuffle is 0 */
+    size_t max_line_bytes;      /* longer lines are skipped (1 MiB) */
+    int strict;                 /* the first unusable line is an error, not a warning */
     const char *output_dir;     /* where the trained model is saved: must not exist or be empty */
     int batch_size;             /* anchors per step */
     int steps;                  /* optimizer steps */
+    double epochs;              /* > 0: steps = ceil(epochs * lines of all files / batch_size),
+                                   with "lines" from the data config or counted up front */
+    int max_seq_length;         /* > 0: truncate training texts to this many tokens instead of
+                                   the model's max_seq_length (capped by its position limit);
+                                   the saved model keeps its own */
     int mini_batch_size;        /* GradCache chunk in texts; <= 0: no GradCache */
     double lr;                  /* peak learning rate (2e-5) */
     int warmup_steps;           /* < 0: min(500, 10% of steps) */
@@ -130,24 +153,58 @@ typedef struct semb_train_options {
     double scale;               /* <= 0: 20 for cosine, 1 for dot */
     int symmetric;              /* MultipleNegativesSymmetricRankingLoss */
     double dropout;             /* < 0: the model config's; 0 turns dropout off */
-    int shuffle;                /* non-zero: shuffle each epoch; zero: file order, wrapping */
+    int shuffle;                /* non-zero: shuffle each pass; zero: file order, wrapping (one
+                                   file gives batches in file order) */
     uint64_t seed;
-    const char *log_path;       /* JSONL, one object per step, or NULL */
+    const char *log_path;       /* JSONL, one object per log interval (appended to on resume),
+                                   or NULL */
+    int log_every;              /* steps per log line (1) */
     const char *dump_gradients_path; /* first step's gradients (before clipping), or NULL */
-    int progress;               /* non-zero: a progress line on stderr */
+    int progress;               /* non-zero: a progress display on stderr (a redrawn line on a
+                                   terminal, plain lines otherwise) */
+    /* Checkpoints: output_dir/checkpoint-<step>/ (model + optimizer + sampler + RNG), written
+     * atomically every save_every steps and always at the end of a run. */
+    int save_every;             /* <= 0: only at the end */
+    int keep_checkpoints;       /* the most recent ones kept (2); < 1: all */
+    const char *resume_dir;     /* continue from the latest checkpoint of an earlier run's
+                                   output folder, up to `steps` (same options); output_dir may be
+                                   NULL or the same folder; model_dir and init are not needed */
+    double max_minutes;         /* > 0: stop after the step that passes this much wall time,
+                                   with a checkpoint to resume from */
+    /* Evaluation during training: STS Spearman on a TSV (score, sentence1, sentence2). */
+    const char *eval_sts_path;
+    int eval_every;             /* <= 0: only at the end */
+    /* Starting from a fresh model instead of model_dir: semb_model_init with these options. */
+    const semb_init_options *init;
+    const char *model_name;     /* model card title; NULL: a default */
 } semb_train_options;
+
+/* What a training run did. */
+typedef struct semb_train_result {
+    int steps_done;             /* global step reached (counting steps of resumed runs) */
+    int steps_total;
+    int stopped_early;          /* non-zero: max_minutes ran out before steps_total */
+    double final_loss;          /* mean loss of the last (up to) 50 steps */
+    double seconds;             /* wall time of this run's training loop */
+    double eval_sts_spearman;   /* x100 at the end; NaN without eval_sts_path */
+} semb_train_result;
 
 /* Defaults as sentence-transformers and the 1B-pairs recipe use them. */
 semb_train_options semb_train_options_default(void);
 
 /* Trains with MultipleNegativesRankingLoss (in-batch negatives, optional hard negatives),
  * AdamW and the chosen schedule, then saves the model as a sentence-transformers folder in
- * the format it was loaded from: built in a temporary sibling folder and renamed onto
- * output_dir only when complete, so a failure never leaves a partial model. The options are
- * checked, and output_dir with them, before any training. Errors (SEMB_ERR_INVALID_ARG for
+ * the format it was loaded from, with a model card (README.md, training_loss.svg), at the top
+ * of output_dir, beside its checkpoint-<step> folders; every save is assembled under a
+ * temporary name and renamed, so a failure or a kill never leaves a partial model. The options
+ * are checked, and output_dir with them (missing or empty unless resuming), before any training. Errors (SEMB_ERR_INVALID_ARG for
  * options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming the file and line) go to err; a data file
  * with skipped lines reports them on stderr and goes on. */
 semb_status semb_train(const semb_train_options *opts, semb_error *err);
+
+/* semb_train, also filling *result (may be NULL) when it succeeds. */
+semb_status semb_train_run(const semb_train_options *opts, semb_train_result *result,
+                           semb_error *err);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,12 @@
 # Installs semb's build and test dependencies from Debian 12 packages. Idempotent: packages
 # already present are not fetched again, and apt-get update runs only when something is missing.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjansson-dev libdnnl-dev)
+packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjansson-dev libdnnl-dev
+    zlib1g-dev libzstd-dev liblz4-dev)
+# data packages for the quickstart: its training corpus (semb corpus) is built from these
+packages+=(wordnet-base dict-gcide dict-foldoc dict-jargon)
+# test tools: xmllint checks that the model card's SVG loss curve is well-formed XML
+packages+=(libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -91,7 +91,7 @@ carried_ok() { # every file of the input model but the weights (and the test ref
     while IFS= read -r f; do
         cmp -s "$fixture/$f" "$tmp/out-pairs/$f" || { echo "     $f missing or changed"; return 1; }
         n=$((n + 1))
-    done < <(cd "$fixture" && find . -type f ! -name 'ref.*' ! -name model.safetensors | sed 's|^\./||')
+    done < <(cd "$fixture" && find . -type f ! -name 'ref.*' ! -name model.safetensors ! -name README.md | sed 's|^\./||')
     [ "$n" -ge 8 ]
 }
 check "all config and tokenizer files carried over" carried_ok
@@ -170,6 +170,51 @@ check "skipped lines counted" grep -q "mixed.jsonl: skipped 6 of 18 lines (the f
 check "one bad line" train --data "$tmp/one-bad.jsonl" --output "$tmp/out-one-bad"
 check "one bad line: warning and count" bash -c "[ \$(wc -l < '$tmp/train.err') -eq 2 ] && grep -q 'one-bad.jsonl:4: malformed JSON' '$tmp/train.err' && grep -q 'skipped 1 of 13 lines; training on 12 examples' '$tmp/train.err'"
 
+# --- several files: weights, gzip/zstd, TSV and list layouts, a data config, --epochs
+mkdir -p "$tmp/multi"
+gzip -c "$tmp/pairs.jsonl" >"$tmp/multi/pairs.jsonl.gz"
+sed 's/.*"anchor": "\([^"]*\)", "positive": "\([^"]*\)".*/\1\t\2/' "$tmp/pairs.jsonl" >"$tmp/multi/pairs:v2.tsv"
+sed 's/.*"anchor": "\([^"]*\)", "positive": "\([^"]*\)", "negative": "\([^"]*\)".*/["\1", "\2", "\3"]/' "$tmp/triples.jsonl" >"$tmp/multi/lists.jsonl"
+if command -v zstd >/dev/null; then
+    zstd -q -c "$tmp/multi/lists.jsonl" >"$tmp/multi/lists.jsonl.zst" && lists="$tmp/multi/lists.jsonl.zst"
+else
+    lists="$tmp/multi/lists.jsonl"
+fi
+check "train on weighted gzip, TSV (':' in its name) and list files" train --data "$tmp/multi/pairs.jsonl.gz:3" \
+    --data "$tmp/multi/pairs:v2.tsv" --data "$lists:2" --steps 6 --output "$tmp/out-multi" --log "$tmp/log-multi.jsonl"
+check "multi-file log" log_ok "$tmp/log-multi.jsonl" 6
+check "clean multi-file data: no warnings" test ! -s "$tmp/train.err"
+printf '[{"name": "pairs.jsonl.gz", "weight": 10, "lines": 12},\n {"name": "lists.jsonl", "weight": 1}]\n' >"$tmp/multi/data_config.json"
+check "--data-config, one file per batch" train --data-config "$tmp/multi/data_config.json" --datasets-per-batch 1 --output "$tmp/out-config"
+train_epochs() { # as train, without --steps
+    "$semb" train --model "$fixture" --batch-size 4 --threads 1 "$@" >"$tmp/train.out" 2>"$tmp/train.err" ||
+        { echo "     $(tail -3 "$tmp/train.err")"; return 1; }
+}
+check "--epochs 2: steps from the line counts (24 lines x 2 / 4)" train_epochs --data "$tmp/pairs.jsonl" \
+    --data "$tmp/multi/pairs:v2.tsv" --epochs 2 --output "$tmp/out-epochs" --log "$tmp/log-epochs.jsonl"
+check "--epochs log has 12 steps" log_ok "$tmp/log-epochs.jsonl" 12
+check "--epochs from the config's line counts (24 x 1 / 4)" train_epochs --data-config "$tmp/multi/data_config.json" \
+    --epochs 1 --output "$tmp/out-epochs2" --log "$tmp/log-epochs2.jsonl"
+check "config --epochs log has 6 steps" log_ok "$tmp/log-epochs2.jsonl" 6
+check "--max-seq-length 6 --shuffle-buffer 3" train --data "$tmp/k2.jsonl" --max-seq-length 6 --shuffle-buffer 3 --output "$tmp/out-maxlen"
+expect_error "--strict: the first bad line is fatal" "mixed.jsonl:5: malformed JSON.*--strict" "$semb" train --model "$fixture" \
+    --data "$tmp/mixed.jsonl" --strict --steps 1 --batch-size 4 --output "$tmp/bad-out"
+{ cat "$tmp/pairs.jsonl"; printf '{"anchor": "%0200d", "positive": "long"}\n' 0; } >"$tmp/long.jsonl"
+check "--max-line-bytes skips long lines" train --data "$tmp/long.jsonl" --max-line-bytes 150 --output "$tmp/out-maxline"
+check "the long line named" grep -q "long.jsonl:13: line of 234 bytes is longer than --max-line-bytes 150; line skipped" "$tmp/train.err"
+expect_error "a missing second file, before training" "nope.jsonl.gz: cannot open" "$semb" train --model "$fixture" \
+    --data "$tmp/pairs.jsonl" --data "$tmp/nope.jsonl.gz:2" --batch-size 4 --output "$tmp/bad-out"
+printf 'not gzip\n' >"$tmp/fake.jsonl.gz"
+expect_error "a .gz that is not gzip" "fake.jsonl.gz: named .gz but is not gzip data" "$semb" train --model "$fixture" \
+    --data "$tmp/fake.jsonl.gz" --output "$tmp/bad-out"
+expect_error "a bad weight" "weight '0' is not a positive number" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl:0" --output "$tmp/bad-out"
+echo '[{"weight": 1}]' >"$tmp/data_config.json"
+expect_error "a bad data config" "data_config.json: entry 1: \"name\" is missing" "$semb" train --model "$fixture" --data-config "$tmp/data_config.json" --output "$tmp/bad-out"
+expect_error "--epochs with --steps" "--epochs and --steps" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --epochs 1 --steps 3 --output "$tmp/bad-out"
+expect_error "--datasets-per-batch 0" "--datasets-per-batch: 0 is not a positive number" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --datasets-per-batch 0 --output "$tmp/bad-out"
+expect_error "--shuffle-buffer 0" "--shuffle-buffer: 0 is not a positive number" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --shuffle-buffer 0 --output "$tmp/bad-out"
+expect_error "--max-seq-length 0" "--max-seq-length: 0 is not a positive number" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --max-seq-length 0 --output "$tmp/bad-out"
+
 # --- nothing to train: one error line naming the file, non-zero exit, no output
 : >"$tmp/empty.jsonl"
 expect_error "empty data file" "empty.jsonl: no training examples: the file is empty" "$semb" train --model "$fixture" --data "$tmp/empty.jsonl" --output "$tmp/bad-out"
@@ -180,7 +225,7 @@ expect_error "every line bad" "allbad.jsonl: no usable training examples: all 3 
 expect_error "data file missing" "nope.jsonl: cannot open" "$semb" train --model "$fixture" --data "$tmp/nope.jsonl" --output "$tmp/bad-out"
 expect_error "batch larger than the data" "pairs.jsonl: --batch-size 13 is larger than the data \(12 usable examples\)" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --batch-size 13 --output "$tmp/bad-out"
 expect_error "missing model folder" "/no/such/model: model folder not found" "$semb" train --model /no/such/model --data "$tmp/pairs.jsonl" --output "$tmp/bad-out"
-expect_error "no --output" "--output are required" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl"
+expect_error "no --output" "--output \(or --resume\) are required" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl"
 bad_flag() { # bad_flag FLAG VALUE PATTERN
     expect_error "$1 $2" "^semb train: .*$1.*$3" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --output "$tmp/bad-out" --steps 1 --batch-size 4 "$1" "$2"
 }
@@ -227,7 +272,7 @@ mkdir "$tmp/limited"
     exec "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --steps 1 --batch-size 4 --output "$tmp/limited/out"
 ) >"$tmp/out" 2>"$tmp/err"
 rc=$?
-check "write failure: non-zero exit, one line naming the weights" bash -c "[ $rc -eq 1 ] && [ \$(wc -l < '$tmp/err') -eq 1 ] && grep -q 'limited/out: cannot save the model: .*model.safetensors' '$tmp/err'"
+check "write failure: non-zero exit, one line naming the weights" bash -c "[ $rc -eq 1 ] && [ \$(wc -l < '$tmp/err') -eq 1 ] && grep -q 'limited/out.*cannot save.*model.safetensors' '$tmp/err'"
 echo "     $(cat "$tmp/err")"
 check "write failure: nothing left behind" bash -c "[ -z \"\$(ls -A '$tmp/limited')\" ]"
 

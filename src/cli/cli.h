@@ -44,11 +44,30 @@ void cli_input_free(cli_input *in);
 /* Sets threads from --threads (<= 0: all cores). */
 void cli_set_threads(int threads);
 
+/* The flags of a new model's shape, shared by `semb init` and `semb train --arch`: entries
+ * of a cli_option table filling semb_init_options `o` (and a bool for --no-normalize). */
+#define CLI_INIT_OPTIONS(o, no_normalize)                                                        \
+    {"--arch", CLI_STRING, &(o).arch, "bert, distilbert or mpnet (a new model)"},              \
+    {"--hidden", CLI_INT, &(o).hidden_size, "hidden size (default 384)"},                      \
+    {"--layers", CLI_INT, &(o).num_layers, "transformer layers (default 6)"},                  \
+    {"--heads", CLI_INT, &(o).num_heads, "attention heads (default 12)"},                      \
+    {"--intermediate", CLI_INT, &(o).intermediate_size, "feed-forward size (default 1536)"},   \
+    {"--max-position", CLI_INT, &(o).max_position_embeddings,                                  \
+     "position embeddings (default 512; mpnet 514)"},                                          \
+    {"--vocab", CLI_STRING, &(o).vocab_path,                                                   \
+     "vocab.txt or tokenizer.json (WordPiece) of a new model"},                                \
+    {"--pooling", CLI_STRING, &(o).pooling,                                                    \
+     "mean (default), cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken"},               \
+    {"--no-normalize", CLI_FLAG, &(no_normalize), "leave out the Normalize module"}
+
 int cmd_encode(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_corpus(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

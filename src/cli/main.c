@@ -16,7 +16,10 @@ static const subcommand commands[] = {
     {"tokenize", cmd_tokenize, "print token ids as the model's tokenizer gives them"},
     {"similarity", cmd_similarity, "cosine similarity matrix of a few sentences"},
     {"train", cmd_train, "train with MultipleNegativesRankingLoss (GradCache optional)"},
+    {"corpus", cmd_corpus, "build pair datasets from Debian's dictionaries and package texts"},
     {"init", cmd_init, "create a randomly initialised model folder"},
+    {"vocab", cmd_vocab, "learn a WordPiece vocabulary from plain text"},
+    {"eval", cmd_eval, "STS and retrieval evaluation (or a TF-IDF baseline)"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
 };
 

@@ -19,6 +19,10 @@ bool path_has_suffix(const char *path, const char *suffix);
 semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err);
 
 /* Copies src to dst atomically. */
+/* Removes path and everything below it, best effort (for temporary folders the caller made;
+ * links are removed, never followed). */
+void path_remove_tree(const char *path);
+
 semb_status file_copy(const char *src, const char *dst, semb_error *err);
 
 #endif

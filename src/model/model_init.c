@@ -14,6 +14,7 @@
 #include "model/encoder_params.h"
 #include "model/pooling.h"
 #include "text/tokenizer.h"
+#include "text/tokenizer_write.h"
 
 /* Writes a JSON value to dir/name atomically; takes ownership of value. */
 static semb_status write_json(const char *dir, const char *name, json_t *value, semb_error *err)
@@ -28,15 +29,12 @@ static semb_status write_json(const char *dir, const char *name, json_t *value, 
     return st;
 }
 
-typedef struct special_tokens {
-    const char *cls, *sep, *pad, *unk, *mask;
-} special_tokens;
-
-static special_tokens specials_for(encoder_arch arch)
+static tokenizer_special_tokens specials_for(encoder_arch arch)
 {
     if (arch == ENCODER_MPNET)
-        return (special_tokens){"<s>", "</s>", "<pad>", "[UNK]", "<mask>"};
-    return (special_tokens){"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"};
+        return (tokenizer_special_tokens){"<s>",   "</s>", "<pad>", "[UNK]",
+                                          "<mask>", "<s>", "</s>"};
+    return tokenizer_bert_specials;
 }
 
 static semb_status load_vocab(const char *vocab_path, encoder_arch arch, semb_tokenizer **tok,
@@ -44,7 +42,7 @@ static semb_status load_vocab(const char *vocab_path, encoder_arch arch, semb_to
 {
     if (path_has_suffix(vocab_path, ".json"))
         return tokenizer_load_json(vocab_path, tok, err);
-    special_tokens sp = specials_for(arch);
+    tokenizer_special_tokens sp = specials_for(arch);
     tokenizer_vocab_options o = {
         .lowercase = 1, .strip_accents = -1, .tokenize_chinese_chars = 1,
         .roberta_processing = arch == ENCODER_MPNET,
@@ -63,22 +61,10 @@ static semb_status write_tokenizer_files(const char *dir, const char *vocab_path
     free(dst);
     if (st)
         return st;
-    special_tokens sp = specials_for(arch);
-    json_t *cfg = json_pack("{s:s, s:b, s:b, s:i, s:s, s:s, s:s, s:s, s:s}",
-                            "tokenizer_class",
-                            arch == ENCODER_MPNET ? "MPNetTokenizer" : "BertTokenizer",
-                            "do_lower_case", 1, "tokenize_chinese_chars", 1, "model_max_length",
-                            max_seq_length, "cls_token", sp.cls, "sep_token", sp.sep, "pad_token",
-                            sp.pad, "unk_token", sp.unk, "mask_token", sp.mask);
-    if (arch == ENCODER_MPNET && cfg) {
-        json_object_set_new(cfg, "bos_token", json_string("<s>"));
-        json_object_set_new(cfg, "eos_token", json_string("</s>"));
-    }
-    if ((st = write_json(dir, "tokenizer_config.json", cfg, err)))
-        return st;
-    json_t *map = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cls_token", sp.cls, "sep_token", sp.sep,
-                            "pad_token", sp.pad, "unk_token", sp.unk, "mask_token", sp.mask);
-    return write_json(dir, "special_tokens_map.json", map, err);
+    tokenizer_special_tokens sp = specials_for(arch);
+    return tokenizer_write_config_files(dir,
+                                        arch == ENCODER_MPNET ? "MPNetTokenizer" : "BertTokenizer",
+                                        true, max_seq_length, &sp, err);
 }
 
 static semb_status write_module_files(const char *dir, const pooling_config *pool,
@@ -245,4 +231,12 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
         remove_tree(tmp);
     free(tmp);
     return st;
+}
+
+semb_init_options semb_init_options_default(void)
+{
+    return (semb_init_options){.arch = "bert", .hidden_size = 384, .num_layers = 6,
+                               .num_heads = 12, .intermediate_size = 1536,
+                               .max_seq_length = 256, .pooling = "mean", .normalize = 1,
+                               .seed = 42};
 }

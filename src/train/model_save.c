@@ -54,11 +54,28 @@ static const char *module_subdir(const st_folder *f, const char *module_dir)
     return *rest ? rest : NULL;
 }
 
-/* Writes every file of the model into dir, which exists. */
-static semb_status write_folder(const semb_model *model, const char *dir, semb_error *err)
+/* The model folder a run started from may be gone by the time a later checkpoint copies
+ * from it; without config.json the copy would silently be no model at all. */
+static semb_status check_source(const st_folder *f, semb_error *err)
+{
+    char *config = path_join(f->transformer_dir, "config.json");
+    if (!config)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    semb_status st = SEMB_OK;
+    if (!path_exists(config))
+        st = semb_fail(err, SEMB_ERR_IO,
+                       "%s: missing: the folder the model was loaded from must stay in place "
+                       "until its last save", config);
+    free(config);
+    return st;
+}
+
+semb_status model_save_files(const semb_model *model, const char *dir, semb_error *err)
 {
     const st_folder *f = &model->folder;
-    semb_status st = SEMB_OK;
+    semb_status st = check_source(f, err);
+    if (st)
+        return st;
     const char *transformer_sub = module_subdir(f, f->transformer_dir);
     char *weights_dir = transformer_sub ? path_join(dir, transformer_sub) : strdup(dir);
     if (!weights_dir)
@@ -110,19 +127,6 @@ static char *temp_sibling_template(const char *dir)
         memcpy(tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     }
     return tmp;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* Removes a temporary folder this module created, with whatever it holds. */
-static void remove_temp_tree(const char *tmp)
-{
-    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Creates the temporary sibling folder, readable like a folder mkdir would make. */
@@ -181,14 +185,14 @@ semb_status model_save(const semb_model *model, const char *dir, semb_error *err
     char *tmp = NULL;
     if (st || (st = make_temp_sibling(dir, &tmp, err)))
         return st;
-    st = write_folder(model, tmp, err);
+    st = model_save_files(model, tmp, err);
     if (st)
         semb_fail_prefix(err, "%s: cannot save the model: ", dir);
     else if (rename(tmp, dir) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the saved model into place: %s", dir,
                        strerror(errno));
     if (st)
-        remove_temp_tree(tmp);
+        path_remove_tree(tmp);
     free(tmp);
     return st;
 }

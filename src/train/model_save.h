@@ -11,6 +11,14 @@
  * it is refused, never overwritten). Errors name the folder and the file. */
 semb_status model_save(const semb_model *model, const char *dir, semb_error *err);
 
+/* Writes every file of the model (weights as F32; the configuration, tokenizer and README
+ * files carried over from the folder it was loaded from; module subfolders) into dir, an
+ * existing folder. Each file is written atomically, the set is not: callers that need the
+ * whole folder to appear at once write into a temporary folder and rename it (model_save,
+ * checkpoint_save). Errors name the file: SEMB_ERR_IO (including a loaded-from folder that
+ * no longer holds config.json), SEMB_ERR_NOMEM. */
+semb_status model_save_files(const semb_model *model, const char *dir, semb_error *err);
+
 /* The checks model_save makes before writing, for a caller to fail early (before hours of
  * training): dir is missing or an empty folder, and a folder can be created beside it. */
 semb_status model_save_check_output(const char *dir, semb_error *err);

@@ -1,11 +1,14 @@
-/* semb_train: the training loop, top to bottom. Data in file order or shuffled per epoch,
- * MultipleNegativesRankingLoss gradients (GradCache when asked), clipping, AdamW with a
- * schedule, a JSONL log, and the model saved at the end. */
+/* semb_train: the training loop, top to bottom. Batches from the sampler (several files,
+ * weighted, shuffled per pass), tokenized as they come, MultipleNegativesRankingLoss gradients
+ * (GradCache when asked), clipping, AdamW with a schedule, a JSONL log, and the model saved
+ * at the end. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -15,91 +18,75 @@
 #include "train/lr_schedule.h"
 #include "train/model_save.h"
 #include "train/train_step.h"
-#include "train/training_data.h"
+#include "model/sentence_model.h"
+#include "train/data_config.h"
+#include "train/line_source.h"
+#include "train/sampler.h"
+#include "train/checkpoint.h"
+#include "train/model_card.h"
+#include "train/train_record.h"
+#include "core/progress.h"
+#include "eval/sts_eval.h"
+#include "io/files.h"
 
 semb_train_options semb_train_options_default(void)
 {
     return (semb_train_options){
         .batch_size = 32, .steps = 1000, .lr = 2e-5, .warmup_steps = -1, .scheduler = "linear",
         .weight_decay = 0.01, .max_grad_norm = 1.0, .similarity = "cosine", .scale = 0,
-        .dropout = -1, .shuffle = 1, .seed = 42};
+        .dropout = -1, .shuffle = 1, .seed = 42, .datasets_per_batch = 2,
+        .shuffle_buffer = 10000, .max_line_bytes = 1 << 20, .log_every = 1,
+        .keep_checkpoints = 2};
 }
 
-typedef struct tokenized_data {
+/* The token ids of one batch's texts, in the sampler's column layout. */
+typedef struct batch_tokens {
     int32_t **ids;
     int *counts;
-    size_t n;
-} tokenized_data;
+    size_t n, cap;
+} batch_tokens;
 
-static void tokenized_data_free(tokenized_data *t)
+static void batch_tokens_clear(batch_tokens *t)
 {
-    for (size_t i = 0; t->ids && i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++)
         free(t->ids[i]);
+    t->n = 0;
+}
+
+static void batch_tokens_free(batch_tokens *t)
+{
+    batch_tokens_clear(t);
     free(t->ids);
     free(t->counts);
 }
 
-static semb_status tokenize_texts(const semb_model *m, char **texts, size_t n, tokenized_data *out,
+static semb_status tokenize_batch(const semb_model *m, const sampler_batch *b, batch_tokens *out,
                                   semb_error *err)
 {
-    out->n = n;
-    out->ids = calloc(n, sizeof *out->ids);
-    out->counts = calloc(n, sizeof *out->counts);
-    if (!out->ids || !out->counts)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory tokenizing %zu texts", n);
+    batch_tokens_clear(out);
+    size_t n = (size_t)b->batch_size * (size_t)(2 + b->n_negatives);
+    if (n > out->cap) {
+        free(out->ids);
+        free(out->counts);
+        out->ids = calloc(n, sizeof *out->ids);
+        out->counts = calloc(n, sizeof *out->counts);
+        out->cap = out->ids && out->counts ? n : 0;
+        if (!out->cap)
+            return semb_fail(err, SEMB_ERR_NOMEM, "out of memory tokenizing %zu texts", n);
+    }
     int failed = 0;
-#pragma omp parallel for schedule(dynamic, 256) reduction(| : failed)
+#pragma omp parallel for schedule(dynamic, 64) reduction(| : failed)
     for (size_t i = 0; i < n; i++) {
-        size_t count;
-        if (semb_tokenize(m, texts[i], strlen(texts[i]), &out->ids[i], &count, NULL) != SEMB_OK)
+        size_t count = 0;
+        out->ids[i] = NULL;
+        if (semb_tokenize(m, b->texts[i], b->lengths[i], &out->ids[i], &count, NULL) != SEMB_OK)
             failed = 1;
         out->counts[i] = (int)count;
     }
-    if (failed)
-        return semb_fail(err, SEMB_ERR_INPUT, "a training text could not be tokenized");
+    out->n = n;
+    if (failed) /* the readers checked every text is UTF-8: only memory can be short here */
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory tokenizing a batch");
     return SEMB_OK;
-}
-
-/* Which examples make up each step: file order wrapping around, or a fresh permutation per
- * pass over the data. */
-typedef struct example_order {
-    size_t *perm;
-    size_t n, next;
-    bool shuffle;
-    rng_state rng;
-} example_order;
-
-static void reshuffle(example_order *o)
-{
-    for (size_t i = 0; i < o->n; i++)
-        o->perm[i] = i;
-    if (!o->shuffle)
-        return;
-    for (size_t i = o->n - 1; i > 0; i--) {
-        size_t j = (size_t)(rng_next_u64(&o->rng) % (i + 1));
-        size_t t = o->perm[i];
-        o->perm[i] = o->perm[j];
-        o->perm[j] = t;
-    }
-}
-
-static size_t next_example(example_order *o)
-{
-    if (o->next == o->n) {
-        o->next = 0;
-        reshuffle(o);
-    }
-    return o->perm[o->next++];
-}
-
-/* Called before each batch of batch_size examples. Shuffled, a batch never straddles two
- * passes (it could hold the same example twice, its positive then one of its own in-batch
- * negatives): the remainder of a pass is dropped, as a DataLoader with drop_last does, and the
- * next pass starts. In file order a batch wraps around the end (no repeats: batch <= n). */
-static void start_batch(example_order *o, size_t batch_size)
-{
-    if (o->shuffle && o->n - o->next < batch_size)
-        o->next = o->n;
 }
 
 /* The first step's gradients with Hugging Face names, plus the loss. */
@@ -135,8 +122,10 @@ static semb_status dump_gradients(const char *path, const encoder_params *grads,
 typedef struct trainer {
     const semb_train_options *o;
     semb_model *model;
-    training_data data;
-    tokenized_data tokens;
+    int steps;
+    data_sources sources;
+    sampler *sampler;
+    batch_tokens tokens;
     encoder_params grads;
     adamw_state adam;
     param_tensor *trainable;
@@ -144,26 +133,41 @@ typedef struct trainer {
     lr_schedule schedule;
     train_step_config step_cfg;
     train_step_state step_state;
-    example_order order;
-    const int32_t **batch_ids;
-    int *batch_counts;
     FILE *log;
+    const char *out_dir;   /* output_dir, or resume_dir when resuming */
+    bool out_is_new;       /* out_dir did not exist: a failed first save removes it again */
+    char *start_dir;       /* the folder the model was loaded from (a checkpoint when resuming) */
+    char *init_dir;        /* a fresh model made for this run (options.init), removed at the end */
+    int warmup_steps;      /* resolved */
+    int start_step;        /* steps done before this run */
+    int step;              /* steps done so far */
+    bool stopped_early;
+    double loop_seconds;
+    train_record record;
+    sts_dataset sts;
+    bool has_sts;
+    progress progress;
 } trainer;
 
 static void trainer_free(trainer *t)
 {
     semb_model_free(t->model);
-    training_data_free(&t->data);
-    tokenized_data_free(&t->tokens);
+    sampler_free(t->sampler);
+    data_sources_free(&t->sources);
+    batch_tokens_free(&t->tokens);
     encoder_params_free(&t->grads);
     adamw_state_free(&t->adam);
     free(t->trainable);
     train_step_state_free(&t->step_state);
-    free(t->order.perm);
-    free(t->batch_ids);
-    free(t->batch_counts);
     if (t->log)
         fclose(t->log);
+    if (t->init_dir)
+        path_remove_tree(t->init_dir);
+    free(t->init_dir);
+    free(t->start_dir);
+    train_record_free(&t->record);
+    if (t->has_sts)
+        sts_dataset_free(&t->sts);
 }
 
 static semb_status configure(trainer *t, semb_error *err)
@@ -184,13 +188,14 @@ static semb_status configure(trainer *t, semb_error *err)
     t->step_cfg.hidden_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->hidden_dropout;
     t->step_cfg.attention_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->attention_dropout;
     int warmup = o->warmup_steps >= 0 ? o->warmup_steps
-                 : (o->steps / 10 < 500 ? o->steps / 10 : 500);
+                 : (t->steps / 10 < 500 ? t->steps / 10 : 500);
+    t->warmup_steps = warmup;
     const char *scheduler = o->scheduler ? o->scheduler : "linear";
     if (strcmp(scheduler, "linear") != 0 && strcmp(scheduler, "constant") != 0 &&
         strcmp(scheduler, "cosine") != 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG,
                          "--scheduler: '%s' is not linear, constant or cosine", scheduler);
-    semb_status st = lr_schedule_create(scheduler, warmup, o->steps, &t->schedule, err);
+    semb_status st = lr_schedule_create(scheduler, warmup, t->steps, &t->schedule, err);
     if (st)
         return st;
     t->trainable = calloc(t->model->params.n_tensors, sizeof *t->trainable);
@@ -206,14 +211,36 @@ static semb_status configure(trainer *t, semb_error *err)
  * warmup_steps and dropout, and scale and mini_batch_size <= 0, mean "the default".) */
 static semb_status check_options(const semb_train_options *o, semb_error *err)
 {
-    if (!o->model_dir || !o->data_path || !o->output_dir)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--model, --data and --output are required");
+    bool has_data = o->data_path || o->n_data_specs || o->data_config_path;
+    if (!has_data || !(o->output_dir || o->resume_dir))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--data and --output (or --resume) are required");
+    if (!o->resume_dir && !o->model_dir == !o->init)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "give either --model (a model folder) or --arch (a new model)");
+    if (o->save_every < 0 || o->log_every < 0 || o->eval_every < 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--%s: not a positive number",
+                         o->save_every < 0 ? "save-every" : o->log_every < 0 ? "log-every" : "eval-every");
+    if (!(o->max_minutes >= 0) || !isfinite(o->max_minutes))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--max-minutes: %g is not a positive number",
+                         o->max_minutes);
     if (o->batch_size < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--batch-size: %d is not a positive number",
                          o->batch_size);
-    if (o->steps < 1)
+    if (!(o->epochs > 0) && o->steps < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--steps: %d is not a positive number",
                          o->steps);
+    if (!(o->epochs >= 0) || !isfinite(o->epochs))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--epochs: %g is not a positive number",
+                         o->epochs);
+    if (o->datasets_per_batch < 1)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--datasets-per-batch: %d is not a positive "
+                         "number", o->datasets_per_batch);
+    if (o->shuffle && o->shuffle_buffer < 1)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--shuffle-buffer: %d is not a positive number",
+                         o->shuffle_buffer);
+    if (o->max_line_bytes < 1 || o->max_line_bytes > (size_t)1 << 30)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--max-line-bytes: %zu is not in [1, 2^30]",
+                         o->max_line_bytes);
     if (!(o->lr >= 0) || !isfinite(o->lr))
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--lr: %g is not a finite number >= 0", o->lr);
     if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
@@ -229,127 +256,465 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
     return SEMB_OK;
 }
 
-/* Skipped lines: each of the first few with its file:line and reason, then the count. */
-static void report_skipped(const training_data *d, const char *path)
+/* Data warnings as the CLI prints them: one stderr line each. */
+static void print_warning(void *user, const char *message)
 {
-    if (!d->skipped)
-        return;
-    for (size_t i = 0; i < d->skipped && i < TRAINING_DATA_REPORTED; i++)
-        fprintf(stderr, "semb train: warning: %s; line skipped\n", d->skipped_where[i]);
-    fprintf(stderr, "semb train: warning: %s: skipped %zu of %zu lines", path, d->skipped,
-            d->n_lines);
-    if (d->skipped > TRAINING_DATA_REPORTED)
-        fprintf(stderr, " (the first %d listed above)", TRAINING_DATA_REPORTED);
-    fprintf(stderr, "; training on %zu examples\n", d->n_examples);
+    fprintf(stderr, "semb train: warning: %s\n", message);
+}
+
+/* The files: --data FILE, --data FILE:WEIGHT..., --data-config. */
+static semb_status collect_sources(const semb_train_options *o, data_sources *d, semb_error *err)
+{
+    semb_status st = SEMB_OK;
+    if (o->data_path) {
+        char *path = strdup(o->data_path);
+        data_source *grown = path ? realloc(d->items, (d->n + 1) * sizeof *grown) : NULL;
+        if (!grown) {
+            free(path);
+            return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        }
+        d->items = grown;
+        d->items[d->n++] = (data_source){path, 1.0, -1};
+    }
+    for (size_t i = 0; !st && i < o->n_data_specs; i++)
+        st = data_sources_add_spec(d, o->data_specs[i], err);
+    if (!st && o->data_config_path)
+        st = data_sources_add_config(d, o->data_config_path, err);
+    return st;
+}
+
+/* --epochs: its steps from the line counts of all files, counted where no data config gave
+ * them (one streaming pass per file). Lines, not usable examples: skipped lines are few. */
+static semb_status steps_for_epochs(trainer *t, semb_error *err)
+{
+    const semb_train_options *o = t->o;
+    double lines = 0;
+    for (size_t i = 0; i < t->sources.n; i++) {
+        uint64_t n = (uint64_t)t->sources.items[i].lines;
+        if (t->sources.items[i].lines < 0) {
+            semb_status st = line_source_count_lines(t->sources.items[i].path, &n, err);
+            if (st)
+                return st;
+        }
+        lines += (double)n;
+    }
+    double steps = ceil(o->epochs * lines / o->batch_size);
+    if (steps > INT_MAX)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--epochs %g: %.0f steps are too many", o->epochs,
+                         steps);
+    t->steps = steps < 1 ? 1 : (int)steps;
+    return SEMB_OK;
+}
+
+static semb_status open_data(trainer *t, semb_error *err)
+{
+    const semb_train_options *o = t->o;
+    sampler_options so = {
+        .batch_size = o->batch_size, .datasets_per_batch = o->datasets_per_batch,
+        .shuffle_buffer = o->shuffle ? (size_t)o->shuffle_buffer : 0, .seed = o->seed,
+        .reader = {.max_line_bytes = o->max_line_bytes, .strict = o->strict,
+                   .warn = print_warning}};
+    return sampler_create(&t->sources, &so, &t->sampler, err);
+}
+
+/* At the end: files whose first pass never finished, with lines skipped so far. */
+static void report_unfinished(const trainer *t)
+{
+    for (size_t i = 0; i < sampler_dataset_count(t->sampler); i++) {
+        sampler_dataset_info d = sampler_dataset(t->sampler, i);
+        if (!d.counts_final && d.skipped)
+            fprintf(stderr, "semb train: warning: %s: skipped %llu of the first %llu lines read\n",
+                    d.path, (unsigned long long)d.skipped, (unsigned long long)d.lines);
+    }
+}
+
+/* The settings a resumed run must share with the run it continues: everything that changes
+ * the math of the steps still to come, the data files included (by name and weight). */
+static json_t *options_json(const trainer *t)
+{
+    const semb_train_options *o = t->o;
+    const train_step_config *c = &t->step_cfg;
+    json_t *files = json_array();
+    for (size_t i = 0; files && i < t->sources.n; i++) {
+        const char *path = t->sources.items[i].path, *slash = strrchr(path, '/');
+        json_array_append_new(files, json_pack("{s:s, s:f}", "name", slash ? slash + 1 : path,
+                                               "weight", t->sources.items[i].weight));
+    }
+    if (!files)
+        return NULL;
+    return json_pack(
+        "{s:i, s:i, s:i, s:f, s:i, s:s, s:f, s:f, s:s, s:f, s:b, s:f, s:f, s:i, s:b, s:i, s:i, "
+        "s:o}",
+        "steps", t->steps, "batch_size", o->batch_size, "mini_batch_size",
+        o->mini_batch_size > 0 ? o->mini_batch_size : 0, "lr", o->lr, "warmup_steps",
+        t->warmup_steps, "scheduler", o->scheduler ? o->scheduler : "linear", "weight_decay",
+        o->weight_decay, "max_grad_norm", o->max_grad_norm, "similarity",
+        c->loss.similarity == SIMILARITY_DOT ? "dot" : "cosine", "scale", (double)c->loss.scale,
+        "symmetric", c->loss.symmetric, "hidden_dropout", (double)c->hidden_dropout,
+        "attention_dropout", (double)c->attention_dropout, "datasets_per_batch",
+        o->datasets_per_batch, "shuffle", o->shuffle != 0, "shuffle_buffer",
+        o->shuffle ? o->shuffle_buffer : 0, "max_seq_length", t->model->max_seq_length, "data",
+        files);
+}
+
+/* options_json with the seed, as a decimal string: JSON integers stop at 2^53 in many readers. */
+static json_t *resume_options(const trainer *t)
+{
+    json_t *opts = options_json(t);
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->o->seed);
+    if (opts && json_object_set_new(opts, "seed", json_string(seed))) {
+        json_decref(opts);
+        return NULL;
+    }
+    return opts;
+}
+
+/* The model to start from: model_dir, a fresh one (options.init) in a temporary folder, or
+ * the latest checkpoint of resume_dir. */
+static semb_status find_start(trainer *t, semb_error *err)
+{
+    const semb_train_options *o = t->o;
+    if (o->resume_dir) {
+        long step;
+        return checkpoint_find_latest(o->resume_dir, &t->start_dir, &step, err);
+    }
+    if (o->model_dir) {
+        t->start_dir = strdup(o->model_dir);
+        return t->start_dir ? SEMB_OK : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    const char *tmp = getenv("TMPDIR");
+    char *base = path_join(tmp && *tmp ? tmp : "/tmp", "semb-init-XXXXXX");
+    if (!base || !mkdtemp(base)) {
+        free(base);
+        return semb_fail(err, SEMB_ERR_IO, "cannot create a temporary folder for the new model: %s",
+                         strerror(errno));
+    }
+    t->init_dir = base;
+    t->start_dir = path_join(base, "model");
+    if (!t->start_dir)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    return semb_model_init(t->start_dir, o->init, err);
+}
+
+/* Resuming: weights, optimizer, step, record and data positions from the latest checkpoint,
+ * after checking that this run's settings are the saved ones. */
+static semb_status restore(trainer *t, semb_error *err)
+{
+    checkpoint_state cs = {0};
+    semb_status st = checkpoint_load(t->start_dir, &t->model->params, &t->adam, &cs, err);
+    if (st)
+        return st;
+    json_t *current = resume_options(t);
+    char *state_path = path_join(cs.path, "trainer_state.json");
+    if (!current || !state_path)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = checkpoint_compare_options(cs.path, cs.options, current, err);
+    if (!st && cs.step >= t->steps)
+        st = semb_fail(err, SEMB_ERR_INVALID_ARG,
+                       "%s: already trained to step %ld of %d; nothing to resume", cs.path,
+                       cs.step, t->steps);
+    if (!st)
+        st = sampler_state_restore(t->sampler, cs.data, err);
+    if (!st)
+        st = train_record_from_json(&t->record, cs.log_history, state_path, err);
+    if (!st)
+        t->start_step = t->step = (int)cs.step;
+    json_decref(current);
+    free(state_path);
+    checkpoint_state_free(&cs);
+    return st;
 }
 
 static semb_status setup(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
     semb_status st = check_options(o, err);
-    /* Before any work: an output we could not save to would waste the whole run. */
-    if (st || (st = model_save_check_output(o->output_dir, err)))
+    if (st)
         return st;
-    if ((st = semb_model_load(o->model_dir, &t->model, err)) || (st = configure(t, err)))
-        return st;
-    if ((st = training_data_load(o->data_path, &t->data, err)))
-        return st;
-    report_skipped(&t->data, o->data_path);
-    if ((size_t)o->batch_size > t->data.n_examples)
+    if (o->resume_dir && o->output_dir && strcmp(o->resume_dir, o->output_dir) != 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG,
-                         "%s: --batch-size %d is larger than the data (%zu usable examples)",
-                         o->data_path, o->batch_size, t->data.n_examples);
-    size_t width = (size_t)(2 + t->data.n_negatives);
-    if ((st = tokenize_texts(t->model, t->data.texts, t->data.n_examples * width, &t->tokens, err)))
+                         "--resume %s: a resumed run saves into the folder it resumes from, not "
+                         "--output %s", o->resume_dir, o->output_dir);
+    t->out_dir = o->resume_dir ? o->resume_dir : o->output_dir;
+    /* Before any work: an output we could not save to would waste the whole run. */
+    if (!o->resume_dir && (st = model_save_check_output(t->out_dir, err)))
+        return st;
+    t->out_is_new = !path_exists(t->out_dir);
+    if ((st = collect_sources(o, &t->sources, err)))
+        return st;
+    t->steps = o->steps;
+    if (o->epochs > 0 && (st = steps_for_epochs(t, err)))
+        return st;
+    if (o->eval_sts_path) {
+        if ((st = sts_dataset_read(o->eval_sts_path, &t->sts, err)))
+            return st;
+        t->has_sts = true;
+    }
+    if ((st = find_start(t, err)) || (st = semb_model_load(t->start_dir, &t->model, err)) ||
+        (st = configure(t, err)))
+        return st;
+    if (o->max_seq_length > 0) {
+        int limit = encoder_config_position_limit(&t->model->config);
+        t->model->max_seq_length = o->max_seq_length < limit ? o->max_seq_length : limit;
+    }
+    if ((st = open_data(t, err)))
         return st;
     bool has_pooler = t->model->params.pooler_weight != NULL;
     if ((st = encoder_params_create(&t->model->config, has_pooler, &t->grads, err)) ||
         (st = adamw_state_create(t->model->params.arena_floats, &t->adam, err)))
         return st;
     memcpy(t->grads.name_prefix, t->model->params.name_prefix, sizeof t->grads.name_prefix);
-    t->order = (example_order){.n = t->data.n_examples, .next = t->data.n_examples,
-                               .shuffle = o->shuffle, .perm = malloc(t->data.n_examples * sizeof(size_t))};
-    rng_seed(&t->order.rng, o->seed);
-    t->batch_ids = malloc((size_t)o->batch_size * width * sizeof *t->batch_ids);
-    t->batch_counts = malloc((size_t)o->batch_size * width * sizeof *t->batch_counts);
-    if (!t->order.perm || !t->batch_ids || !t->batch_counts)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    if (o->log_path && !(t->log = fopen(o->log_path, "w")))
+    if (o->resume_dir && (st = restore(t, err)))
+        return st;
+    if (o->log_path && !(t->log = fopen(o->log_path, o->resume_dir ? "a" : "w")))
         return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", o->log_path, strerror(errno));
     return SEMB_OK;
 }
 
-/* Column layout: anchors of the batch, then positives, then each negative column. */
-static text_batch next_batch(trainer *t)
+/* The sampler's next batch, tokenized, in its column layout: anchors, positives, then each
+ * negative column. */
+static semb_status next_batch(trainer *t, text_batch *batch, size_t *tokens, semb_error *err)
 {
-    int B = t->o->batch_size, width = 2 + t->data.n_negatives;
-    start_batch(&t->order, (size_t)B);
-    for (int b = 0; b < B; b++) {
-        size_t ex = next_example(&t->order);
-        for (int c = 0; c < width; c++) {
-            size_t text = ex * (size_t)width + (size_t)c;
-            t->batch_ids[c * B + b] = t->tokens.ids[text];
-            t->batch_counts[c * B + b] = t->tokens.counts[text];
-        }
+    sampler_batch b;
+    semb_status st = sampler_next_batch(t->sampler, &b, err);
+    if (!st)
+        st = tokenize_batch(t->model, &b, &t->tokens, err);
+    if (st)
+        return st;
+    *batch = (text_batch){b.batch_size, b.n_negatives, (const int32_t *const *)t->tokens.ids,
+                          t->tokens.counts};
+    *tokens = 0;
+    for (size_t i = 0; i < t->tokens.n; i++)
+        *tokens += (size_t)t->tokens.counts[i];
+    return SEMB_OK;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* STS Spearman on the evaluation file, logged, printed and recorded for the card. Runs
+ * between steps: encoding reuses the model's inference workspace, not the training one. */
+static semb_status evaluate(trainer *t, semb_error *err)
+{
+    sts_result r;
+    semb_status st = sts_evaluate(t->model, &t->sts, NULL, &r, err);
+    if (st)
+        return semb_fail_prefix(err, "step %d: evaluation: ", t->step);
+    if (t->o->progress)
+        progress_clear_line(&t->progress);
+    fprintf(stderr, "semb train: step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)\n",
+            t->step, base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
+    if (t->log) {
+        fprintf(t->log, "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": %.6g}\n",
+                t->step, r.spearman, r.pearson);
+        fflush(t->log);
     }
-    return (text_batch){B, t->data.n_negatives, t->batch_ids, t->batch_counts};
+    return train_record_eval(&t->record, t->step, "spearman_cosine",
+                             base_name(t->o->eval_sts_path), r.spearman, err);
+}
+
+/* The model card of the model as it is now (README.md + training_loss.svg). */
+static semb_status write_card(const char *dir, void *ctx, semb_error *err)
+{
+    const trainer *t = ctx;
+    const semb_train_options *o = t->o;
+    model_card card = {0};
+    model_card_describe_model(t->model, &card.model);
+    card.model.name = o->model_name;
+    card.model.base_model = o->model_dir && !o->resume_dir ? o->model_dir : NULL;
+    size_t n = sampler_dataset_count(t->sampler);
+    model_card_dataset *datasets = calloc(n ? n : 1, sizeof *datasets);
+    model_card_eval *evals = calloc(t->record.n_evals ? t->record.n_evals : 1, sizeof *evals);
+    if (!datasets || !evals) {
+        free(datasets);
+        free(evals);
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        sampler_dataset_info d = sampler_dataset(t->sampler, i);
+        datasets[i] = (model_card_dataset){base_name(d.path), d.weight,
+                                           d.counts_final ? (int64_t)d.examples : -1,
+                                           (int64_t)d.skipped, d.n_negatives};
+    }
+    for (size_t i = 0; i < t->record.n_evals; i++) {
+        const train_eval *e = &t->record.evals[i];
+        evals[i] = (model_card_eval){e->dataset, e->metric, e->value, e->step};
+    }
+    adamw_config adam = adamw_config_default();
+    card.datasets = datasets;
+    card.n_datasets = n;
+    card.hp = (model_card_hyperparameters){
+        .batch_size = o->batch_size, .mini_batch_size = o->mini_batch_size,
+        .learning_rate = o->lr, .warmup_steps = t->warmup_steps,
+        .scheduler = o->scheduler ? o->scheduler : "linear", .weight_decay = o->weight_decay,
+        .adam_beta1 = adam.beta1, .adam_beta2 = adam.beta2, .adam_epsilon = adam.eps,
+        .max_grad_norm = o->max_grad_norm, .dropout = t->step_cfg.hidden_dropout,
+        .steps = t->step, .epochs = o->epochs > 0 ? o->epochs : -1, .seed = o->seed,
+        .datasets_per_batch = n > 1 ? o->datasets_per_batch : 0,
+        .similarity = t->step_cfg.loss.similarity == SIMILARITY_DOT ? "dot" : "cosine",
+        .scale = t->step_cfg.loss.scale, .symmetric = t->step_cfg.loss.symmetric,
+        .training_seconds = t->record.seconds};
+    card.history_steps = t->record.steps;
+    card.history_loss = t->record.loss;
+    card.history_lr = t->record.lr;
+    card.n_history = t->record.n;
+    card.final_loss = train_record_recent_loss(&t->record, 50);
+    card.evals = evals;
+    card.n_evals = t->record.n_evals;
+    semb_status st = model_card_write(&card, dir, err);
+    free(datasets);
+    free(evals);
+    return st;
+}
+
+static semb_status save_checkpoint(trainer *t, semb_error *err)
+{
+    json_t *options = resume_options(t), *history = train_record_to_json(&t->record), *data = NULL;
+    semb_status st = options && history ? sampler_state_save(t->sampler, &data, err)
+                                        : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    if (!st) {
+        rng_state rng;
+        rng_seed(&rng, t->o->seed); /* dropout and shuffling draw from keyed hashes and the
+                                       sampler's own generators, kept in `data` */
+        checkpoint_contents c = {.model = t->model, .adam = &t->adam, .step = t->step,
+                                 .rng = rng, .options = options, .data = data,
+                                 .log_history = history, .write_extra = write_card,
+                                 .extra_ctx = t};
+        if (t->o->progress)
+            progress_clear_line(&t->progress);
+        st = checkpoint_save(t->out_dir, &c, t->o->keep_checkpoints, err);
+        if (st && t->out_is_new)
+            rmdir(t->out_dir); /* only if the failed save left it empty */
+    }
+    json_decref(options);
+    json_decref(history);
+    json_decref(data);
+    return st;
+}
+
+static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
+                     size_t tokens, double elapsed)
+{
+    fprintf(t->log,
+            "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
+            "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f}\n",
+            t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
+            (double)tokens / seconds, elapsed);
+    fflush(t->log);
+}
+
+/* One optimizer step: batch, gradients (GradCache as configured), clipping, AdamW. */
+static semb_status one_step(trainer *t, double *loss, double *lr, double *norm, size_t *tokens,
+                            semb_error *err)
+{
+    const semb_train_options *o = t->o;
+    int step = t->step;
+    text_batch batch;
+    semb_status st = next_batch(t, &batch, tokens, err);
+    if (st)
+        return semb_fail_prefix(err, "step %d: ", step);
+    memset(t->grads.arena, 0, t->grads.arena_floats * sizeof(float));
+    t->step_cfg.dropout_key = rng_hash_u64(o->seed, (uint64_t)step);
+    st = train_step_gradients(&t->step_state, t->model, &batch, &t->step_cfg, &t->grads, loss, err);
+    if (st)
+        return semb_fail_prefix(err, "step %d: ", step);
+    if (step == 0 && o->dump_gradients_path &&
+        (st = dump_gradients(o->dump_gradients_path, &t->grads, *loss, err)))
+        return st;
+    *norm = 0;
+    if (o->max_grad_norm > 0 &&
+        (st = grad_clip_norm(t->grads.arena, t->grads.arena_floats, o->max_grad_norm, norm, err)))
+        return st;
+    if (!isfinite(*loss) || !isfinite(*norm))
+        return semb_fail(err, SEMB_ERR_INPUT, "step %d: loss %g, gradient norm %g: training diverged",
+                         step, *loss, *norm);
+    adamw_config adam = adamw_config_default();
+    adam.weight_decay = o->weight_decay;
+    *lr = lr_schedule_lr(&t->schedule, o->lr, step);
+    return adamw_step(&adam, &t->adam, *lr, t->model->params.arena, t->grads.arena, t->trainable,
+                      t->n_trainable, err);
 }
 
 static semb_status train_loop(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
-    encoder_params *params = &t->model->params;
-    adamw_config adam = adamw_config_default();
-    adam.weight_decay = o->weight_decay;
-    double start = timer_seconds();
-    for (int step = 0; step < o->steps; step++) {
-        double t0 = timer_seconds();
-        text_batch batch = next_batch(t);
-        memset(t->grads.arena, 0, t->grads.arena_floats * sizeof(float));
-        t->step_cfg.dropout_key = rng_hash_u64(o->seed, (uint64_t)step);
-        double loss;
-        semb_status st = train_step_gradients(&t->step_state, t->model, &batch, &t->step_cfg,
-                                              &t->grads, &loss, err);
-        if (st)
-            return semb_fail_prefix(err, "step %d: ", step);
-        if (step == 0 && o->dump_gradients_path &&
-            (st = dump_gradients(o->dump_gradients_path, &t->grads, loss, err)))
-            return st;
-        double norm = 0;
-        if (o->max_grad_norm > 0 &&
-            (st = grad_clip_norm(t->grads.arena, t->grads.arena_floats, o->max_grad_norm, &norm, err)))
-            return st;
-        if (!isfinite(loss) || !isfinite(norm))
-            return semb_fail(err, SEMB_ERR_INPUT, "step %d: loss %g, gradient norm %g: training diverged",
-                             step, loss, norm);
-        double lr = lr_schedule_lr(&t->schedule, o->lr, step);
-        if ((st = adamw_step(&adam, &t->adam, lr, params->arena, t->grads.arena, t->trainable,
-                             t->n_trainable, err)))
-            return st;
-        double seconds = timer_seconds() - t0;
-        if (t->log) {
-            fprintf(t->log, "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, "
-                            "\"pairs_per_s\": %.2f}\n",
-                    step + 1, loss, lr, norm, (double)o->batch_size / seconds);
-            fflush(t->log);
+    double start = timer_seconds(), prior = t->record.seconds;
+    if (o->progress)
+        progress_init(&t->progress,
+                      &(progress_config){.label = "semb train", .total_steps = t->steps,
+                                         .first_step = t->start_step, .prior_elapsed_s = prior,
+                                         .tty = progress_stream_is_tty(stderr),
+                                         .width = progress_stream_width(stderr)},
+                      stderr, start);
+    semb_status st = SEMB_OK;
+    size_t interval_tokens = 0;
+    double interval_start = start;
+    while (!st && t->step < t->steps) {
+        double loss = NAN, lr = 0, norm = 0;
+        size_t tokens = 0;
+        if ((st = one_step(t, &loss, &lr, &norm, &tokens, err)))
+            break;
+        t->step++;
+        double now = timer_seconds();
+        t->record.seconds = prior + (now - start);
+        interval_tokens += tokens;
+        if ((st = train_record_step(&t->record, t->step, loss, lr, err)))
+            break;
+        int every = o->log_every > 0 ? o->log_every : 1;
+        if (t->log && (t->step % every == 0 || t->step == t->steps)) {
+            int steps_in = t->step % every ? t->step % every : every;
+            double seconds = (now - interval_start) / steps_in;
+            log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr, norm, seconds,
+                     interval_tokens / (size_t)steps_in, t->record.seconds);
+            interval_tokens = 0;
+            interval_start = now;
         }
         if (o->progress)
-            fprintf(stderr, "\rstep %d/%d  loss %.4f  lr %.3g  %.1f pairs/s  %.0f s   ", step + 1,
-                    o->steps, loss, lr, (double)o->batch_size / seconds, timer_seconds() - start);
+            progress_update(&t->progress, &(progress_step){t->step, loss, lr, o->batch_size}, now);
+        bool last = t->step == t->steps;
+        t->stopped_early = !last && o->max_minutes > 0 && now - start >= o->max_minutes * 60;
+        bool eval_now = t->has_sts && (last || t->stopped_early ||
+                                       (o->eval_every > 0 && t->step % o->eval_every == 0));
+        if (eval_now && (st = evaluate(t, err)))
+            break;
+        if (last || t->stopped_early || (o->save_every > 0 && t->step % o->save_every == 0))
+            st = save_checkpoint(t, err);
+        if (t->stopped_early)
+            break;
     }
+    t->loop_seconds = timer_seconds() - start;
     if (o->progress)
-        fputc('\n', stderr);
-    return SEMB_OK;
+        progress_finish(&t->progress, timer_seconds());
+    return st;
 }
 
-semb_status semb_train(const semb_train_options *o, semb_error *err)
+semb_status semb_train_run(const semb_train_options *o, semb_train_result *result,
+                           semb_error *err)
 {
     trainer t = {.o = o};
     semb_status st = setup(&t, err);
     if (!st)
         st = train_loop(&t, err);
     if (!st)
-        st = model_save(t.model, o->output_dir, err);
+        report_unfinished(&t);
+    if (!st && result) {
+        double spearman = NAN;
+        for (size_t i = 0; i < t.record.n_evals; i++)
+            spearman = t.record.evals[i].value;
+        *result = (semb_train_result){t.step, t.steps, t.stopped_early,
+                                      train_record_recent_loss(&t.record, 50), t.loop_seconds,
+                                      spearman};
+    }
     trainer_free(&t);
     return st;
+}
+
+semb_status semb_train(const semb_train_options *o, semb_error *err)
+{
+    return semb_train_run(o, NULL, err);
 }
