@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Checkpoints and resuming (issue #4): 20 steps in one run equal 10 steps + a resumed 10, bit
+# for bit (weights and optimizer state), with dropout and shuffling on; a run killed with
+# SIGKILL at random moments again and again, resumed each time, ends at the same bits; a
+# run stopped by --max-minutes resumes to the same end. Also: the model card and loss chart
+# in the output, evaluation during training, and a run from a new model (--arch).
+# usage: cli_train_resume.sh SEMB_BINARY SHARED_DIR
+set -uo pipefail
+semb=$1
+shared=${2:-../shared}
+fixture="$shared/fixtures/bert-tiny-mean"
+if [ ! -d "$fixture" ]; then
+    echo "SKIPPED cli_train_resume: $fixture not found; none of its tests ran"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { # name, then a command that must succeed
+    local name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+# 40 pairs from STS-B train, enough for shuffled batches of 4 over several passes
+tail -n +2 "$shared/data/stsb/train.tsv" | head -40 | awk -F'\t' '
+    function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return s }
+    { printf "{\"anchor\": \"%s\", \"positive\": \"%s\"}\n", esc($2), esc($3) }' >"$tmp/pairs.jsonl"
+opts=(--data "$tmp/pairs.jsonl" --steps 20 --batch-size 4 --lr 1e-3 --dropout 0.1 --seed 5 --threads 1)
+same_state() { # checkpoint folders A and B hold the same weights and optimizer state
+    cmp -s "$1/model.safetensors" "$2/model.safetensors" &&
+        cmp -s "$1/optimizer.safetensors" "$2/optimizer.safetensors"
+}
+
+"$semb" train --model "$fixture" "${opts[@]}" --save-every 10 --keep-checkpoints 0 \
+    --output "$tmp/full" --log "$tmp/full.jsonl" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "one run of 20 steps with a checkpoint every 10" test -d "$tmp/full/checkpoint-20"
+check "its checkpoint-10 is kept (--keep-checkpoints 0)" test -d "$tmp/full/checkpoint-10"
+check "the output folder is a model: semb encode loads it" bash -c "echo 'a test sentence' | '$semb' encode --model '$tmp/full' --threads 1 | grep -q '^\['"
+check "a checkpoint folder is a model too" bash -c "echo 'a test sentence' | '$semb' encode --model '$tmp/full/checkpoint-10' --threads 1 | grep -q '^\['"
+check "top-level weights are the last checkpoint's" cmp -s "$tmp/full/model.safetensors" "$tmp/full/checkpoint-20/model.safetensors"
+check "model card written" grep -q "MultipleNegativesRankingLoss" "$tmp/full/README.md"
+check "loss chart written" grep -q "<svg" "$tmp/full/training_loss.svg"
+check "trainer state names step 20" grep -q '"global_step": *20' "$tmp/full/checkpoint-20/trainer_state.json"
+
+# 10 + resume 10: start from a copy of checkpoint-10 alone
+mkdir "$tmp/half" && cp -r "$tmp/full/checkpoint-10" "$tmp/half/"
+"$semb" train --resume "$tmp/half" "${opts[@]}" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "10 + resumed 10 = 20 in one run, bit for bit" same_state "$tmp/half/checkpoint-20" "$tmp/full/checkpoint-20"
+
+# Resuming refuses other settings and a finished run
+expect_refusal() { # name pattern args...
+    local name=$1 pattern=$2
+    shift 2
+    if ! "$semb" train "$@" >/dev/null 2>"$tmp/err" && grep -qE -- "$pattern" "$tmp/err"; then
+        passed=$((passed + 1)); echo "ok   $name: $(head -1 "$tmp/err")"
+    else
+        failed=$((failed + 1)); echo "FAIL $name: $(head -1 "$tmp/err")"
+    fi
+}
+mkdir "$tmp/other" && cp -r "$tmp/full/checkpoint-10" "$tmp/other/"
+expect_refusal "resume with another batch size" "options.batch_size" --resume "$tmp/other" "${opts[@]}" --batch-size 5
+expect_refusal "resume with another lr" "options.lr" --resume "$tmp/other" "${opts[@]}" --lr 2e-3
+expect_refusal "resume of a finished run" "already trained to step 20" --resume "$tmp/full" "${opts[@]}"
+expect_refusal "resume from a missing folder" "empty-does-not-exist: cannot read the folder" --resume "$tmp/empty-does-not-exist" "${opts[@]}"
+mkdir "$tmp/no-checkpoints"
+expect_refusal "resume from a folder without checkpoints" "no-checkpoints.*checkpoint" --resume "$tmp/no-checkpoints" "${opts[@]}"
+expect_refusal "a fresh run into a folder with checkpoints" "not empty" --model "$fixture" "${opts[@]}" --output "$tmp/full"
+
+# --max-minutes: stop early with a checkpoint, then resume to the same end
+"$semb" train --model "$fixture" "${opts[@]}" --max-minutes 0.000001 --output "$tmp/timed" >"$tmp/out" 2>"$tmp/err"
+check "--max-minutes stops early and says how to continue" grep -q "stopped at step 1 of 20.*--resume" "$tmp/out"
+"$semb" train --resume "$tmp/timed" "${opts[@]}" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "the timed-out run resumed equals the full run" same_state "$tmp/timed/checkpoint-20" "$tmp/full/checkpoint-20"
+
+# kill -9 at random moments, resume each time (from scratch when nothing was saved yet)
+kills=0
+for attempt in $(seq 1 60); do
+    if ls -d "$tmp/killed"/checkpoint-* >/dev/null 2>&1; then
+        args=(--resume "$tmp/killed")
+    else
+        rm -rf "$tmp/killed"
+        args=(--model "$fixture" --output "$tmp/killed")
+    fi
+    "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 >/dev/null 2>"$tmp/kerr" &
+    pid=$!
+    sleep "0.$(printf '%03d' $((RANDOM % 400)))"
+    if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
+    wait $pid 2>/dev/null
+    [ -d "$tmp/killed/checkpoint-20" ] && break
+done
+if [ ! -d "$tmp/killed/checkpoint-20" ]; then # finish it off
+    "$semb" train --resume "$tmp/killed" "${opts[@]}" --save-every 1 >/dev/null 2>"$tmp/kerr" || cat "$tmp/kerr"
+fi
+echo "     $kills kills"
+check "killed $kills times and resumed: same bits as the uninterrupted run" same_state "$tmp/killed/checkpoint-20" "$tmp/full/checkpoint-20"
+check "at least 5 kills landed" test "$kills" -ge 5
+check "no checkpoint folder is incomplete" bash -c "for d in '$tmp/killed'/checkpoint-*; do [ -s \"\$d/trainer_state.json\" ] && [ -s \"\$d/optimizer.safetensors\" ] || exit 1; done"
+
+# evaluation during training, and a new model from --arch
+printf 'score\tsentence1\tsentence2\n' >"$tmp/sts.tsv"
+tail -n +2 "$shared/data/stsb/dev.tsv" | head -50 >>"$tmp/sts.tsv"
+"$semb" train --arch bert --vocab "$fixture/tokenizer.json" --hidden 32 --layers 2 --heads 2 \
+    --intermediate 64 --data "$tmp/pairs.jsonl" --steps 6 --batch-size 4 --threads 1 \
+    --eval-sts "$tmp/sts.tsv" --eval-every 3 --log "$tmp/arch.jsonl" --output "$tmp/arch" >/dev/null 2>"$tmp/err"
+check "train --arch: a new model trained and saved" test -s "$tmp/arch/model.safetensors"
+check "evaluations at steps 3 and 6 in the log" bash -c "[ \$(grep -c eval_sts_spearman '$tmp/arch.jsonl') -eq 2 ]"
+check "evaluations printed" grep -q "STS Spearman" "$tmp/err"
+check "evaluation in the model card" grep -q "spearman" "$tmp/arch/README.md"
+check "the card says trained from scratch" grep -qi "scratch" "$tmp/arch/README.md"
+check "log lines carry tokens_per_s and elapsed_s" grep -q '"tokens_per_s".*"elapsed_s"' "$tmp/arch.jsonl"
+
+echo "cli_train_resume: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
