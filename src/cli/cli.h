@@ -60,6 +60,10 @@ void cli_set_threads(int threads);
      "mean (default), cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken"},               \
     {"--no-normalize", CLI_FLAG, &(no_normalize), "leave out the Normalize module"}
 
+/* Names on stderr each corpus source (corpus_source bits) that is not installed, with the
+ * apt-get command that installs them. */
+void cli_print_missing_sources(const char *command, unsigned missing);
+
 int cmd_encode(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
@@ -69,5 +73,6 @@ int cmd_train(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_quickstart(int argc, char **argv);
 
 #endif

@@ -6,8 +6,7 @@
 #include "cli.h"
 #include "corpus/corpus.h"
 
-/* Names each requested source that is not installed, with the command that installs it. */
-static void print_missing(unsigned missing)
+void cli_print_missing_sources(const char *command, unsigned missing)
 {
     char packages[256] = "";
     for (unsigned bit = 1; bit & CORPUS_SOURCE_ALL; bit <<= 1) {
@@ -15,17 +14,17 @@ static void print_missing(unsigned missing)
             continue;
         const char *package = corpus_source_package((corpus_source)bit);
         if (package) {
-            fprintf(stderr, "semb corpus: %s is not installed (package %s); building without it\n",
-                    corpus_source_name((corpus_source)bit), package);
+            fprintf(stderr, "semb %s: %s is not installed (package %s); building without it\n",
+                    command, corpus_source_name((corpus_source)bit), package);
             strncat(packages, " ", sizeof packages - strlen(packages) - 1);
             strncat(packages, package, sizeof packages - strlen(packages) - 1);
         } else {
-            fprintf(stderr, "semb corpus: no dpkg status file, so no package descriptions "
-                            "(not a Debian system?)\n");
+            fprintf(stderr, "semb %s: no dpkg status file, so no package descriptions "
+                            "(not a Debian system?)\n", command);
         }
     }
     if (packages[0])
-        fprintf(stderr, "semb corpus: to add them: sudo apt-get install%s\n", packages);
+        fprintf(stderr, "semb %s: to add them: sudo apt-get install%s\n", command, packages);
 }
 
 int cmd_corpus(int argc, char **argv)
@@ -65,7 +64,7 @@ int cmd_corpus(int argc, char **argv)
                         .dpkg_status = dpkg_status, .apt_lists_dir = apt_lists};
     corpus_report report;
     semb_status st = corpus_build(&o, &report, &err);
-    print_missing(report.missing);
+    cli_print_missing_sources("corpus", report.missing);
     if (st)
         return cli_fail("corpus", &err);
     if (report.notes[0])

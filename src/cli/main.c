@@ -12,6 +12,7 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand commands[] = {
+    {"quickstart", cmd_quickstart, "train a model from scratch on Debian's own texts (main job)"},
     {"encode", cmd_encode, "embed sentences (.npy or JSONL output)"},
     {"tokenize", cmd_tokenize, "print token ids as the model's tokenizer gives them"},
     {"similarity", cmd_similarity, "cosine similarity matrix of a few sentences"},
