@@ -16,13 +16,15 @@ model="$out/minilm-l6-random"
 pairs="$out/stsb-train-pairs.jsonl"
 # sentence1 -> anchor, sentence2 -> positive, JSON-escaped
 tail -n +2 "$shared/data/stsb/train.tsv" | awk -F'\t' '
-    function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/[\001-\037]/, " ", s); return s }
+    function esc(s) { gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); gsub(/[\001-\037]/, " ", s); return s }
     { printf "{\"anchor\": \"%s\", \"positive\": \"%s\"}\n", esc($2), esc($3) }' >"$pairs"
 run() { # batch mini threads [steps]
     local log="$out/train-b$1-m$2-t$3.jsonl" n=${4:-$steps}
     rm -rf "$out/trained"
+    local mini=()
+    [ "$2" -gt 0 ] && mini=(--mini-batch-size "$2")
     /usr/bin/time -f "%M" -o "$out/rss" build/semb train --model "$model" --data "$pairs" \
-        --output "$out/trained" --batch-size "$1" --mini-batch-size "$2" --steps "$n" \
+        --output "$out/trained" --batch-size "$1" "${mini[@]}" --steps "$n" \
         --threads "$3" --log "$log" >/dev/null
     # median pairs/s of the steps after the first (warm-up)
     local rate

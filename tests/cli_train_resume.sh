@@ -24,7 +24,7 @@ check() { # name, then a command that must succeed
 }
 # 40 pairs from STS-B train, enough for shuffled batches of 4 over several passes
 tail -n +2 "$shared/data/stsb/train.tsv" | head -40 | awk -F'\t' '
-    function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return s }
+    function esc(s) { gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); return s }
     { printf "{\"anchor\": \"%s\", \"positive\": \"%s\"}\n", esc($2), esc($3) }' >"$tmp/pairs.jsonl"
 opts=(--data "$tmp/pairs.jsonl" --steps 20 --batch-size 4 --lr 1e-3 --dropout 0.1 --seed 5 --threads 1)
 same_state() { # checkpoint folders A and B hold the same weights and optimizer state
