@@ -186,6 +186,8 @@ typedef struct semb_train_result {
     int stopped_early;          /* non-zero: max_minutes ran out before steps_total */
     double final_loss;          /* mean loss of the last (up to) 50 steps */
     double seconds;             /* wall time of this run's training loop */
+    double step_seconds;        /* median wall time of one step in this run (evaluations and
+                                   checkpoints not included) */
     double eval_sts_spearman;   /* x100 at the end; NaN without eval_sts_path */
 } semb_train_result;
 

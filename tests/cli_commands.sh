@@ -3,6 +3,7 @@
 # bad-input paths (one-line error naming file and line, non-zero exit, no partial output).
 # usage: cli_commands.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
@@ -10,32 +11,7 @@ if [ ! -d "$fixture" ]; then
     echo "SKIPPED cli_commands: $fixture not found; none of its tests ran"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-# same_numbers A B: two JSONL embedding files agree to float rounding (|a - b| <= 1e-6)
-same_numbers() {
-    paste -d' ' <(tr -d '[]' <"$1" | tr ',' '\n') <(tr -d '[]' <"$2" | tr ',' '\n') |
-        awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 || NF != 2) bad = 1; n++ } END { exit (bad || n == 0) }'
-}
-# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN
-expect_error() {
-    local name=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE "$pattern" "$tmp/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$tmp/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name (rc $rc): $(cat "$tmp/err")"
-    fi
-}
+make_tmp
 
 check "--version" bash -c "'$semb' --version | grep -q '^semb [0-9]'"
 for cmd in encode tokenize similarity init selfcheck; do
@@ -87,5 +63,4 @@ cp "$fixture/config.json" "$tmp/broken/config.json"
 head -c 5000 "$fixture/model.safetensors" >"$tmp/broken/model.safetensors"
 expect_error "truncated safetensors" "model.safetensors" "$semb" encode --model "$tmp/broken" --input "$tmp/in.txt"
 
-echo "cli_commands: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_commands

@@ -6,6 +6,7 @@
 # on synthetic files wherever the packages are missing.
 # usage: cli_corpus.sh SEMB_BINARY [SHARED_DIR]
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 have=()
 [ -r /usr/share/wordnet/data.noun ] && have+=(wordnet)
@@ -16,15 +17,7 @@ if [ ${#have[@]} -eq 0 ]; then
     exit 77
 fi
 echo "sources installed: ${have[*]}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+make_tmp
 lines() { wc -l <"$1" | tr -d ' '; }
 
 start=$(date +%s.%N)
@@ -111,5 +104,4 @@ check "unknown source: named" grep -q "'thesaurus'" "$tmp/f.err"
 "$semb" corpus --output "$tmp/g" --held-out 2.5 >/dev/null 2>"$tmp/g.err"
 check "fractional count rejected" [ $? -ne 0 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_corpus

@@ -5,6 +5,7 @@
 # invariance, and one-line errors naming FILE:LINE or the flag at fault.
 # usage: cli_eval.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
@@ -16,29 +17,7 @@ for need in "$fixture" "$stsb/dev.tsv" "$stsb/test.tsv" "$snli"; do
         exit 77
     fi
 done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-# expect_error NAME PATTERN CMD...: exit 1 or 2 (not a signal, not a sanitizer report),
-# nothing on stdout, exactly one stderr line matching PATTERN
-expect_error() {
-    local name=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ge 1 ] && [ $rc -le 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
-        grep -qE -- "$pattern" "$tmp/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$tmp/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name (rc $rc): $(cat "$tmp/err")"
-    fi
-}
+make_tmp
 # run OUT CMD...: runs CMD with stdout to OUT; stderr shown on failure
 run() {
     local out=$1
@@ -103,22 +82,21 @@ printf 'sentence1\tsentence2\n' >"$tmp/header.tsv"
 : >"$tmp/empty.tsv"
 printf 'score\tsentence1\tsentence2\n1\tsame\tsame\n2\tsame\tsame\n' >"$tmp/constant.tsv"
 printf '{"anchor": "a", "positive": "b"}\n{"anchor": "a"\n' >"$tmp/bad.jsonl"
-expect_error "non-numeric score" "word.tsv:3: score 'high' is not a number" "$semb" eval sts --baseline tfidf --data "$tmp/word.tsv"
-expect_error "missing column" "short.tsv:3: expected 3 tab-separated fields" "$semb" eval sts --model "$fixture" --data "$tmp/short.tsv"
-expect_error "header without score" "header.tsv:1: the header has no 'score' column" "$semb" eval sts --baseline tfidf --data "$tmp/header.tsv"
-expect_error "empty file" "empty.tsv: empty file" "$semb" eval sts --baseline tfidf --data "$tmp/empty.tsv"
-expect_error "missing file" "absent.tsv: cannot open" "$semb" eval sts --baseline tfidf --data "$tmp/absent.tsv"
-expect_error "bad pairs line" "bad.jsonl:2: not JSON" "$semb" eval retrieval --baseline tfidf --data "$tmp/bad.jsonl"
-expect_error "no --data" "--data is required" "$semb" eval sts --model "$fixture"
-expect_error "no model" "--model \(or --baseline tfidf\) is required" "$semb" eval sts --data "$stsb/dev.tsv"
-expect_error "model and baseline" "drop --model" "$semb" eval retrieval --model "$fixture" --baseline tfidf --data "$tmp/list.jsonl"
-expect_error "unknown baseline" "'bm25' is not tfidf" "$semb" eval sts --baseline bm25 --data "$stsb/dev.tsv"
-expect_error "unknown task" "unknown task 'clustering'" "$semb" eval clustering
-expect_error "missing model folder" "no-such-model" "$semb" eval sts --model "$tmp/no-such-model" --data "$stsb/dev.tsv"
+expect_error --no-stdout "non-numeric score" "word.tsv:3: score 'high' is not a number" "$semb" eval sts --baseline tfidf --data "$tmp/word.tsv"
+expect_error --no-stdout "missing column" "short.tsv:3: expected 3 tab-separated fields" "$semb" eval sts --model "$fixture" --data "$tmp/short.tsv"
+expect_error --no-stdout "header without score" "header.tsv:1: the header has no 'score' column" "$semb" eval sts --baseline tfidf --data "$tmp/header.tsv"
+expect_error --no-stdout "empty file" "empty.tsv: empty file" "$semb" eval sts --baseline tfidf --data "$tmp/empty.tsv"
+expect_error --no-stdout "missing file" "absent.tsv: cannot open" "$semb" eval sts --baseline tfidf --data "$tmp/absent.tsv"
+expect_error --no-stdout "bad pairs line" "bad.jsonl:2: not JSON" "$semb" eval retrieval --baseline tfidf --data "$tmp/bad.jsonl"
+expect_error --no-stdout "no --data" "--data is required" "$semb" eval sts --model "$fixture"
+expect_error --no-stdout "no model" "--model \(or --baseline tfidf\) is required" "$semb" eval sts --data "$stsb/dev.tsv"
+expect_error --no-stdout "model and baseline" "drop --model" "$semb" eval retrieval --model "$fixture" --baseline tfidf --data "$tmp/list.jsonl"
+expect_error --no-stdout "unknown baseline" "'bm25' is not tfidf" "$semb" eval sts --baseline bm25 --data "$stsb/dev.tsv"
+expect_error --no-stdout "unknown task" "unknown task 'clustering'" "$semb" eval clustering
+expect_error --no-stdout "missing model folder" "no-such-model" "$semb" eval sts --model "$tmp/no-such-model" --data "$stsb/dev.tsv"
 # a constant column has no correlation: null (valid JSON) and a warning, exit 0
 "$semb" eval sts --model "$fixture" --data "$tmp/constant.tsv" >"$tmp/const.json" 2>"$tmp/const.err"
 rc=$?
 check "constant predictions give null" bash -c "[ $rc -eq 0 ] && grep -qx '{\"spearman\": null, \"pearson\": null, \"n\": 2}' '$tmp/const.json' && grep -q 'undefined' '$tmp/const.err'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_eval

@@ -5,6 +5,7 @@
 # installed (scripts/install-deps.sh installs them) and under the sanitizer build (slow).
 # usage: cli_quickstart.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 if [ ! -e /usr/share/wordnet/data.noun ] && [ ! -d /usr/share/dictd ]; then
     echo "SKIPPED cli_quickstart: no WordNet or dictd data installed (scripts/install-deps.sh)"
@@ -14,15 +15,7 @@ if [ "${SEMB_SANITIZED:-0}" = 1 ]; then
     echo "SKIPPED cli_quickstart: too slow under ASan/UBSan"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+make_tmp
 "$semb" quickstart --minutes 0.15 --hidden 64 --layers 1 --vocab-size 2000 --batch-size 16 \
     --mini-batch-size 8 --output "$tmp/model" >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -36,5 +29,4 @@ check "the model folder loads" bash -c "echo 'a dog' | '$semb' encode --model '$
 check "model card" grep -q "MultipleNegativesSymmetricRankingLoss\|Symmetric" "$tmp/model/README.md"
 check "loss chart" test -s "$tmp/model/training_loss.svg"
 check "a second quickstart into the same folder is refused" bash -c "! '$semb' quickstart --output '$tmp/model' 2>/dev/null"
-echo "cli_quickstart: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_quickstart

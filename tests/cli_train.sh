@@ -6,6 +6,7 @@
 # or partial output folder.
 # usage: cli_train.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
@@ -13,33 +14,7 @@ if [ ! -d "$fixture" ]; then
     echo "SKIPPED cli_train: $fixture not found; none of its tests ran"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-# same_numbers A B: two JSONL embedding files agree to float rounding (|a - b| <= 1e-6)
-same_numbers() {
-    paste -d' ' <(tr -d '[]' <"$1" | tr ',' '\n') <(tr -d '[]' <"$2" | tr ',' '\n') |
-        awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 || NF != 2) bad = 1; n++ } END { exit (bad || n == 0) }'
-}
-# expect_error NAME PATTERN CMD...: exit 1 or 2 (not a signal, not a sanitizer report),
-# exactly one stderr line matching PATTERN
-expect_error() {
-    local name=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ge 1 ] && [ $rc -le 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$tmp/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name (rc $rc): $(cat "$tmp/err")"
-    fi
-}
+make_tmp
 # train ARGS...: 3 steps of 4 anchors from the fixture, one thread unless ARGS say otherwise
 # (fast even on a busy machine); stderr kept in $tmp/train.err and shown on failure
 train() {
@@ -276,5 +251,4 @@ check "write failure: non-zero exit, one line naming the weights" bash -c "[ $rc
 echo "     $(cat "$tmp/err")"
 check "write failure: nothing left behind" bash -c "[ -z \"\$(ls -A '$tmp/limited')\" ]"
 
-echo "cli_train: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_train

@@ -6,6 +6,7 @@
 # in the output, evaluation during training, and a run from a new model (--arch).
 # usage: cli_train_resume.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
@@ -13,15 +14,7 @@ if [ ! -d "$fixture" ]; then
     echo "SKIPPED cli_train_resume: $fixture not found; none of its tests ran"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+make_tmp
 # 40 pairs from STS-B train, enough for shuffled batches of 4 over several passes
 tail -n +2 "$shared/data/stsb/train.tsv" | head -40 | awk -F'\t' '
     function esc(s) { gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); return s }
@@ -49,14 +42,8 @@ mkdir "$tmp/half" && cp -r "$tmp/full/checkpoint-10" "$tmp/half/"
 check "10 + resumed 10 = 20 in one run, bit for bit" same_state "$tmp/half/checkpoint-20" "$tmp/full/checkpoint-20"
 
 # Resuming refuses other settings and a finished run
-expect_refusal() { # name pattern args...
-    local name=$1 pattern=$2
-    shift 2
-    if ! "$semb" train "$@" >/dev/null 2>"$tmp/err" && grep -qE -- "$pattern" "$tmp/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(head -1 "$tmp/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name: $(head -1 "$tmp/err")"
-    fi
+expect_refusal() { # name pattern args...: semb train ARGS fails, its stderr matching pattern
+    expect_failure "$1" "$2" "$semb" train "${@:3}"
 }
 mkdir "$tmp/other" && cp -r "$tmp/full/checkpoint-10" "$tmp/other/"
 expect_refusal "resume with another batch size" "options.batch_size" --resume "$tmp/other" "${opts[@]}" --batch-size 5
@@ -110,5 +97,4 @@ check "evaluation in the model card" grep -q "spearman" "$tmp/arch/README.md"
 check "the card says trained from scratch" grep -qi "scratch" "$tmp/arch/README.md"
 check "log lines carry tokens_per_s and elapsed_s" grep -q '"tokens_per_s".*"elapsed_s"' "$tmp/arch.jsonl"
 
-echo "cli_train_resume: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_train_resume

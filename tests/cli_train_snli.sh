@@ -5,6 +5,7 @@
 # sanitizer build skips it (test_train and cli_train cover the same code there).
 # usage: cli_train_snli.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
 shared=${2:-../shared}
 data="$shared/data/pairs/snli_devtest_triplets.jsonl"
@@ -17,15 +18,14 @@ if [ "${SEMB_SANITIZED:-0}" = 1 ]; then
     echo "SKIPPED cli_train_snli: 300 training steps are too slow under ASan/UBSan"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 set -e
 "$semb" init --arch bert --vocab "$vocab" --max-seq-length 128 --output "$tmp/init" --seed 7
 "$semb" train --model "$tmp/init" --data "$data" --output "$tmp/trained" --batch-size 16 \
     --steps 300 --lr 1e-4 --warmup-steps 30 --seed 7 --log "$tmp/log.jsonl"
 set +e
 # every step logged with a finite loss; mean of the last 50 steps well below the first 50
-awk -F'"loss": ' '
+check "loss finite and decreasing over 300 steps" awk -F'"loss": ' '
     { split($2, a, ","); loss = a[1] + 0; n++
       if (a[1] !~ /^[0-9.eE+-]+$/ || loss != loss) bad = 1
       if (n <= 50) first += loss; if (n > 250) last += loss }
@@ -34,14 +34,11 @@ awk -F'"loss": ' '
       printf "steps %d, mean loss first 50 %.4f, last 50 %.4f\n", n, first, last
       exit (bad || n != 300 || !(last < first - 0.5))
     }' "$tmp/log.jsonl"
-rc=$?
-[ $rc -eq 0 ] && echo "ok   loss finite and decreasing over 300 steps" || echo "FAIL loss did not decrease as expected"
 # the trained model encodes
 printf 'A man is playing a guitar.\n' >"$tmp/in.txt"
-if "$semb" encode --model "$tmp/trained" --input "$tmp/in.txt" --output "$tmp/emb.jsonl" 2>/dev/null &&
-    [ -s "$tmp/emb.jsonl" ]; then
-    echo "ok   trained model encodes"
-else
-    echo "FAIL trained model does not encode"; rc=1
-fi
-exit $rc
+encodes() {
+    "$semb" encode --model "$tmp/trained" --input "$tmp/in.txt" --output "$tmp/emb.jsonl" 2>/dev/null &&
+        [ -s "$tmp/emb.jsonl" ]
+}
+check "trained model encodes" encodes
+finish cli_train_snli

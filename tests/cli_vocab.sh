@@ -4,28 +4,9 @@
 # corpus), runs are reproducible, and bad input fails with one line and leaves nothing.
 # usage: cli_vocab.sh SEMB_BINARY [SHARED_DIR]   (shared/ is not needed)
 set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
 semb=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN
-expect_error() {
-    local name=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$tmp/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name (rc $rc): $(cat "$tmp/err")"
-    fi
-}
+make_tmp
 
 # A corpus in two files: prose with punctuation, accents, digits and a few CJK characters.
 for i in $(seq 1 60); do
@@ -88,5 +69,4 @@ printf 'good line\nbad \xff line\ngood again\n' >"$tmp/bad.txt"
 "$semb" vocab --corpus "$tmp/bad.txt" --size 30 --output "$tmp/bad" >/dev/null 2>"$tmp/bad.err"
 check "invalid UTF-8 line skipped with a warning" grep -q "skipped 1 lines that are not valid UTF-8, the first at $tmp/bad.txt:2" "$tmp/bad.err"
 
-echo "cli_vocab: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_vocab

@@ -143,6 +143,7 @@ typedef struct trainer {
     int step;              /* steps done so far */
     bool stopped_early;
     double loop_seconds;
+    double *step_times;    /* this run's step durations, for the median */
     train_record record;
     sts_dataset sts;
     bool has_sts;
@@ -166,6 +167,7 @@ static void trainer_free(trainer *t)
     free(t->init_dir);
     free(t->start_dir);
     train_record_free(&t->record);
+    free(t->step_times);
     if (t->has_sts)
         sts_dataset_free(&t->sts);
 }
@@ -537,8 +539,10 @@ static semb_status write_card(const char *dir, void *ctx, semb_error *err)
     }
     for (size_t i = 0; i < n; i++) {
         sampler_dataset_info d = sampler_dataset(t->sampler, i);
-        datasets[i] = (model_card_dataset){base_name(d.path), d.weight,
-                                           d.counts_final ? (int64_t)d.examples : -1,
+        /* before its first pass ends, a file's size is what the data config says, if it does */
+        int64_t pairs = d.counts_final ? (int64_t)d.examples
+                        : i < t->sources.n ? t->sources.items[i].lines : -1;
+        datasets[i] = (model_card_dataset){base_name(d.path), d.weight, pairs,
                                            (int64_t)d.skipped, d.n_negatives};
     }
     for (size_t i = 0; i < t->record.n_evals; i++) {
@@ -654,13 +658,18 @@ static semb_status train_loop(trainer *t, semb_error *err)
     semb_status st = SEMB_OK;
     size_t interval_tokens = 0;
     double interval_start = start;
+    t->step_times = malloc((size_t)(t->steps - t->start_step) * sizeof *t->step_times);
+    if (!t->step_times)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     while (!st && t->step < t->steps) {
+        double step_start = timer_seconds();
         double loss = NAN, lr = 0, norm = 0;
         size_t tokens = 0;
         if ((st = one_step(t, &loss, &lr, &norm, &tokens, err)))
             break;
         t->step++;
         double now = timer_seconds();
+        t->step_times[t->step - t->start_step - 1] = now - step_start;
         t->record.seconds = prior + (now - start);
         interval_tokens += tokens;
         if ((st = train_record_step(&t->record, t->step, loss, lr, err)))
@@ -693,6 +702,21 @@ static semb_status train_loop(trainer *t, semb_error *err)
     return st;
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n values (sorted in place); NaN for none. */
+static double median(double *v, size_t n)
+{
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 semb_status semb_train_run(const semb_train_options *o, semb_train_result *result,
                            semb_error *err)
 {
@@ -708,6 +732,7 @@ semb_status semb_train_run(const semb_train_options *o, semb_train_result *resul
             spearman = t.record.evals[i].value;
         *result = (semb_train_result){t.step, t.steps, t.stopped_early,
                                       train_record_recent_loss(&t.record, 50), t.loop_seconds,
+                                      median(t.step_times, (size_t)(t.step - t.start_step)),
                                       spearman};
     }
     trainer_free(&t);
