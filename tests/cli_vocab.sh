@@ -51,6 +51,10 @@ check "runs out of pairs, says so" grep -q "stopped early: the corpus ran out of
 check "whole words, lowercased, accents stripped" bash -c "grep -qx 'unbelievably' '$tmp/big/vocab.txt' && grep -qx 'resume' '$tmp/big/vocab.txt' && ! grep -q 'é' '$tmp/big/vocab.txt'"
 "$semb" vocab --corpus "$tmp/all.txt" --size 150 --cased --output "$tmp/cased" >/dev/null 2>&1
 check "--cased keeps case and accents" bash -c "grep -qx 'T' '$tmp/cased/vocab.txt' && grep -qx 'é' '$tmp/cased/vocab.txt' && grep -q '\"lowercase\": false' '$tmp/cased/tokenizer.json'"
+"$semb" init --arch bert --vocab "$tmp/cased/tokenizer.json" --hidden 32 --layers 1 --heads 2 \
+    --intermediate 64 --output "$tmp/mcased" >/dev/null
+check "semb init over a cased tokenizer says do_lower_case false" grep -q '"do_lower_case": false' "$tmp/mcased/tokenizer_config.json"
+check "and over a lowercasing one, true" grep -q '"do_lower_case": true' "$tmp/mj/tokenizer_config.json"
 
 # Bad input: one line, non-zero exit, nothing written.
 expect_error "missing corpus" "nope.txt: cannot open" "$semb" vocab --corpus "$tmp/a.txt" "$tmp/nope.txt" --size 150 --output "$tmp/e1"

@@ -52,7 +52,8 @@ static semb_status load_vocab(const char *vocab_path, encoder_arch arch, semb_to
 }
 
 static semb_status write_tokenizer_files(const char *dir, const char *vocab_path,
-                                         encoder_arch arch, int max_seq_length, semb_error *err)
+                                         encoder_arch arch, bool lowercase, int max_seq_length,
+                                         semb_error *err)
 {
     bool is_json = path_has_suffix(vocab_path, ".json");
     char *dst = path_join(dir, is_json ? "tokenizer.json" : "vocab.txt");
@@ -64,7 +65,7 @@ static semb_status write_tokenizer_files(const char *dir, const char *vocab_path
     tokenizer_special_tokens sp = specials_for(arch);
     return tokenizer_write_config_files(dir,
                                         arch == ENCODER_MPNET ? "MPNetTokenizer" : "BertTokenizer",
-                                        true, max_seq_length, &sp, err);
+                                        lowercase, max_seq_length, &sp, err);
 }
 
 static semb_status write_module_files(const char *dir, const pooling_config *pool,
@@ -158,7 +159,7 @@ static void remove_tree(const char *dir)
 }
 
 static semb_status build_folder(const char *dir, const semb_init_options *o,
-                                const encoder_config *cfg, semb_error *err)
+                                const encoder_config *cfg, bool lowercase, semb_error *err)
 {
     pooling_config pool = {.modes = pooling_mode_from_name(o->pooling ? o->pooling : "mean"),
                            .token_dim = cfg->hidden_size, .include_prompt = true};
@@ -182,7 +183,7 @@ static semb_status build_folder(const char *dir, const semb_init_options *o,
     if (!st)
         st = encoder_params_save(&params, weights_path, err);
     if (!st)
-        st = write_tokenizer_files(dir, o->vocab_path, cfg->arch, max_seq, err);
+        st = write_tokenizer_files(dir, o->vocab_path, cfg->arch, lowercase, max_seq, err);
     if (!st)
         st = write_module_files(dir, &pool, o->normalize, max_seq, err);
     free(config_path);
@@ -206,6 +207,7 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
         return st;
     encoder_config cfg;
     st = resolve_config(o, tok, &cfg, err);
+    bool lowercase = tokenizer_lowercases(tok);
     tokenizer_free(tok);
     if (st)
         return st;
@@ -223,7 +225,7 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
         return st;
     }
     chmod(tmp, 0755);
-    st = build_folder(tmp, o, &cfg, err);
+    st = build_folder(tmp, o, &cfg, lowercase, err);
     if (!st && rename(tmp, output_dir) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new model into place: %s",
                        output_dir, strerror(errno));

@@ -292,6 +292,11 @@ semb_status tokenizer_encode(const semb_tokenizer *tok, const char *text, size_t
 
 /* --- queries -------------------------------------------------------------------------- */
 
+bool tokenizer_lowercases(const semb_tokenizer *tok)
+{
+    return tok->normalizer.lowercase;
+}
+
 size_t tokenizer_vocab_size(const semb_tokenizer *tok)
 {
     return (size_t)(next_free_id(tok));

@@ -5,6 +5,7 @@
 #ifndef SEMB_TEXT_TOKENIZER_H
 #define SEMB_TEXT_TOKENIZER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ typedef struct tokenizer_vocab_options {
 } tokenizer_vocab_options;
 semb_status tokenizer_load_vocab(const char *vocab_path, const tokenizer_vocab_options *opts,
                                  semb_tokenizer **out, semb_error *err);
+
+/* Whether the normalizer lowercases (what tokenizer_config.json's do_lower_case must say:
+ * transformers rebuilds the normalizer from that flag when the two disagree). */
+bool tokenizer_lowercases(const semb_tokenizer *tok);
 
 void tokenizer_free(semb_tokenizer *tok);
 
