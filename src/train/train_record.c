@@ -77,11 +77,17 @@ json_t *train_record_to_json(const train_record *r)
 {
     json_t *out = json_array();
     bool ok = out != NULL;
+    /* a long run keeps every stride-th step (and the last): the file is rewritten at every
+     * checkpoint, and the card's chart draws at most a few thousand points anyway */
+    size_t stride = (r->n + TRAIN_RECORD_MAX_SAVED - 1) / TRAIN_RECORD_MAX_SAVED;
+    if (stride < 1)
+        stride = 1;
     for (size_t i = 0; ok && i < r->n; i++)
-        ok = !json_array_append_new(out, json_pack("{s:I, s:o, s:o}", "step",
-                                                   (json_int_t)r->steps[i], "loss",
-                                                   number_or_null(r->loss[i]), "learning_rate",
-                                                   number_or_null(r->lr[i])));
+        if (i % stride == 0 || i + 1 == r->n)
+            ok = !json_array_append_new(out, json_pack("{s:I, s:o, s:o}", "step",
+                                                       (json_int_t)r->steps[i], "loss",
+                                                       number_or_null(r->loss[i]),
+                                                       "learning_rate", number_or_null(r->lr[i])));
     for (size_t i = 0; ok && i < r->n_evals; i++) {
         const train_eval *e = &r->evals[i];
         ok = !json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:o}", "step",

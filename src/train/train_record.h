@@ -10,6 +10,9 @@
 
 #include "semb.h"
 
+/* Steps stored in a checkpoint at most; longer runs keep an even subset (and the last). */
+#define TRAIN_RECORD_MAX_SAVED 10000
+
 typedef struct train_eval {
     int64_t step;
     char metric[32];  /* "spearman_cosine" */
@@ -38,7 +41,7 @@ semb_status train_record_eval(train_record *r, int64_t step, const char *metric,
 double train_record_recent_loss(const train_record *r, size_t last);
 
 /* The Hugging Face trainer's log_history shape: an array of {"step", "loss", "learning_rate"}
- * per step, {"step", "metric", "dataset", "value"} per evaluation, and a last
+ * per step (every step up to TRAIN_RECORD_MAX_SAVED, an even subset beyond), {"step", "metric", "dataset", "value"} per evaluation, and a last
  * {"train_runtime": seconds}. A new reference, NULL when out of memory. Non-finite numbers
  * are stored as null. */
 json_t *train_record_to_json(const train_record *r);
