@@ -104,3 +104,26 @@ void path_remove_tree(const char *path)
 {
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    char *tmp = malloc(len + sizeof ".tmp.XXXXXX");
+    if (!tmp)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    memcpy(tmp, dir, len);
+    memcpy(tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    if (!mkdtemp(tmp)) {
+        semb_status st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a folder there: %s", dir,
+                                   strerror(errno));
+        free(tmp);
+        return st;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(tmp, 0755 & ~mask);
+    *out = tmp;
+    return SEMB_OK;
+}

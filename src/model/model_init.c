@@ -136,28 +136,6 @@ static semb_status resolve_config(const semb_init_options *o, const semb_tokeniz
     return encoder_config_validate(cfg, "semb init", err);
 }
 
-/* Removes a partly built folder: its files are the ones this module writes. */
-static void remove_tree(const char *dir)
-{
-    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json",
-                                  "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                                  "modules.json", "sentence_bert_config.json",
-                                  "config_sentence_transformers.json", "1_Pooling/config.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *p = path_join(dir, files[i]);
-        if (p)
-            remove(p);
-        free(p);
-    }
-    static const char *dirs[] = {"1_Pooling", "2_Normalize", ""};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        char *p = path_join(dir, dirs[i]);
-        if (p)
-            rmdir(p);
-        free(p);
-    }
-}
-
 static semb_status build_folder(const char *dir, const semb_init_options *o,
                                 const encoder_config *cfg, bool lowercase, semb_error *err)
 {
@@ -211,26 +189,15 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
     tokenizer_free(tok);
     if (st)
         return st;
-    size_t len = strlen(output_dir);
-    char *tmp = malloc(len + 16);
-    if (!tmp)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", output_dir);
-    while (len > 1 && tmp[len - 1] == '/') /* "out/" must not become "out/.tmp.XXXXXX" */
-        memmove(tmp + len - 1, tmp + len, strlen(tmp + len) + 1), len--;
-    if (!mkdtemp(tmp)) {
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a folder there: %s", output_dir,
-                       strerror(errno));
-        free(tmp);
+    char *tmp;
+    if ((st = path_make_temp_sibling(output_dir, &tmp, err)))
         return st;
-    }
-    chmod(tmp, 0755);
     st = build_folder(tmp, o, &cfg, lowercase, err);
     if (!st && rename(tmp, output_dir) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new model into place: %s",
                        output_dir, strerror(errno));
     if (st)
-        remove_tree(tmp);
+        path_remove_tree(tmp);
     free(tmp);
     return st;
 }

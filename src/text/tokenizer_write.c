@@ -225,34 +225,16 @@ semb_status tokenizer_write_wordpiece_folder(const char *dir, const char *const 
 {
     if (path_exists(dir))
         return semb_fail(err, SEMB_ERR_IO, "%s: already exists; choose a new folder", dir);
-    size_t length = strlen(dir);
-    while (length > 1 && dir[length - 1] == '/') /* "out/" must not give "out/.tmp.XXXXXX" */
-        length--;
-    char *tmp = malloc(length + sizeof ".tmp.XXXXXX");
-    if (!tmp)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    memcpy(tmp, dir, length);
-    memcpy(tmp + length, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    if (!mkdtemp(tmp)) {
-        semb_status st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a folder there: %s",
-                                   dir, strerror(errno));
-        free(tmp);
+    char *tmp;
+    semb_status st = path_make_temp_sibling(dir, &tmp, err);
+    if (st)
         return st;
-    }
-    chmod(tmp, 0755);
-    semb_status st = fill_folder(tmp, tokens, count, lowercase, model_max_length, sp, err);
+    st = fill_folder(tmp, tokens, count, lowercase, model_max_length, sp, err);
     if (!st && rename(tmp, dir) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new folder into place: %s", dir,
                        strerror(errno));
-    if (st) {
-        for (size_t i = 0; i < sizeof folder_files / sizeof folder_files[0]; i++) {
-            char *p = path_join(tmp, folder_files[i]);
-            if (p)
-                remove(p);
-            free(p);
-        }
-        rmdir(tmp);
-    }
+    if (st)
+        path_remove_tree(tmp);
     free(tmp);
     return st;
 }

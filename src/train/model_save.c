@@ -113,41 +113,6 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     return st;
 }
 
-/* The whole folder is assembled under a temporary sibling name and renamed into place at
- * the end, so a failure at any point (a full disk, a read-only place, a crash) never leaves a
- * half-written model where the trained one should be. */
-static char *temp_sibling_template(const char *dir)
-{
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/') /* "out/" must not become "out/.tmp.XXXXXX" */
-        len--;
-    char *tmp = malloc(len + sizeof ".tmp.XXXXXX");
-    if (tmp) {
-        memcpy(tmp, dir, len);
-        memcpy(tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    }
-    return tmp;
-}
-
-/* Creates the temporary sibling folder, readable like a folder mkdir would make. */
-static semb_status make_temp_sibling(const char *dir, char **tmp_out, semb_error *err)
-{
-    char *tmp = temp_sibling_template(dir);
-    if (!tmp)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    if (!mkdtemp(tmp)) {
-        semb_status st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a folder there: %s", dir,
-                                   strerror(errno));
-        free(tmp);
-        return st;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    chmod(tmp, 0755 & ~mask);
-    *tmp_out = tmp;
-    return SEMB_OK;
-}
-
 semb_status model_save_check_output(const char *dir, semb_error *err)
 {
     struct stat sb;
@@ -171,7 +136,7 @@ semb_status model_save_check_output(const char *dir, semb_error *err)
         return semb_fail(err, SEMB_ERR_IO, "%s: %s", dir, strerror(errno));
     }
     char *tmp;
-    semb_status st = make_temp_sibling(dir, &tmp, err);
+    semb_status st = path_make_temp_sibling(dir, &tmp, err);
     if (st)
         return st;
     rmdir(tmp);
@@ -183,7 +148,7 @@ semb_status model_save(const semb_model *model, const char *dir, semb_error *err
 {
     semb_status st = model_save_check_output(dir, err);
     char *tmp = NULL;
-    if (st || (st = make_temp_sibling(dir, &tmp, err)))
+    if (st || (st = path_make_temp_sibling(dir, &tmp, err)))
         return st;
     st = model_save_files(model, tmp, err);
     if (st)
