@@ -66,6 +66,18 @@ int semb_model_max_seq_length(const semb_model *model);
 /* Whether the model folder ends with a Normalize module (unit-length embeddings). */
 int semb_model_normalizes(const semb_model *model);
 
+/* Length of the text semb_model_fingerprint writes, NUL included. */
+#define SEMB_FINGERPRINT_SIZE 33
+
+/* Writes a 32-hex-digit identity of what the model computes into out (SEMB_FINGERPRINT_SIZE
+ * bytes, caller-owned): a hash of every weight, the architecture, pooling, normalisation,
+ * max sequence length and the tokenizer's output on a probe text. Two folders holding the
+ * same model give the same fingerprint; a retrained, re-pooled or re-tokenized model a
+ * different one. Embeddings stored by one model (an index) are only comparable with queries
+ * encoded by a model of the same fingerprint. Never fails; reads the whole weight arena
+ * (about 30 ms per 100 MB). */
+void semb_model_fingerprint(const semb_model *model, char out[SEMB_FINGERPRINT_SIZE]);
+
 /* --- tokenizing and encoding ---------------------------------------------------------- */
 
 /* Tokenizes one UTF-8 text exactly as the model's Hugging Face tokenizer does, special
@@ -74,6 +86,12 @@ int semb_model_normalizes(const semb_model *model);
  * Fails with SEMB_ERR_INPUT on invalid UTF-8. */
 semb_status semb_tokenize(const semb_model *model, const char *text, size_t length,
                           int32_t **ids, size_t *count, semb_error *err);
+
+/* The number of tokens text[0..length) has before truncation, special tokens included, into
+ * *count: a caller compares it with semb_model_max_seq_length to tell the user a text will be
+ * cut. Fails with SEMB_ERR_INPUT on invalid UTF-8, SEMB_ERR_NOMEM. */
+semb_status semb_count_tokens(const semb_model *model, const char *text, size_t length,
+                              size_t *count, semb_error *err);
 
 typedef struct semb_encode_options {
     int batch_size; /* sentences per forward pass; <= 0 means 32 */

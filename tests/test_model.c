@@ -448,6 +448,60 @@ static void test_init_round_trip(void **state)
     }
 }
 
+/* The fingerprint follows what the model computes: equal for two loads of one folder, and
+ * changed by one weight, by the pooling, by normalisation or by the max sequence length. */
+static void test_fingerprint_and_token_count(void **state)
+{
+    semb_error err = {0};
+    semb_model *a = NULL, *b = NULL;
+    assert_int_equal(semb_model_load(test_shared_path("fixtures/bert-tiny-mean"), &a, &err), 0);
+    assert_int_equal(semb_model_load(test_shared_path("fixtures/bert-tiny-mean"), &b, &err), 0);
+    char fa[SEMB_FINGERPRINT_SIZE], fb[SEMB_FINGERPRINT_SIZE];
+    semb_model_fingerprint(a, fa);
+    semb_model_fingerprint(b, fb);
+    assert_int_equal(strlen(fa), 32);
+    assert_string_equal(fa, fb);
+    float saved = b->params.arena[b->params.arena_floats - 1];
+    b->params.arena[b->params.arena_floats - 1] = nextafterf(saved, 1e9f);
+    semb_model_fingerprint(b, fb);
+    assert_string_not_equal(fa, fb);
+    b->params.arena[b->params.arena_floats - 1] = saved;
+    b->normalize = !b->normalize;
+    semb_model_fingerprint(b, fb);
+    assert_string_not_equal(fa, fb);
+    b->normalize = !b->normalize;
+    b->max_seq_length--;
+    semb_model_fingerprint(b, fb);
+    assert_string_not_equal(fa, fb);
+    b->max_seq_length++;
+    b->pooling.modes = POOLING_CLS;
+    semb_model_fingerprint(b, fb);
+    assert_string_not_equal(fa, fb);
+    semb_model *c = NULL;
+    assert_int_equal(semb_model_load(test_shared_path("fixtures/bert-tiny-cls"), &c, &err), 0);
+    semb_model_fingerprint(c, fb);
+    assert_string_not_equal(fa, fb);
+
+    /* untruncated count: [CLS] + one token per "word " + [SEP], past the max length */
+    size_t words = (size_t)semb_model_max_seq_length(a) + 20, count = 0;
+    char *text = malloc(words * 2 + 1);
+    for (size_t i = 0; i < words; i++)
+        memcpy(text + 2 * i, "a ", 2);
+    text[words * 2] = 0;
+    assert_int_equal(semb_count_tokens(a, text, words * 2, &count, &err), SEMB_OK);
+    assert_int_equal(count, words + 2);
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    assert_int_equal(semb_tokenize(a, text, words * 2, &ids, &n_ids, &err), SEMB_OK);
+    assert_int_equal(n_ids, (size_t)semb_model_max_seq_length(a));
+    free(ids);
+    assert_int_equal(semb_count_tokens(a, "\xff", 1, &count, &err), SEMB_ERR_INPUT);
+    free(text);
+    semb_model_free(a);
+    semb_model_free(b);
+    semb_model_free(c);
+}
+
 int main(void)
 {
     int rc = test_require_shared("test_model");
@@ -466,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_half_precision_weights),
         cmocka_unit_test(test_classic_format_configs),
         cmocka_unit_test(test_init_round_trip),
+        cmocka_unit_test(test_fingerprint_and_token_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

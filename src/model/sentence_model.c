@@ -1,5 +1,7 @@
 #include "model/sentence_model.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,4 +147,61 @@ semb_status semb_tokenize(const semb_model *m, const char *text, size_t length, 
     buf.ids = NULL; /* ownership passes to the caller; the rest of buf is released */
     token_buffer_free(&buf);
     return SEMB_OK;
+}
+
+semb_status semb_count_tokens(const semb_model *m, const char *text, size_t length,
+                              size_t *count, semb_error *err)
+{
+    *count = 0;
+    token_buffer buf = {0};
+    semb_status st = tokenizer_encode(m->tokenizer, text, length, 0, &buf, err);
+    if (!st)
+        *count = buf.count;
+    token_buffer_free(&buf);
+    return st;
+}
+
+/* 64-bit multiply-xorshift mixing over 8-byte words: fast enough to hash a large model at
+ * load-time speed, and any changed weight changes the result. Not cryptographic: it guards
+ * against mixing up models, not against forgery. */
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    const uint64_t mul = 0x9E3779B97F4A7C15ull;
+    while (size >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * mul;
+        h ^= h >> 29;
+        p += 8;
+        size -= 8;
+    }
+    uint64_t tail = size;
+    for (size_t i = 0; i < size; i++)
+        tail = (tail << 8) | p[i];
+    h = (h ^ tail) * mul;
+    return h ^ (h >> 32);
+}
+
+void semb_model_fingerprint(const semb_model *m, char out[SEMB_FINGERPRINT_SIZE])
+{
+    int shape[] = {(int)m->config.arch,        m->config.hidden_size, m->config.num_layers,
+                   m->config.num_heads,        m->config.intermediate_size,
+                   m->config.vocab_size,       (int)m->pooling.modes, m->normalize,
+                   m->max_seq_length,          (int)m->params.arena_floats};
+    static const char probe[] = "Semb fingerprint probe: Ünïcode, CASE, numbers 12345, "
+                                "unbelievably-long-words and 中文.";
+    uint64_t h[2] = {0x736562ull, 0x66696e67ull};
+    token_buffer buf = {0};
+    semb_error ignored;
+    bool tokenized = !tokenizer_encode(m->tokenizer, probe, sizeof probe - 1, 0, &buf, &ignored);
+    for (int k = 0; k < 2; k++) {
+        h[k] = hash_bytes(h[k] + (uint64_t)k, shape, sizeof shape);
+        h[k] = hash_bytes(h[k], m->params.arena, m->params.arena_floats * sizeof(float));
+        if (tokenized)
+            h[k] = hash_bytes(h[k], buf.ids, buf.count * sizeof *buf.ids);
+    }
+    token_buffer_free(&buf);
+    snprintf(out, SEMB_FINGERPRINT_SIZE, "%016llx%016llx", (unsigned long long)h[0],
+             (unsigned long long)h[1]);
 }
