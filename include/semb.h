@@ -66,6 +66,35 @@ int semb_model_max_seq_length(const semb_model *model);
 /* Whether the model folder ends with a Normalize module (unit-length embeddings). */
 int semb_model_normalizes(const semb_model *model);
 
+/* How a model compares embeddings (config_sentence_transformers.json's similarity_fn_name;
+ * cosine when the file or field is absent). Higher is more similar for all four: euclidean
+ * and manhattan are negated distances, as sentence-transformers scores them. */
+typedef enum semb_similarity {
+    SEMB_SIMILARITY_COSINE,
+    SEMB_SIMILARITY_DOT,
+    SEMB_SIMILARITY_EUCLIDEAN,
+    SEMB_SIMILARITY_MANHATTAN
+} semb_similarity;
+
+semb_similarity semb_model_similarity(const semb_model *model);
+
+/* "cosine", "dot", "euclidean", "manhattan". */
+const char *semb_similarity_name(semb_similarity similarity);
+
+/* Parses a name semb_similarity_name gives (also "dot_product", "cos_sim"); SEMB_ERR_INVALID_ARG
+ * for anything else, *out untouched. */
+semb_status semb_similarity_from_name(const char *name, semb_similarity *out);
+
+/* The text of the model's prompt called name (config_sentence_transformers.json "prompts",
+ * e.g. "query" -> "query: "), or NULL when the model has none of that name. The string is
+ * owned by the model. A prompt is prepended to each text before tokenizing, as
+ * sentence-transformers' encode(prompt_name=...) does. */
+const char *semb_model_prompt(const semb_model *model, const char *name);
+
+/* The model's default_prompt_name (applied by sentence-transformers when encode() gets no
+ * prompt), or NULL. Owned by the model. */
+const char *semb_model_default_prompt_name(const semb_model *model);
+
 /* Length of the text semb_model_fingerprint writes, NUL included. */
 #define SEMB_FINGERPRINT_SIZE 33
 

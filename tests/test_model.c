@@ -211,7 +211,7 @@ static void test_invalid_json_in_each_config(void **state)
 {
     static const char *files[] = {"config.json", "modules.json", "1_Pooling/config.json",
                                   "tokenizer.json", "sentence_bert_config.json",
-                                  "tokenizer_config.json"};
+                                  "tokenizer_config.json", "config_sentence_transformers.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *dir = copy_fixture("bert-tiny-mean");
         write_text(dir, files[i], "{\"hidden_size\": 32,\n  oops }\n");
@@ -502,6 +502,54 @@ static void test_fingerprint_and_token_count(void **state)
     semb_model_free(c);
 }
 
+/* config_sentence_transformers.json: similarity function, prompts and the default prompt, and
+ * the errors of each field. */
+static void test_similarity_and_prompts(void **state)
+{
+    semb_error err = {0};
+    semb_model *m = NULL;
+    assert_int_equal(semb_model_load(test_shared_path("fixtures/bert-tiny-mean"), &m, &err), 0);
+    assert_int_equal(semb_model_similarity(m), SEMB_SIMILARITY_COSINE);
+    assert_string_equal(semb_model_prompt(m, "query"), ""); /* sentence-transformers 6 writes "" */
+    assert_null(semb_model_prompt(m, "passage"));
+    assert_null(semb_model_default_prompt_name(m));
+    semb_model_free(m);
+
+    char *dir = copy_fixture("bert-tiny-mean");
+    write_text(dir, "config_sentence_transformers.json",
+               "{\"similarity_fn_name\": \"dot\", \"prompts\": {\"query\": \"query: \", "
+               "\"passage\": \"passage: \"}, \"default_prompt_name\": \"passage\"}");
+    assert_int_equal(semb_model_load(dir, &m, &err), 0);
+    assert_int_equal(semb_model_similarity(m), SEMB_SIMILARITY_DOT);
+    assert_string_equal(semb_model_prompt(m, "query"), "query: ");
+    assert_string_equal(semb_model_prompt(m, "passage"), "passage: ");
+    assert_string_equal(semb_model_default_prompt_name(m), "passage");
+    semb_model_free(m);
+
+    write_text(dir, "config_sentence_transformers.json", "{\"similarity_fn_name\": \"jaccard\"}");
+    expect_load_error(dir, SEMB_ERR_UNSUPPORTED, "config_sentence_transformers.json", "jaccard");
+    write_text(dir, "config_sentence_transformers.json", "{\"prompts\": {\"query\": 3}}");
+    expect_load_error(dir, SEMB_ERR_FORMAT, "config_sentence_transformers.json", "prompts.query");
+    write_text(dir, "config_sentence_transformers.json",
+               "{\"prompts\": {\"query\": \"q: \"}, \"default_prompt_name\": \"doc\"}");
+    expect_load_error(dir, SEMB_ERR_FORMAT, "default_prompt_name", "doc");
+    write_text(dir, "config_sentence_transformers.json", "{\"similarity_fn_name\": null}");
+    assert_int_equal(semb_model_load(dir, &m, &err), 0);
+    assert_int_equal(semb_model_similarity(m), SEMB_SIMILARITY_COSINE);
+    semb_model_free(m);
+    test_rmtree(dir);
+    free(dir);
+
+    semb_similarity s = SEMB_SIMILARITY_COSINE;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(semb_similarity_from_name(semb_similarity_name((semb_similarity)i), &s), 0);
+        assert_int_equal(s, i);
+    }
+    assert_int_equal(semb_similarity_from_name("dot_product", &s), 0);
+    assert_int_equal(s, SEMB_SIMILARITY_DOT);
+    assert_int_equal(semb_similarity_from_name("cosine ", &s), SEMB_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     int rc = test_require_shared("test_model");
@@ -521,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_classic_format_configs),
         cmocka_unit_test(test_init_round_trip),
         cmocka_unit_test(test_fingerprint_and_token_count),
+        cmocka_unit_test(test_similarity_and_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,13 @@ void st_folder_free(st_folder *f)
     free(f->transformer_dir);
     free(f->pooling_dir);
     free(f->normalize_dir);
+    for (size_t i = 0; i < f->n_prompts; i++) {
+        free(f->prompt_names[i]);
+        free(f->prompt_texts[i]);
+    }
+    free(f->prompt_names);
+    free(f->prompt_texts);
+    free(f->default_prompt_name);
     memset(f, 0, sizeof *f);
 }
 
@@ -139,6 +146,71 @@ static semb_status read_tokenizer_config(st_folder *f, semb_error *err)
     return st;
 }
 
+static semb_status read_prompts(st_folder *f, const json_t *prompts, const char *path,
+                                semb_error *err)
+{
+    size_t n = json_object_size(prompts);
+    f->prompt_names = calloc(n ? n : 1, sizeof *f->prompt_names);
+    f->prompt_texts = calloc(n ? n : 1, sizeof *f->prompt_texts);
+    if (!f->prompt_names || !f->prompt_texts)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)prompts, name, value) {
+        if (!json_is_string(value))
+            return semb_fail(err, SEMB_ERR_FORMAT, "%s: prompts.%s: expected a string", path,
+                             name);
+        f->prompt_names[f->n_prompts] = strdup(name);
+        f->prompt_texts[f->n_prompts] = strdup(json_string_value(value));
+        f->n_prompts++;
+        if (!f->prompt_names[f->n_prompts - 1] || !f->prompt_texts[f->n_prompts - 1])
+            return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    return SEMB_OK;
+}
+
+/* config_sentence_transformers.json is optional (older folders lack the fields); unknown
+ * similarity functions are refused rather than silently ranked by cosine. */
+static semb_status read_st_config(st_folder *f, semb_error *err)
+{
+    f->similarity = SEMB_SIMILARITY_COSINE;
+    char *path = path_join(f->dir, "config_sentence_transformers.json");
+    if (!path)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    semb_status st = SEMB_OK;
+    json_t *root = NULL;
+    if (path_exists(path) && !(st = json_file_load(path, &root, err))) {
+        const char *fn = NULL, *default_name = NULL;
+        json_t *prompts = NULL;
+        st = json_field_string_opt(root, "similarity_fn_name", path, NULL, &fn, err);
+        if (!st && fn && semb_similarity_from_name(fn, &f->similarity))
+            st = semb_fail(err, SEMB_ERR_UNSUPPORTED,
+                           "%s: similarity_fn_name: '%s' is not one of cosine, dot, euclidean, "
+                           "manhattan", path, fn);
+        if (!st)
+            st = json_field_object_opt(root, "prompts", path, NULL, &prompts, err);
+        if (!st && prompts)
+            st = read_prompts(f, prompts, path, err);
+        if (!st)
+            st = json_field_string_opt(root, "default_prompt_name", path, NULL, &default_name,
+                                       err);
+        if (!st && default_name) {
+            bool known = false;
+            for (size_t i = 0; i < f->n_prompts; i++)
+                known |= !strcmp(f->prompt_names[i], default_name);
+            if (!known)
+                st = semb_fail(err, SEMB_ERR_FORMAT,
+                               "%s: default_prompt_name: '%s' is not one of the prompts", path,
+                               default_name);
+            else if (!(f->default_prompt_name = strdup(default_name)))
+                st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        }
+    }
+    json_decref(root);
+    free(path);
+    return st;
+}
+
 semb_status st_folder_open(const char *dir, st_folder *out, semb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -166,6 +238,8 @@ semb_status st_folder_open(const char *dir, st_folder *out, semb_error *err)
         st = read_sentence_bert_config(out, err);
     if (!st)
         st = read_tokenizer_config(out, err);
+    if (!st)
+        st = read_st_config(out, err);
     if (!st) {
         char *config = path_join(out->transformer_dir, "config.json");
         if (!config || !path_exists(config))

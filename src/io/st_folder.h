@@ -20,9 +20,16 @@ typedef struct st_folder {
     bool classic_types;     /* modules.json used sentence_transformers.models.* names */
     int max_seq_length;     /* sentence_bert_config.json max_seq_length, or -1 */
     int model_max_length;   /* tokenizer_config.json model_max_length if set and sane, or -1 */
+    /* from config_sentence_transformers.json (all optional) */
+    semb_similarity similarity; /* similarity_fn_name; cosine when absent or null */
+    size_t n_prompts;
+    char **prompt_names;        /* prompts: name -> text prepended to the input */
+    char **prompt_texts;
+    char *default_prompt_name;  /* NULL when absent or null; else one of prompt_names */
 } st_folder;
 
-/* Reads modules.json, sentence_bert_config.json and tokenizer_config.json of dir.
+/* Reads modules.json, sentence_bert_config.json, tokenizer_config.json and
+ * config_sentence_transformers.json of dir.
  * Errors: a missing folder or config.json (SEMB_ERR_IO), invalid JSON or unknown module types
  * (SEMB_ERR_FORMAT / SEMB_ERR_UNSUPPORTED), all naming the file and field. Free with
  * st_folder_free. */
