@@ -255,6 +255,109 @@ semb_status semb_train(const semb_train_options *opts, semb_error *err);
 semb_status semb_train_run(const semb_train_options *opts, semb_train_result *result,
                            semb_error *err);
 
+/* --- ranking candidates for a query (asymmetric QA) ------------------------------------ */
+
+/* The prompt sentence-transformers' encode_query applies: the model's "query" prompt, or NULL
+ * when it has none. Owned by the model. */
+const char *semb_model_query_prompt(const semb_model *model);
+
+/* The prompt sentence-transformers' encode_document applies: the model's "document" prompt,
+ * else "passage", else "corpus", or NULL when it has none of them. Owned by the model. */
+const char *semb_model_document_prompt(const semb_model *model);
+
+typedef struct semb_rank_options {
+    const char *query_prompt;    /* prepended to each query; NULL or "": none */
+    const char *document_prompt; /* prepended to each candidate; NULL or "": none */
+    size_t top_k;                /* hits kept per query; 0 or more than n_candidates: all */
+    int batch_size;              /* sentences per forward pass; <= 0 means 32 */
+} semb_rank_options;
+
+/* Ranks n_candidates NUL-terminated UTF-8 texts for each of n_queries queries by the model's
+ * similarity function (semb_model_similarity; cosine on L2-normalised embeddings), the query
+ * and the candidates each with their own prompt (opts may be NULL: no prompts, all hits).
+ * Writes k = min(top_k, n_candidates) hits per query, best first, ties by candidate order
+ * (lower index first), a NaN score last: indices[q * k + r] is the candidate at rank r + 1
+ * of query q, scores[q * k + r] its score (both caller-owned, n_queries * k long). The
+ * candidates are encoded once and held (n_candidates x dimension floats); queries go in
+ * chunks. Errors: SEMB_ERR_INVALID_ARG for NULL arguments or no queries or candidates,
+ * semb_encode's errors naming "query I" or "candidate I" (0-based), SEMB_ERR_NOMEM. */
+semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_queries,
+                      const char *const *candidates, size_t n_candidates,
+                      const semb_rank_options *opts, size_t *indices, float *scores,
+                      semb_error *err);
+
+/* --- gender bias ----------------------------------------------------------------------- */
+
+/* The lists a bias evaluation runs over. Occupations are noun phrases ("nurse"); each
+ * template is an anchor naming the occupation without gender and a proposition differing
+ * between the genders only by pronoun placeholders:
+ *   {occupation}    the occupation as written          "The {occupation} left."
+ *   {a_occupation}  with "a" or "an" by its first sound  "{a_occupation} left." -> "An engineer left."
+ *   {pronoun}       she / he        {object}     her / him
+ *   {possessive}    her / his       {reflexive}  herself / himself
+ * A placeholder at the start of a sentence (the text's start, or after ". ", "! ", "? ") is
+ * capitalised. Anchors hold {occupation} or {a_occupation} and neither a pronoun placeholder
+ * nor a gendered pronoun (he, she, him, her, his, hers, himself, herself); propositions hold
+ * at least one pronoun placeholder and may name the occupation too. */
+typedef struct semb_bias_template {
+    char *anchor;
+    char *proposition;
+} semb_bias_template;
+
+typedef struct semb_bias_lists {
+    char **occupations;
+    size_t n_occupations;
+    semb_bias_template *templates;
+    size_t n_templates;
+} semb_bias_lists;
+
+/* The built-in lists, the text of the project's data/bias/occupations.txt and
+ * data/bias/templates.tsv (compiled in, so no data folder is needed). Static storage. */
+const char *semb_bias_default_occupations(void);
+const char *semb_bias_default_templates(void);
+
+/* Reads the lists from files, either path NULL for the built-in one. Occupations: one per
+ * line, surrounding spaces trimmed. Templates: ANCHOR<TAB>PROPOSITION per line. In both,
+ * blank lines and lines starting with '#' are skipped. Errors (SEMB_ERR_FORMAT) name
+ * FILE:LINE: invalid UTF-8, a missing or second TAB, an anchor without an occupation or
+ * with a pronoun, a proposition without a pronoun placeholder, an unknown or unclosed
+ * placeholder, a duplicate line, a file with no entries; SEMB_ERR_IO when a file cannot be
+ * read. On success *out owns the lists (semb_bias_lists_free); on failure it is empty. */
+semb_status semb_bias_lists_load(const char *occupations_path, const char *templates_path,
+                                 semb_bias_lists *out, semb_error *err);
+
+void semb_bias_lists_free(semb_bias_lists *lists);
+
+/* How often a set of cases is closer to the female or to the male proposition. Each case
+ * scores the anchor against both propositions; a tie (equal scores) counts as neither. */
+typedef struct semb_bias_counts {
+    size_t cases;
+    size_t female_closer;  /* score(anchor, female) > score(anchor, male) */
+    size_t male_closer;
+    size_t ties;
+    double mean_difference; /* mean of score(anchor, female) - score(anchor, male) */
+} semb_bias_counts;
+
+typedef struct semb_bias_result {
+    semb_bias_counts overall;
+    semb_bias_counts *occupations; /* n_occupations, in list order */
+    semb_bias_counts *templates;   /* n_templates, in list order */
+    size_t n_occupations, n_templates;
+    /* The scores of every case, occupation-major: case o * n_templates + t. */
+    double *female_scores, *male_scores;
+} semb_bias_result;
+
+/* Builds every (occupation, template) case, encodes the anchor and both propositions (opts
+ * as for semb_encode, NULL for defaults), scores them with the model's similarity function
+ * (in double precision) and counts. On success *out owns its arrays (semb_bias_result_free).
+ * Errors: SEMB_ERR_INVALID_ARG for NULL arguments or empty lists, semb_encode's errors,
+ * SEMB_ERR_NOMEM. */
+semb_status semb_bias_evaluate(semb_model *model, const semb_bias_lists *lists,
+                               const semb_encode_options *opts, semb_bias_result *out,
+                               semb_error *err);
+
+void semb_bias_result_free(semb_bias_result *result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,7 +40,12 @@ int cli_parse(int argc, char **argv, const char *command, const char *synopsis,
             print_help(command, synopsis, options, n_options);
             return 1;
         }
-        if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0) {
+        const cli_option *opt = NULL;
+        for (size_t k = 0; k < n_options; k++)
+            if (strcmp(options[k].name, arg) == 0)
+                opt = &options[k];
+        /* a table entry may be a short option ("-k"); other single-dash words are positional */
+        if (!opt && (strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0)) {
             if (!positional) {
                 fprintf(stderr, "semb %s: unexpected argument '%s' (see --help)\n", command, arg);
                 return 2;
@@ -48,10 +53,6 @@ int cli_parse(int argc, char **argv, const char *command, const char *synopsis,
             (*positional)[(*n_positional)++] = argv[i];
             continue;
         }
-        const cli_option *opt = NULL;
-        for (size_t k = 0; k < n_options; k++)
-            if (strcmp(options[k].name, arg) == 0)
-                opt = &options[k];
         if (!opt) {
             fprintf(stderr, "semb %s: unknown option '%s' (see --help)\n", command, arg);
             return 2;

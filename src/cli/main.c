@@ -22,6 +22,8 @@ static const subcommand commands[] = {
     {"vocab", cmd_vocab, "learn a WordPiece vocabulary from plain text"},
     {"eval", cmd_eval, "STS and retrieval evaluation (or a TF-IDF baseline)"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
+    {"rank", cmd_rank, "rank answer candidates for a question (asymmetric prompts)"},
+    {"bias", cmd_bias, "gender bias: occupations closer to female or male propositions"},
 };
 
 static void usage(FILE *out)
