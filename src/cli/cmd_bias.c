@@ -126,7 +126,7 @@ static semb_status print_json(const char *model_dir, const semb_model *model,
                                           &r->templates[i]));
     json_object_set_new(root, "occupations", occupations);
     json_object_set_new(root, "templates", templates);
-    int failed = !root || json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    int failed = !root || json_dumpf(root, stdout, JSON_REAL_PRECISION(8));
     json_decref(root);
     if (failed)
         return SEMB_ERR_NOMEM;
