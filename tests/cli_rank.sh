@@ -92,6 +92,9 @@ check "not of candidate 1" bash -c "! grep -q 'candidate 1' '$tmp/long.err'"
 printf '%s\n' "short" "a b c d e f g h i j k l m n o p" >"$tmp/longq.txt"
 check "--queries long" run "$tmp/longq" "$semb" rank --model "$model" --queries "$tmp/longq.txt" --candidates "$tmp/cands.txt" --query-prompt ""
 check "names the query's line" grep -qE "warning: query 2 \($tmp/longq.txt line 2\) has 18 tokens; truncated to 12 tokens" "$tmp/longq.err"
+for i in 1 2 3 4 5 6 7; do echo "long candidate $i one two three four five six seven eight nine ten"; done >"$tmp/many.txt"
+check "many long candidates" run "$tmp/many" "$semb" rank --model "$model" --query q --candidates "$tmp/many.txt" --document-prompt ""
+check "five named, then a count" bash -c "[ \$(grep -c 'warning: candidate [1-5] (line [1-5]) has 15 tokens; truncated to 12 tokens' '$tmp/many.err') -eq 5 ] && grep -qx 'semb rank: warning: 2 more texts truncated to 12 tokens (7 in all)' '$tmp/many.err' && [ \$(wc -l <'$tmp/many.err') -eq 6 ]"
 
 # --- errors ---
 : >"$tmp/empty.txt"

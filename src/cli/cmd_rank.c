@@ -95,9 +95,18 @@ static semb_status resolve_prompt(const semb_model *model, const char *text, con
     return SEMB_OK;
 }
 
+/* Truncation warnings named one by one; past this many, a count. */
+#define WARN_LIMIT 5
+
+/* Counts the texts cut at the max sequence length, naming the first WARN_LIMIT on stderr. */
+typedef struct truncation_report {
+    size_t count;
+    size_t max_tokens;
+} truncation_report;
+
 /* Warns on stderr when prompt + text is longer than the model takes. */
-static semb_status warn_if_truncated(const semb_model *model, const char *prompt,
-                                     const char *text, const char *what, semb_error *err)
+static semb_status check_length(const semb_model *model, const char *prompt, const char *text,
+                                const char *what, truncation_report *report, semb_error *err)
 {
     size_t prompt_length = prompt ? strlen(prompt) : 0, length = strlen(text);
     char *full = malloc(prompt_length + length + 1);
@@ -110,10 +119,12 @@ static semb_status warn_if_truncated(const semb_model *model, const char *prompt
     free(full);
     if (st)
         return semb_fail_prefix(err, "%s: ", what);
-    size_t max = (size_t)semb_model_max_seq_length(model);
-    if (tokens > max)
+    if (tokens <= report->max_tokens)
+        return SEMB_OK;
+    if (++report->count <= WARN_LIMIT)
         fprintf(stderr, "semb %s: warning: %s has %zu tokens%s; truncated to %zu tokens\n",
-                command, what, tokens, prompt_length ? " with its prompt" : "", max);
+                command, what, tokens, prompt_length ? " with its prompt" : "",
+                report->max_tokens);
     return SEMB_OK;
 }
 
@@ -163,6 +174,7 @@ static semb_status read_texts(const rank_args *a, rank_texts *t, semb_error *err
 static semb_status warn_truncations(const semb_model *model, const rank_texts *t,
                                     const semb_rank_options *opts, semb_error *err)
 {
+    truncation_report report = {0, (size_t)semb_model_max_seq_length(model)};
     char what[128];
     semb_status st = SEMB_OK;
     for (size_t i = 0; !st && i < t->queries.count; i++) {
@@ -171,13 +183,17 @@ static semb_status warn_truncations(const semb_model *model, const rank_texts *t
                      t->queries.line_numbers[i]);
         else
             snprintf(what, sizeof what, "the query");
-        st = warn_if_truncated(model, opts->query_prompt, t->queries.texts[i], what, err);
+        st = check_length(model, opts->query_prompt, t->queries.texts[i], what, &report, err);
     }
     for (size_t i = 0; !st && i < t->candidates.count; i++) {
         snprintf(what, sizeof what, "candidate %zu (line %zu)", i + 1,
                  t->candidates.line_numbers[i]);
-        st = warn_if_truncated(model, opts->document_prompt, t->candidates.texts[i], what, err);
+        st = check_length(model, opts->document_prompt, t->candidates.texts[i], what, &report,
+                          err);
     }
+    if (!st && report.count > WARN_LIMIT)
+        fprintf(stderr, "semb %s: warning: %zu more texts truncated to %zu tokens (%zu in all)\n",
+                command, report.count - WARN_LIMIT, report.max_tokens, report.count);
     return st;
 }
 
