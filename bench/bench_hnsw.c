@@ -132,6 +132,30 @@ static double timed_search(const hnsw_index *index, const float *queries, size_t
     return timer_seconds() - start;
 }
 
+/* Save into memory and load back (what opening an index file does after mmap). */
+static void time_save_load(const hnsw_index *index, const float *corpus, const bench_args *a)
+{
+    char *buffer;
+    size_t size;
+    FILE *f = open_memstream(&buffer, &size);
+    semb_error err;
+    hnsw_index *loaded;
+    double start = timer_seconds();
+    if (!f || hnsw_index_save(index, f, NULL, &err) != SEMB_OK || fclose(f) != 0) {
+        fprintf(stderr, "bench_hnsw: save failed\n");
+        exit(1);
+    }
+    double saved = timer_seconds();
+    if (hnsw_index_load(buffer, size, corpus, a->n, a->dim, &loaded, &err) != SEMB_OK) {
+        fprintf(stderr, "bench_hnsw: load: %s\n", err.message);
+        exit(1);
+    }
+    printf("save %.2f s, load from memory %.2f s (checks and hash included)\n", saved - start,
+           timer_seconds() - saved);
+    hnsw_index_free(loaded);
+    free(buffer);
+}
+
 static void run(const bench_args *a)
 {
     int threads = omp_get_max_threads();
@@ -163,6 +187,7 @@ static void run(const bench_args *a)
     printf("build: %.1f s (%.0f vectors/s, %d threads); graph %.1f MB (%.1f bytes/vector), "
            "vectors %.1f MB\n", build, a->n / build, threads, size / 1e6, (double)size / a->n,
            a->n * a->dim * 4.0 / 1e6);
+    time_save_load(index, corpus, a);
     printf("| ef | recall@10 | queries/s, 1 thread | queries/s, %d threads | ms/query, 1 thread | "
            "speed-up vs exact one at a time | vs exact batched |\n|---:|---:|---:|---:|---:|---:|---:|\n",
            threads);

@@ -22,7 +22,7 @@ typedef struct blob_header {
     uint64_t seed, vector_hash;
 } blob_header;
 
-/* Byte offsets of the header fields after the 8-byte magic, in blob_header order. */
+/* The header at the offsets of the layout in hnsw_index.h, in host (little-endian) order. */
 static void encode_header(const blob_header *h, unsigned char *out)
 {
     memcpy(out, HNSW_MAGIC, 8);

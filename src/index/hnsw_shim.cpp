@@ -5,6 +5,10 @@
  * passed per call. */
 #include "index/hnsw_shim.h"
 
+/* hnswlib's SSE code is off: its distances are replaced by semb's kernels anyway, and its
+ * software prefetches read one link past the end of an upper-level list (a heap over-read
+ * AddressSanitizer reports during parallel insertion). */
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
