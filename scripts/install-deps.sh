@@ -3,7 +3,7 @@
 # already present are not fetched again, and apt-get update runs only when something is missing.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjansson-dev libdnnl-dev
-    zlib1g-dev libzstd-dev liblz4-dev)
+    zlib1g-dev libzstd-dev liblz4-dev libhnswlib-dev)
 # data packages for the quickstart: its training corpus (semb corpus) is built from these
 packages+=(wordnet-base dict-gcide dict-foldoc dict-jargon)
 # test tools: xmllint checks that the model card's SVG loss curve is well-formed XML
