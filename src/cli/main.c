@@ -22,6 +22,7 @@ static const subcommand commands[] = {
     {"vocab", cmd_vocab, "learn a WordPiece vocabulary from plain text"},
     {"eval", cmd_eval, "STS and retrieval evaluation (or a TF-IDF baseline)"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
+    {"cluster", cmd_cluster, "group texts by k-means or community detection"},
 };
 
 static void usage(FILE *out)
