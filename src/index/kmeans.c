@@ -472,22 +472,28 @@ static semb_status check_fit_arguments(const float *points, size_t n, int dim,
     return SEMB_OK;
 }
 
-/* scikit-learn's tolerance: tol x the mean over dimensions of the data's variance. */
-static double absolute_tolerance(const float *points, size_t n, int dim, double tol)
+/* scikit-learn's tolerance: tol x the mean over dimensions of the data's variance (two
+ * passes in row order, in double). */
+static semb_status absolute_tolerance(const float *points, size_t n, int dim, double tol,
+                                      double *out, semb_error *err)
 {
+    double *mean = calloc((size_t)dim, sizeof *mean);
+    if (!mean)
+        return semb_fail(err, SEMB_ERR_NOMEM, "k-means: cannot allocate %d means", dim);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++)
+            mean[d] += points[i * (size_t)dim + d];
+    for (int d = 0; d < dim; d++)
+        mean[d] /= (double)n;
     double total = 0;
-    for (int d = 0; d < dim; d++) {
-        double mean = 0, var = 0;
-        for (size_t i = 0; i < n; i++)
-            mean += points[i * (size_t)dim + d];
-        mean /= (double)n;
-        for (size_t i = 0; i < n; i++) {
-            double x = points[i * (size_t)dim + d] - mean;
-            var += x * x;
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++) {
+            double x = points[i * (size_t)dim + d] - mean[d];
+            total += x * x;
         }
-        total += var / (double)n;
-    }
-    return tol * total / dim;
+    free(mean);
+    *out = tol * total / (double)n / dim;
+    return SEMB_OK;
 }
 
 semb_status kmeans_fit(const float *points, size_t n, int dim, const semb_kmeans_options *opts,
@@ -511,7 +517,8 @@ semb_status kmeans_fit(const float *points, size_t n, int dim, const semb_kmeans
         goto done;
     }
     kmeans_squared_norms(points, n, dim, norms);
-    double tol = absolute_tolerance(points, n, dim, opts->tol);
+    double tol = 0;
+    st = absolute_tolerance(points, n, dim, opts->tol, &tol, err);
     for (int run = 0; run < opts->n_init && !st; run++) {
         rng_state rng;
         rng_seed(&rng, rng_hash_u64(opts->seed, (uint64_t)run));
