@@ -357,9 +357,19 @@ static void detect_both(const float *x, size_t n, int dim, double threshold, int
                         int batch, semb_communities *fast, semb_communities *ref)
 {
     semb_error err = {0};
+    semb_communities recomputed;
     if (semb_community_detection(x, n, dim, threshold, min_size, batch, fast, &err) ||
+        community_detection_blocked(x, n, dim, threshold, min_size, batch, false, &recomputed,
+                                    &err) ||
         community_detection_reference(x, n, dim, threshold, min_size, ref, &err))
         fail_msg("community detection: %s", err.message);
+    /* the second pass from cached lists and from recomputed rows agree */
+    assert_int_equal(fast->count, recomputed.count);
+    assert_memory_equal(fast->offsets, recomputed.offsets,
+                        (fast->count + 1) * sizeof *fast->offsets);
+    assert_memory_equal(fast->members, recomputed.members,
+                        fast->offsets[fast->count] * sizeof *fast->members);
+    semb_communities_free(&recomputed);
 }
 
 static void test_communities_by_hand(void **state)

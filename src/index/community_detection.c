@@ -249,8 +249,63 @@ static void score_rows(const scorer *s, const size_t *centres, size_t first, siz
                  0.0f, tile, (int)s->n);
 }
 
-/* Pass 1: each row's number of points at or above the threshold. */
-static void count_neighbours(const scorer *s, size_t block, float *tile, size_t *counts)
+/* Pass 1 keeps the neighbour lists of candidate rows while they fit this many entries
+ * (128 MB), so that pass 2 reads them instead of recomputing the rows; past that, pass 2
+ * recomputes them (memory stays bounded, the result is the same). */
+#define MAX_CACHED_NEIGHBOURS ((size_t)1 << 25)
+
+typedef struct neighbour_cache {
+    bool alive;        /* false once given up (or never allocated) */
+    uint32_t *ids;     /* the lists of candidate rows, one after the other */
+    size_t *start;     /* [n]: where a candidate row's list starts in ids */
+    size_t used, capacity;
+} neighbour_cache;
+
+static void cache_give_up(neighbour_cache *c)
+{
+    free(c->ids);
+    free(c->start);
+    *c = (neighbour_cache){0};
+}
+
+/* Appends the lists of the block's candidate rows (counts >= m), or gives the cache up when
+ * they would pass the budget or memory runs out. */
+static void cache_block(neighbour_cache *c, const scorer *s, const float *tile, size_t first,
+                        size_t rows, const size_t *counts, size_t m)
+{
+    size_t need = 0;
+    for (size_t r = 0; r < rows; r++)
+        need += counts[first + r] >= m ? counts[first + r] : 0;
+    if (c->used + need > MAX_CACHED_NEIGHBOURS)
+        return cache_give_up(c);
+    if (c->used + need > c->capacity) {
+        size_t cap = 2 * c->capacity > c->used + need ? 2 * c->capacity : c->used + need;
+        cap = cap < MAX_CACHED_NEIGHBOURS ? cap : MAX_CACHED_NEIGHBOURS;
+        uint32_t *ids = realloc(c->ids, cap * sizeof *ids);
+        if (!ids)
+            return cache_give_up(c);
+        c->ids = ids, c->capacity = cap;
+    }
+    for (size_t r = 0; r < rows; r++)
+        if (counts[first + r] >= m) {
+            c->start[first + r] = c->used;
+            c->used += counts[first + r];
+        }
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        if (counts[first + r] < m)
+            continue;
+        uint32_t *out = c->ids + c->start[first + r];
+        for (size_t j = 0; j < s->n; j++)
+            if (at_threshold(s, tile[r * s->n + j], first + r, j))
+                *out++ = (uint32_t)j;
+    }
+}
+
+/* Pass 1: each row's number of points at or above the threshold (and, while the cache
+ * lives, the candidates' lists). */
+static void count_neighbours(const scorer *s, size_t block, size_t m, float *tile,
+                             size_t *counts, neighbour_cache *cache)
 {
     for (size_t first = 0; first < s->n; first += block) {
         size_t rows = s->n - first < block ? s->n - first : block;
@@ -262,10 +317,42 @@ static void count_neighbours(const scorer *s, size_t block, float *tile, size_t 
                 count += at_threshold(s, tile[r * s->n + j], first + r, j);
             counts[first + r] = count;
         }
+        if (cache->alive)
+            cache_block(cache, s, tile, first, rows, counts, m);
     }
 }
 
-/* Pass 2: the candidates' rows again, block by block in the order they are taken. */
+/* Scores the count members of list against centre i exactly (they order the community)
+ * and offers it. */
+static void offer_scored(const scorer *s, semb_communities *out, member *list, size_t count,
+                         size_t i, size_t m, uint8_t *taken, size_t *remaining)
+{
+    if (count < m)
+        return;
+    for (size_t t = 0; t < count; t++)
+        list[t].score = similarity_pair(SEMB_SIMILARITY_DOT, s->rows + i * (size_t)s->dim,
+                                        s->rows + list[t].index * (size_t)s->dim, s->dim);
+    offer_candidate(out, list, count, i, m, taken, remaining);
+}
+
+/* Pass 2 from the cached lists. */
+static void extract_cached(const scorer *s, const candidate *cand, size_t n_cand, size_t m,
+                           const neighbour_cache *cache, member *list, uint8_t *taken,
+                           semb_communities *out)
+{
+    size_t remaining = s->n;
+    for (size_t c = 0; c < n_cand && remaining >= m; c++) {
+        size_t i = cand[c].index, count = 0;
+        const uint32_t *ids = cache->ids + cache->start[i];
+        for (size_t t = 0; t < cand[c].count; t++)
+            if (!taken[ids[t]])
+                list[count++] = (member){0, ids[t]};
+        offer_scored(s, out, list, count, i, m, taken, &remaining);
+    }
+}
+
+/* Pass 2 without the cache: the candidates' rows again, block by block in the order they
+ * are taken. */
 static void extract(const scorer *s, const candidate *cand, size_t n_cand, size_t m,
                     size_t block, float *tile, float *gathered, size_t *centres, member *list,
                     uint8_t *taken, semb_communities *out)
@@ -281,19 +368,15 @@ static void extract(const scorer *s, const candidate *cand, size_t n_cand, size_
             for (size_t j = 0; j < s->n; j++)
                 if (!taken[j] && at_threshold(s, tile[r * s->n + j], i, j))
                     list[count++] = (member){0, j};
-            if (count < m)
-                continue;
-            for (size_t t = 0; t < count; t++) /* the order is by exact scores */
-                list[t].score = similarity_pair(SEMB_SIMILARITY_DOT, s->rows + i * (size_t)s->dim,
-                                                s->rows + list[t].index * (size_t)s->dim, s->dim);
-            offer_candidate(out, list, count, i, m, taken, &remaining);
+            offer_scored(s, out, list, count, i, m, taken, &remaining);
         }
     }
 }
 
-semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
-                                     double threshold, int min_size, int batch_size,
-                                     semb_communities *out, semb_error *err)
+semb_status community_detection_blocked(const float *embeddings, size_t n, int dim,
+                                        double threshold, int min_size, int batch_size,
+                                        bool cache_lists, semb_communities *out,
+                                        semb_error *err)
 {
     memset(out, 0, sizeof *out);
     semb_status st = check_arguments(embeddings, n, dim, threshold, min_size, err);
@@ -322,13 +405,20 @@ semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
         st = semb_fail(err, SEMB_ERR_NOMEM, "community detection: out of memory for %zu", n);
         goto done;
     }
-    count_neighbours(&s, block, tile, counts);
+    neighbour_cache cache = {.alive = true, .start = malloc(n * sizeof *cache.start)};
+    if (!cache.start || !cache_lists)
+        cache_give_up(&cache);
+    count_neighbours(&s, block, m, tile, counts, &cache);
     size_t n_cand = 0;
     for (size_t i = 0; i < n; i++)
         if (counts[i] >= m)
             cand[n_cand++] = (candidate){counts[i], i};
     qsort(cand, n_cand, sizeof *cand, by_count_then_index);
-    extract(&s, cand, n_cand, m, block, tile, gathered, centres, list, taken, out);
+    if (cache.alive)
+        extract_cached(&s, cand, n_cand, m, &cache, list, taken, out);
+    else
+        extract(&s, cand, n_cand, m, block, tile, gathered, centres, list, taken, out);
+    cache_give_up(&cache);
     st = finish(out, n, err);
 done:
     if (st)
@@ -342,4 +432,12 @@ done:
     free(list);
     free(taken);
     return st;
+}
+
+semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
+                                     double threshold, int min_size, int batch_size,
+                                     semb_communities *out, semb_error *err)
+{
+    return community_detection_blocked(embeddings, n, dim, threshold, min_size, batch_size,
+                                       true, out, err);
 }

@@ -21,14 +21,23 @@
  * Scores come from blocked matrix products in float; a score within the product's rounding
  * bound (2 x dim x FLT_EPSILON) of the threshold is recomputed in double, so membership is
  * decided as the double-precision reference decides it, on any batch size or thread count.
- * Two passes keep memory at O(batch x n): the first counts each row's neighbours, the second
- * recomputes the rows of candidates in the order step 3 takes them. */
+ * Two passes keep memory at O(batch x n): the first counts each row's neighbours (keeping the
+ * candidates' lists while they fit 128 MB), the second takes the candidates in the order of
+ * step 3, from those lists or, past that budget, from their rows computed again. */
 #ifndef SEMB_INDEX_COMMUNITY_DETECTION_H
 #define SEMB_INDEX_COMMUNITY_DETECTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "semb.h"
+
+/* semb_community_detection, which calls this with cache_lists true; false makes the second
+ * pass recompute every candidate row, as it does past the cache budget (for tests). */
+semb_status community_detection_blocked(const float *embeddings, size_t n, int dim,
+                                        double threshold, int min_size, int batch_size,
+                                        bool cache_lists, semb_communities *out,
+                                        semb_error *err);
 
 /* The same result from the full n x n matrix of double-precision scores, serial: the
  * reference the blocked path is tested against (small n only). Same arguments, errors and
