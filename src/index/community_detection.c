@@ -249,13 +249,16 @@ static void score_rows(const scorer *s, const size_t *centres, size_t first, siz
                  0.0f, tile, (int)s->n);
 }
 
-/* Pass 1 keeps the neighbour lists of candidate rows while they fit this many entries
- * (128 MB), so that pass 2 reads them instead of recomputing the rows; past that, pass 2
- * recomputes them (memory stays bounded, the result is the same). */
-#define MAX_CACHED_NEIGHBOURS ((size_t)1 << 25)
+/* Pass 1 keeps the neighbour lists of candidate rows while they fit batch x n entries
+ * (at least 2^25, 128 MB, at most 2^28, 1 GB), so that pass 2 reads them instead of
+ * recomputing the rows; past that, pass 2 recomputes them (memory stays O(batch x n), the
+ * result is the same). */
+#define MIN_CACHED_NEIGHBOURS ((size_t)1 << 25)
+#define MAX_CACHED_NEIGHBOURS ((size_t)1 << 28)
 
 typedef struct neighbour_cache {
     bool alive;        /* false once given up (or never allocated) */
+    size_t budget;     /* entries */
     uint32_t *ids;     /* the lists of candidate rows, one after the other */
     size_t *start;     /* [n]: where a candidate row's list starts in ids */
     size_t used, capacity;
@@ -276,11 +279,11 @@ static void cache_block(neighbour_cache *c, const scorer *s, const float *tile, 
     size_t need = 0;
     for (size_t r = 0; r < rows; r++)
         need += counts[first + r] >= m ? counts[first + r] : 0;
-    if (c->used + need > MAX_CACHED_NEIGHBOURS)
+    if (c->used + need > c->budget)
         return cache_give_up(c);
     if (c->used + need > c->capacity) {
         size_t cap = 2 * c->capacity > c->used + need ? 2 * c->capacity : c->used + need;
-        cap = cap < MAX_CACHED_NEIGHBOURS ? cap : MAX_CACHED_NEIGHBOURS;
+        cap = cap < c->budget ? cap : c->budget;
         uint32_t *ids = realloc(c->ids, cap * sizeof *ids);
         if (!ids)
             return cache_give_up(c);
@@ -405,7 +408,11 @@ semb_status community_detection_blocked(const float *embeddings, size_t n, int d
         st = semb_fail(err, SEMB_ERR_NOMEM, "community detection: out of memory for %zu", n);
         goto done;
     }
-    neighbour_cache cache = {.alive = true, .start = malloc(n * sizeof *cache.start)};
+    size_t budget = batch_size > 0 ? (size_t)batch_size : DEFAULT_BATCH;
+    budget = budget * n < MIN_CACHED_NEIGHBOURS ? MIN_CACHED_NEIGHBOURS : budget * n;
+    neighbour_cache cache = {.alive = true, .start = malloc(n * sizeof *cache.start),
+                             .budget = budget < MAX_CACHED_NEIGHBOURS ? budget
+                                                                      : MAX_CACHED_NEIGHBOURS};
     if (!cache.start || !cache_lists)
         cache_give_up(&cache);
     count_neighbours(&s, block, m, tile, counts, &cache);

@@ -22,8 +22,9 @@
  * bound (2 x dim x FLT_EPSILON) of the threshold is recomputed in double, so membership is
  * decided as the double-precision reference decides it, on any batch size or thread count.
  * Two passes keep memory at O(batch x n): the first counts each row's neighbours (keeping the
- * candidates' lists while they fit 128 MB), the second takes the candidates in the order of
- * step 3, from those lists or, past that budget, from their rows computed again. */
+ * candidates' lists while they fit batch x n entries, 128 MB to 1 GB), the second takes the
+ * candidates in the order of step 3, from those lists or, past that budget, from their rows
+ * computed again. */
 #ifndef SEMB_INDEX_COMMUNITY_DETECTION_H
 #define SEMB_INDEX_COMMUNITY_DETECTION_H
 
