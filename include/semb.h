@@ -357,6 +357,68 @@ semb_status semb_bias_evaluate(semb_model *model, const semb_bias_lists *lists,
                                semb_error *err);
 
 void semb_bias_result_free(semb_bias_result *result);
+/* --- clustering --- */
+
+/* k-means (scikit-learn's KMeans with init="k-means++", algorithm="lloyd"). */
+typedef struct semb_kmeans_options {
+    int k;           /* clusters, 1 <= k <= number of points */
+    int n_init;      /* restarts, the lowest inertia kept (1, as scikit-learn's "auto") */
+    int max_iter;    /* Lloyd iterations per restart (300) */
+    double tol;      /* convergence: total squared centroid shift <= tol x the mean
+                        per-dimension variance of the data (1e-4) */
+    uint64_t seed;   /* the same seed gives the same clustering (0) */
+} semb_kmeans_options;
+
+/* The defaults above for k clusters. */
+semb_kmeans_options semb_kmeans_options_default(int k);
+
+/* Clusters embeddings[n, dim] (row-major) by squared Euclidean distance: greedy k-means++
+ * initialisation, Lloyd iterations as blocked matrix products, empty clusters re-seeded from
+ * the point farthest from its centroid, n_init restarts. For a cosine model pass L2-normalised
+ * embeddings. Writes labels[n] (each in [0, k), caller-owned); centroids[k * dim] and inertia
+ * (sum of squared distances to the centroids) when not NULL. Fails with SEMB_ERR_INVALID_ARG
+ * (k <= 0, k > n, bad options, a non-finite value naming the row) or SEMB_ERR_NOMEM. */
+semb_status semb_kmeans(const float *embeddings, size_t n, int dim,
+                        const semb_kmeans_options *opts, int32_t *labels, float *centroids,
+                        double *inertia, semb_error *err);
+
+/* Communities found by semb_community_detection: community c is
+ * members[offsets[c] .. offsets[c + 1]), row indices of the embeddings. */
+typedef struct semb_communities {
+    size_t count;
+    size_t *offsets;  /* count + 1 entries */
+    size_t *members;
+} semb_communities;
+
+/* sentence-transformers' util.community_detection (fast clustering) on embeddings[n, dim],
+ * by cosine similarity (rows are normalised internally; the input is not modified). Point i
+ * is a candidate when at least min(min_size, n) points (itself included) score >= threshold
+ * with it; its candidate community is all of them: i first, then by decreasing similarity
+ * (ties: lower index first). Candidates are taken largest first (ties: lower i first); each
+ * keeps the members no earlier community took and is kept if min(min_size, n) remain.
+ * Communities come out largest first (ties: in the order they were found). Rows are scored in
+ * blocks of batch_size (<= 0: 1024), so memory is O(batch_size x n). On success *out owns its
+ * arrays (semb_communities_free). Fails with SEMB_ERR_INVALID_ARG (n == 0, threshold outside
+ * [-1, 1], min_size < 1, a non-finite value) or SEMB_ERR_NOMEM; *out is then empty. */
+semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
+                                     double threshold, int min_size, int batch_size,
+                                     semb_communities *out, semb_error *err);
+
+void semb_communities_free(semb_communities *communities);
+
+/* How well a clustering matches reference labels, as scikit-learn.metrics computes them. */
+typedef struct semb_cluster_scores {
+    double homogeneity;    /* 1 - H(class | cluster) / H(class); 1 when there is one class */
+    double completeness;   /* 1 - H(cluster | class) / H(cluster); 1 when one cluster */
+    double v_measure;      /* their harmonic mean (beta = 1); 0 when both are 0 */
+    double adjusted_rand;  /* adjusted Rand index; 1 for identical partitions */
+    size_t classes, clusters;
+} semb_cluster_scores;
+
+/* Scores clusters[n] against classes[n] (any int32 values; only equality matters). n == 0
+ * gives 1 for all, as scikit-learn. Fails with SEMB_ERR_NOMEM only. */
+semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *clusters,
+                                        size_t n, semb_cluster_scores *out, semb_error *err);
 
 #ifdef __cplusplus
 }

@@ -76,5 +76,14 @@ int cmd_eval(int argc, char **argv);
 int cmd_quickstart(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
 int cmd_bias(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_eval_cluster(int argc, char **argv);
+/* cmd_cluster.c: embeds texts for clustering (semb cluster, semb eval cluster), prepared for
+ * the model's similarity (cluster_encode_texts): warns once on stderr about texts the model
+ * truncates, and reports a failing text as source:line. On success *out is malloc'd
+ * [n, dimension] and 0 is returned; otherwise the exit status, *out NULL. */
+int cli_cluster_embed(const char *command, semb_model *model, char *const *texts,
+                      const size_t *lengths, const size_t *line_numbers, const char *source,
+                      size_t n, int batch_size, float **out);
 
 #endif

@@ -24,6 +24,7 @@ static const subcommand commands[] = {
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
     {"rank", cmd_rank, "rank answer candidates for a question (asymmetric prompts)"},
     {"bias", cmd_bias, "gender bias: occupations closer to female or male propositions"},
+    {"cluster", cmd_cluster, "group texts by k-means or community detection"},
 };
 
 static void usage(FILE *out)
