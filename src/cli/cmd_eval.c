@@ -38,8 +38,8 @@ typedef struct eval_args {
      "texts embedded at once, which bounds memory (default 16384)"}
 
 /* Checks what every kind needs once cli_parse has run; returns -1 to go on, else the exit
- * status. need_data: --data is required. */
-static int check_args(const char *command, eval_args *a, bool need_data)
+ * status. need_data: --data is required; with_baseline: the kind offers --baseline. */
+static int check_args(const char *command, eval_args *a, bool need_data, bool with_baseline)
 {
     if (need_data && !a->data)
         return cli_failf(command, "--data is required (see --help)"), 2;
@@ -49,8 +49,7 @@ static int check_args(const char *command, eval_args *a, bool need_data)
         return cli_failf(command, "--baseline tfidf evaluates without a model: drop --model"), 2;
     if (!a->baseline && !a->model_dir)
         return cli_failf(command, "--model%s is required (see --help)",
-                         strstr(command, "sts") || strstr(command, "retrieval")
-                             ? " (or --baseline tfidf)" : ""), 2;
+                         with_baseline ? " (or --baseline tfidf)" : ""), 2;
     if (a->batch_size < 0 || a->chunk_size < 0)
         return cli_failf(command, "--batch-size and --chunk-size must be positive"), 2;
     cli_set_threads(a->threads);
@@ -168,8 +167,8 @@ static void warn_truncated(const char *command, const semb_model *model,
     free(joined);
     if (longer)
         fprintf(stderr, "semb %s: warning: %zu of %zu %s are longer than %zu tokens and were "
-                        "truncated to %zu tokens (the first: %s %zu)\n",
-                command, longer, n, what, limit, limit, what, first + 1);
+                        "truncated to %zu tokens (the first: #%zu)\n",
+                command, longer, n, what, limit, limit, first + 1);
 }
 
 /* ---- sts ---- */
@@ -188,7 +187,7 @@ static int eval_sts(int argc, char **argv)
                    "{\"spearman\", \"pearson\", \"n\", ...}: the correlations (fractions, -1 to 1)\n"
                    "of the cosine similarity of each pair with its gold score.",
                    options, sizeof options / sizeof options[0]);
-    if (rc >= 0 || (rc = check_args(command, &a, true)) >= 0)
+    if (rc >= 0 || (rc = check_args(command, &a, true, true)) >= 0)
         return rc;
     semb_error err = {0};
     sts_dataset data;
@@ -308,7 +307,7 @@ static int eval_retrieval(int argc, char **argv)
     if (beir == (a.data != NULL))
         return cli_failf(command, "give either --data or --queries/--corpus/--qrels (see --help)"),
                2;
-    if ((rc = check_args(command, &a, false)) >= 0)
+    if ((rc = check_args(command, &a, false, true)) >= 0)
         return rc;
     semb_error err = {0};
     retrieval_dataset ds;
@@ -354,7 +353,7 @@ static int eval_triplet(int argc, char **argv)
                    "under the model's similarity function (\"accuracy\") and under each of the\n"
                    "four (\"accuracy_cosine\", ...), as sentence-transformers' TripletEvaluator.",
                    options, sizeof options / sizeof options[0]);
-    if (rc >= 0 || (rc = check_args(command, &a, true)) >= 0)
+    if (rc >= 0 || (rc = check_args(command, &a, true, false)) >= 0)
         return rc;
     semb_error err = {0};
     example_file file;
@@ -480,7 +479,7 @@ static int eval_paraphrase_mining(int argc, char **argv)
                    "threshold, precision and recall, as sentence-transformers'\n"
                    "ParaphraseMiningEvaluator.",
                    options, sizeof options / sizeof options[0]);
-    if (rc >= 0 || (rc = check_args(command, &a, true)) >= 0)
+    if (rc >= 0 || (rc = check_args(command, &a, true, false)) >= 0)
         return rc;
     if (top_k <= 0 || max_pairs <= 0 || query_chunk < 0 || corpus_chunk < 0)
         return cli_failf(command, "--top-k, --max-pairs and the chunk sizes must be positive"), 2;
