@@ -420,6 +420,127 @@ typedef struct semb_cluster_scores {
 semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *clusters,
                                         size_t n, semb_cluster_scores *out, semb_error *err);
 
+/* --- evaluation: retrieval, triplets, paraphrase mining --------------------------------- */
+
+/* Options shared by the evaluators. Zero-initialised means the defaults. */
+typedef struct semb_eval_options {
+    int batch_size;              /* sentences per forward pass; <= 0: 32 */
+    const char *query_prompt;    /* retrieval: prepended to every query (e.g. "query: "); NULL:
+                                    none (the CLI defaults to the model's "query" prompt) */
+    const char *document_prompt; /* retrieval: prepended to every document; NULL: none */
+    size_t chunk_size;           /* texts embedded at once, which bounds memory; 0: 16384 */
+} semb_eval_options;
+
+/* Retrieval metrics as sentence-transformers' InformationRetrievalEvaluator computes them,
+ * means over queries, all fractions in [0, 1]. With rel_k the relevant documents among a
+ * query's top k and R its number of relevant documents: accuracy@k = [rel_k > 0],
+ * precision@k = rel_k / k, recall@k = rel_k / R, MRR@10 = 1 / rank of the first relevant
+ * document in the top 10 (0 if none), NDCG@10 = DCG of the top 10 (binary gains, 1 / log2(rank
+ * + 1)) over the DCG of min(R, 10) relevant documents ranked first, MAP@100 = the sum of the
+ * precisions at the ranks of the relevant documents in the top 100, over min(R, 100). Ties in
+ * score: an irrelevant document ranks before a relevant one, then the lower index first, so
+ * that a model scoring everything alike earns nothing from the order of the corpus. */
+#define SEMB_RETRIEVAL_CUTOFFS 4 /* accuracy, precision and recall at 1, 3, 5 and 10 */
+typedef struct semb_retrieval_metrics {
+    double mrr_at_10, ndcg_at_10, map_at_100;
+    double accuracy_at[SEMB_RETRIEVAL_CUTOFFS];  /* @1, @3, @5, @10 */
+    double precision_at[SEMB_RETRIEVAL_CUTOFFS];
+    double recall_at[SEMB_RETRIEVAL_CUTOFFS];
+    size_t queries, documents;
+} semb_retrieval_metrics;
+
+/* The k of each entry of the @-arrays above: 1, 3, 5, 10. */
+int semb_retrieval_cutoff(int index);
+
+/* Ranks documents[0..n_documents) for every query under the model's similarity function
+ * (semb_model_similarity) and fills *out. Query q's relevant documents are
+ * relevant[relevant_offsets[q] .. relevant_offsets[q + 1]): ascending, distinct document
+ * indices, at least one per query (queries without any are the caller's to drop, as BEIR
+ * does). Exact: every score is computed; the corpus is embedded chunk by chunk (opts->chunk_size
+ * documents), so memory is the query embeddings, one chunk and the 100 best documents per
+ * query. Fails with SEMB_ERR_INVALID_ARG for relevance lists breaking that contract, and with
+ * the errors of semb_encode prefixed by "retrieval queries: " or "retrieval corpus: ". */
+semb_status semb_eval_retrieval(semb_model *model, const char *const *queries, size_t n_queries,
+                                const char *const *documents, size_t n_documents,
+                                const size_t *relevant_offsets, const size_t *relevant,
+                                const semb_eval_options *opts, semb_retrieval_metrics *out,
+                                semb_error *err);
+
+/* Triplet accuracy as sentence-transformers' TripletEvaluator: the share of triplets whose
+ * anchor is strictly more similar to the positive than to the negative (a tie counts as
+ * wrong), under the model's similarity function and under each of the four. */
+typedef struct semb_triplet_metrics {
+    double accuracy;                  /* under semb_model_similarity */
+    double accuracy_by_function[4];   /* indexed by semb_similarity */
+    size_t triplets;
+} semb_triplet_metrics;
+
+/* Embeds the n triplets (opts->chunk_size at a time) and fills *out. Fails with
+ * SEMB_ERR_INPUT when n is 0, and with the errors of semb_encode. */
+semb_status semb_eval_triplets(semb_model *model, const char *const *anchors,
+                               const char *const *positives, const char *const *negatives,
+                               size_t n, const semb_eval_options *opts,
+                               semb_triplet_metrics *out, semb_error *err);
+
+/* One mined pair: sentences i < j and their similarity. */
+typedef struct semb_scored_pair {
+    double score;
+    size_t i, j;
+} semb_scored_pair;
+
+typedef struct semb_paraphrase_options {
+    size_t top_k;             /* neighbours kept per sentence; 0: 100 */
+    size_t max_pairs;         /* pairs returned at most; 0: 500,000 */
+    size_t query_chunk_size;  /* sentences ranked at once; 0: 1024 */
+    size_t corpus_chunk_size; /* sentences scored against them at once; 0: 8192 */
+} semb_paraphrase_options;
+
+/* Paraphrase mining, sentence-transformers' util.paraphrase_mining_embeddings: every sentence
+ * keeps its top_k most similar other sentences, and the union of those pairs, each once as
+ * (i < j), is returned best first, at most max_pairs of them. embeddings is [n, dim] row-major,
+ * scored under sim (cosine normalises a copy). The order is total: score descending, then i,
+ * then j ascending; a sentence's neighbours are chosen in the same order (among equal scores
+ * the lower index). Scores are exact (accumulated in double, the same from either side), so
+ * the result depends on neither the chunk sizes nor the thread count; memory is one
+ * query chunk x corpus chunk tile, top_k neighbours per query of a chunk and 2 x max_pairs
+ * candidates. On success *pairs (malloc'd, free() it) holds *n_pairs entries (0 when n < 2).
+ * Fails with SEMB_ERR_INVALID_ARG for dim <= 0 and SEMB_ERR_NOMEM. */
+semb_status semb_paraphrase_mine_embeddings(const float *embeddings, size_t n, int dim,
+                                            semb_similarity sim,
+                                            const semb_paraphrase_options *opts,
+                                            semb_scored_pair **pairs, size_t *n_pairs,
+                                            semb_error *err);
+
+/* Embeds texts[0..n) with model (eval_opts->batch_size) and mines them as above under the
+ * model's similarity function. Errors are those above and of semb_encode. */
+semb_status semb_paraphrase_mine(semb_model *model, const char *const *texts, size_t n,
+                                 const semb_eval_options *eval_opts,
+                                 const semb_paraphrase_options *opts, semb_scored_pair **pairs,
+                                 size_t *n_pairs, semb_error *err);
+
+/* Paraphrase-mining evaluation as sentence-transformers' ParaphraseMiningEvaluator: walking
+ * the mined pairs best first, each gold duplicate met adds the precision at its rank; average
+ * precision is that sum over all gold duplicates (found or not). The best F1 over those ranks
+ * gives precision, recall and the threshold, the midpoint of that pair's score and the next
+ * one's (the same pair's when it is the last). Among pairs of equal score, non-duplicates are
+ * walked first. */
+typedef struct semb_paraphrase_metrics {
+    double average_precision, f1, precision, recall, threshold;
+    size_t sentences, duplicates, candidates; /* gold duplicate pairs; pairs mined */
+} semb_paraphrase_metrics;
+
+/* Mines texts[0..n) and scores the result against the gold duplicates (dup_a[k], dup_b[k]),
+ * k < n_duplicates, indices into texts (order within a pair free; repeats merged; a pair of a
+ * sentence with itself is SEMB_ERR_INVALID_ARG). add_transitive_closure: a~b and b~c make a~c.
+ * Fails with SEMB_ERR_INPUT when there is no duplicate pair, and with the errors of
+ * semb_paraphrase_mine. */
+semb_status semb_eval_paraphrase_mining(semb_model *model, const char *const *texts, size_t n,
+                                        const size_t *dup_a, const size_t *dup_b,
+                                        size_t n_duplicates, int add_transitive_closure,
+                                        const semb_eval_options *eval_opts,
+                                        const semb_paraphrase_options *opts,
+                                        semb_paraphrase_metrics *out, semb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end tests of `semb eval sts` and `semb eval retrieval` (issue #4): the JSON they print,
-# the fixture model's numbers against numpy/scipy run on the embeddings `semb encode` gives,
-# the TF-IDF baseline against scikit-learn 1.2's TfidfVectorizer() on the same data, thread
+# End-to-end tests of `semb eval sts|retrieval|triplet|paraphrase-mining` (issues #4, #5): the
+# JSON they print, the fixture model's numbers against numpy/scipy (STS) or a pure-Python
+# transcription of sentence-transformers' evaluators (retrieval, triplet, paraphrase mining)
+# run on the embeddings `semb encode` gives, the TF-IDF baseline against scikit-learn 1.2's
+# TfidfVectorizer() on the same data, the BEIR layout against the pairs layout, prompts, thread
 # invariance, and one-line errors naming FILE:LINE or the flag at fault.
 # usage: cli_eval.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
@@ -11,7 +13,10 @@ shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 stsb="$shared/data/stsb"
 snli="$shared/data/pairs/snli_devtest_pairs.jsonl"
-for need in "$fixture" "$stsb/dev.tsv" "$stsb/test.tsv" "$snli"; do
+triplets="$shared/data/pairs/snli_devtest_triplets.jsonl"
+mrpc="$shared/data/pairs/mrpc_train_paraphrases.jsonl"
+stack="$shared/data/pairs/stackexchange_title_body.jsonl"
+for need in "$fixture" "$stsb/dev.tsv" "$stsb/test.tsv" "$snli" "$triplets" "$mrpc" "$stack"; do
     if [ ! -e "$need" ]; then
         echo "SKIPPED cli_eval: $need not found; none of its tests ran"
         exit 77
@@ -33,25 +38,27 @@ near() {
     awk -v g="$got" -v w="$3" -v t="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }' ||
         { echo "     $2: got '$got', want $3 +- $4"; return 1; }
 }
-sts_json='^\{"spearman": -?[0-9]+\.[0-9]{4}, "pearson": -?[0-9]+\.[0-9]{4}, "n": [0-9]+\}$'
-retrieval_json='^\{"mrr@10": [01]\.[0-9]{6}, "recall@1": [01]\.[0-9]{6}, "recall@10": [01]\.[0-9]{6}, "ndcg@10": [01]\.[0-9]{6}, "queries": [0-9]+, "corpus": [0-9]+\}$'
+sts_json='^\{"spearman": -?[01]\.[0-9]{6}, "pearson": -?[01]\.[0-9]{6}, "n": [0-9]+, "similarity": "cosine", "(model|baseline)": "[^"]+"\}$'
+f='[01]\.[0-9]{6}'
+retrieval_json="^\\{\"mrr@10\": $f, \"ndcg@10\": $f, \"map@100\": $f, \"accuracy@1\": $f, \"accuracy@3\": $f, \"accuracy@5\": $f, \"accuracy@10\": $f, \"precision@1\": $f, \"precision@3\": $f, \"precision@5\": $f, \"precision@10\": $f, \"recall@1\": $f, \"recall@3\": $f, \"recall@5\": $f, \"recall@10\": $f, \"queries\": [0-9]+, \"documents\": [0-9]+, \"similarity\": \"cosine\", \"(model|baseline)\": \"[^\"]+\"\\}\$"
 
 # --- STS with the fixture model ---
 check "sts dev.tsv runs" run "$tmp/dev.json" "$semb" eval sts --model "$fixture" --data "$stsb/dev.tsv" --threads 2
 check "sts prints one JSON object" bash -c "[ \$(wc -l <'$tmp/dev.json') -eq 1 ] && grep -qE '$sts_json' '$tmp/dev.json'"
 check "sts counts 1500 pairs" [ "$(field "$tmp/dev.json" n)" = 1500 ]
-# scipy.stats.spearmanr / pearsonr of the cosines of `semb encode` embeddings: 37.8774, 36.0927
+# scipy.stats.spearmanr / pearsonr of the cosines of `semb encode` embeddings: .378774, .360927
 check "sts test.tsv runs" run "$tmp/test.json" "$semb" eval sts --model "$fixture" --data "$stsb/test.tsv" --threads 2 --batch-size 7
-check "sts test spearman as scipy" near "$tmp/test.json" spearman 37.8774 0.01
-check "sts test pearson as scipy" near "$tmp/test.json" pearson 36.0927 0.01
+check "sts test spearman as scipy" near "$tmp/test.json" spearman 0.378774 0.0001
+check "sts test pearson as scipy" near "$tmp/test.json" pearson 0.360927 0.0001
 check "sts one thread" run "$tmp/test1.json" "$semb" eval sts --model "$fixture" --data "$stsb/test.tsv" --threads 1
-check "sts threads do not change it" near "$tmp/test1.json" spearman "$(field "$tmp/test.json" spearman)" 0.001
+check "sts threads do not change it" near "$tmp/test1.json" spearman "$(field "$tmp/test.json" spearman)" 0.00001
+check "sts --pretty" bash -c "'$semb' eval sts --model '$fixture' --data '$stsb/test.tsv' --pretty | grep -qE '^  spearman +0\.3788\$'"
 
-# --- the TF-IDF baseline: scikit-learn's TfidfVectorizer() gives 69.3131 / 70.6628 ---
+# --- the TF-IDF baseline: scikit-learn's TfidfVectorizer() gives .693131 / .706628 ---
 check "tfidf sts runs" run "$tmp/tfidf.json" "$semb" eval sts --baseline tfidf --data "$stsb/test.tsv"
 check "tfidf sts JSON" grep -qE "$sts_json" "$tmp/tfidf.json"
-check "tfidf spearman as scikit-learn" near "$tmp/tfidf.json" spearman 69.3131 0.0001
-check "tfidf pearson as scikit-learn" near "$tmp/tfidf.json" pearson 70.6628 0.0001
+check "tfidf spearman as scikit-learn" near "$tmp/tfidf.json" spearman 0.693131 0.000001
+check "tfidf pearson as scikit-learn" near "$tmp/tfidf.json" pearson 0.706628 0.000001
 
 # --- retrieval on the first 1500 SNLI pairs (1391 distinct anchors, 1480 distinct positives);
 # the expected numbers are a Python reference (scikit-learn TF-IDF, numpy cosines of the
@@ -59,7 +66,7 @@ check "tfidf pearson as scikit-learn" near "$tmp/tfidf.json" pearson 70.6628 0.0
 head -n 1500 "$snli" >"$tmp/pairs.jsonl"
 check "retrieval tfidf runs" run "$tmp/r_tfidf.json" "$semb" eval retrieval --baseline tfidf --data "$tmp/pairs.jsonl" --threads 2
 check "retrieval JSON" grep -qE "$retrieval_json" "$tmp/r_tfidf.json"
-check "retrieval sizes" bash -c "[ '$(field "$tmp/r_tfidf.json" queries)/$(field "$tmp/r_tfidf.json" corpus)' = 1391/1480 ]"
+check "retrieval sizes" bash -c "[ '$(field "$tmp/r_tfidf.json" queries)/$(field "$tmp/r_tfidf.json" documents)' = 1391/1480 ]"
 check "tfidf mrr@10" near "$tmp/r_tfidf.json" 'mrr@10' 0.545550 0.000002
 check "tfidf recall@1" near "$tmp/r_tfidf.json" 'recall@1' 0.445363 0.000002
 check "tfidf recall@10" near "$tmp/r_tfidf.json" 'recall@10' 0.684879 0.000002
@@ -71,7 +78,7 @@ check "model recall@10" near "$tmp/r_model.json" 'recall@10' 0.142224 0.001
 check "model ndcg@10" near "$tmp/r_model.json" 'ndcg@10' 0.101980 0.001
 printf '["q one", "d one"]\n{"anchor": "q two", "positive": "d two", "negative": "x"}\n' >"$tmp/list.jsonl"
 check "retrieval list and object lines" run "$tmp/list.json" "$semb" eval retrieval --baseline tfidf --data "$tmp/list.jsonl"
-check "retrieval list sizes" bash -c "grep -q '\"queries\": 2, \"corpus\": 2}' '$tmp/list.json'"
+check "retrieval list sizes" bash -c "grep -q '\"queries\": 2, \"documents\": 2,' '$tmp/list.json'"
 
 # --- help and errors ---
 check "eval --help" run "$tmp/help" "$semb" eval --help
@@ -97,6 +104,100 @@ expect_error --no-stdout "missing model folder" "no-such-model" "$semb" eval sts
 # a constant column has no correlation: null (valid JSON) and a warning, exit 0
 "$semb" eval sts --model "$fixture" --data "$tmp/constant.tsv" >"$tmp/const.json" 2>"$tmp/const.err"
 rc=$?
-check "constant predictions give null" bash -c "[ $rc -eq 0 ] && grep -qx '{\"spearman\": null, \"pearson\": null, \"n\": 2}' '$tmp/const.json' && grep -q 'undefined' '$tmp/const.err'"
+check "constant predictions give null" bash -c "[ $rc -eq 0 ] && grep -q '^{\"spearman\": null, \"pearson\": null, \"n\": 2, ' '$tmp/const.json' && grep -q 'undefined' '$tmp/const.err'"
+
+# --- retrieval: every metric against a pure-Python transcription of sentence-transformers'
+# InformationRetrievalEvaluator (ranking by the documented tie order) on the cosines of the
+# `semb encode` embeddings of the first 300 SNLI pairs ---
+head -n 300 "$snli" >"$tmp/p300.jsonl"
+check "retrieval 300 pairs" run "$tmp/r300.json" "$semb" eval retrieval --model "$fixture" --data "$tmp/p300.jsonl" --threads 2
+check "retrieval JSON keys" grep -qE "$retrieval_json" "$tmp/r300.json"
+for kv in mrr@10=0.139237 ndcg@10=0.160548 map@100=0.146339 accuracy@1=0.093863 accuracy@3=0.155235 \
+    accuracy@5=0.198556 accuracy@10=0.249097 precision@1=0.093863 precision@3=0.052948 \
+    precision@5=0.042599 precision@10=0.026354 recall@1=0.088448 recall@3=0.146209 \
+    recall@5=0.191336 recall@10=0.240072; do
+    check "retrieval ${kv%%=*} as the Python reference" near "$tmp/r300.json" "${kv%%=*}" "${kv#*=}" 0.000002
+done
+check "retrieval in chunks of 7 documents" run "$tmp/r300c.json" "$semb" eval retrieval --model "$fixture" --data "$tmp/p300.jsonl" --chunk-size 7 --batch-size 5 --threads 1
+check "chunks do not change it" bash -c "[ \"\$(cut -d, -f1-17 '$tmp/r300.json')\" = \"\$(cut -d, -f1-17 '$tmp/r300c.json')\" ]"
+check "retrieval --pretty" bash -c "'$semb' eval retrieval --model '$fixture' --data '$tmp/p300.jsonl' --pretty | grep -qE '^  map@100 +0\.1463\$'"
+
+# --- the BEIR layout, written from the StackExchange title/body pairs: one query and one
+# document per line (every text distinct), so it must give what the pairs layout gives ---
+head -n 150 "$stack" >"$tmp/se.jsonl"
+sed -E 's/^\{"anchor": (".*"), "positive": (".*")\}$/\1/' "$tmp/se.jsonl" |
+    awk '{ printf "{\"_id\": \"q%d\", \"text\": %s}\n", NR, $0 }' >"$tmp/queries.jsonl"
+sed -E 's/^\{"anchor": (".*"), "positive": (".*")\}$/\2/' "$tmp/se.jsonl" |
+    awk '{ printf "{\"_id\": \"d%d\", \"title\": \"\", \"text\": %s}\n", NR, $0 }' >"$tmp/corpus.jsonl"
+awk 'BEGIN { print "query-id\tcorpus-id\tscore" } { printf "q%d\td%d\t1\n", NR, NR }' "$tmp/se.jsonl" >"$tmp/qrels.tsv"
+check "BEIR files written" bash -c "[ \$(sort -u '$tmp/queries.jsonl' | wc -l) -eq 150 ] && head -1 '$tmp/corpus.jsonl' | grep -q '^{\"_id\": \"d1\", \"title\": \"\", \"text\": \"I was offered'"
+check "retrieval BEIR" run "$tmp/beir.json" "$semb" eval retrieval --model "$fixture" --queries "$tmp/queries.jsonl" --corpus "$tmp/corpus.jsonl" --qrels "$tmp/qrels.tsv"
+check "retrieval pairs" run "$tmp/se.json" "$semb" eval retrieval --model "$fixture" --data "$tmp/se.jsonl"
+check "BEIR equals pairs" bash -c "[ \"\$(cut -d, -f1-17 '$tmp/beir.json')\" = \"\$(cut -d, -f1-17 '$tmp/se.json')\" ] && grep -q '\"queries\": 150, \"documents\": 150' '$tmp/beir.json'"
+check "tfidf BEIR equals pairs" bash -c "[ \"\$('$semb' eval retrieval --baseline tfidf --queries '$tmp/queries.jsonl' --corpus '$tmp/corpus.jsonl' --qrels '$tmp/qrels.tsv' | cut -d, -f1-17)\" = \"\$('$semb' eval retrieval --baseline tfidf --data '$tmp/se.jsonl' | cut -d, -f1-17)\" ]"
+# unknown ids and an unjudged query: warnings, not errors
+{ cat "$tmp/qrels.tsv"; printf 'q1\tnope\t1\nq999\td1\t1\n'; } | grep -v $'^q150\t' >"$tmp/qrels2.tsv"
+"$semb" eval retrieval --model "$fixture" --queries "$tmp/queries.jsonl" --corpus "$tmp/corpus.jsonl" --qrels "$tmp/qrels2.tsv" >"$tmp/beir2.json" 2>"$tmp/beir2.err"
+check "unknown ids warned with file:line" bash -c "grep -q 'qrels2.tsv:151: unknown corpus id .nope.; line skipped' '$tmp/beir2.err' && grep -q 'qrels2.tsv:152: unknown query id .q999.' '$tmp/beir2.err' && grep -q '2 lines naming unknown ids skipped' '$tmp/beir2.err'"
+check "unjudged query left out" bash -c "grep -q '1 of 150 queries have no relevant document' '$tmp/beir2.err' && grep -q '\"queries\": 149, \"documents\": 150' '$tmp/beir2.json'"
+
+# --- prompts: a model whose "query" prompt is "query: " uses it unless told otherwise ---
+cp -r "$fixture" "$tmp/prompted"
+sed -i 's/"query": ""/"query": "query: "/' "$tmp/prompted/config_sentence_transformers.json"
+check "prompt default" run "$tmp/pr_default.json" "$semb" eval retrieval --model "$tmp/prompted" --data "$tmp/se.jsonl"
+check "prompt given" run "$tmp/pr_given.json" "$semb" eval retrieval --model "$fixture" --data "$tmp/se.jsonl" --query-prompt "query: "
+check "prompt off" run "$tmp/pr_off.json" "$semb" eval retrieval --model "$tmp/prompted" --data "$tmp/se.jsonl" --query-prompt ""
+check "the model's prompt is the given one" bash -c "[ \"\$(cut -d, -f1-17 '$tmp/pr_default.json')\" = \"\$(cut -d, -f1-17 '$tmp/pr_given.json')\" ]"
+check "no prompt is the plain model" bash -c "[ \"\$(cut -d, -f1-17 '$tmp/pr_off.json')\" = \"\$(cut -d, -f1-17 '$tmp/se.json')\" ] && [ \"\$(cut -d, -f1-17 '$tmp/pr_off.json')\" != \"\$(cut -d, -f1-17 '$tmp/pr_given.json')\" ]"
+# a query longer than the model's maximum: truncated, and said once
+long=$(printf 'beer %.0s' $(seq 1 1200))
+{ printf '{"anchor": "%s", "positive": "a long one"}\n' "$long"; cat "$tmp/se.jsonl"; } >"$tmp/long.jsonl"
+"$semb" eval retrieval --model "$fixture" --data "$tmp/long.jsonl" >"$tmp/long.json" 2>"$tmp/long.err"
+check "truncation is said" bash -c "grep -qE '^semb eval retrieval: warning: 1 of 151 queries are longer than [0-9]+ tokens and were truncated to [0-9]+ tokens \(the first: #1\)\$' '$tmp/long.err' && grep -q '\"queries\": 151' '$tmp/long.json'"
+
+# --- triplets: the Python transcription of TripletEvaluator gives .575 under all four ---
+head -n 400 "$triplets" >"$tmp/t400.jsonl"
+check "triplet runs" run "$tmp/t.json" "$semb" eval triplet --model "$fixture" --data "$tmp/t400.jsonl" --chunk-size 64
+check "triplet JSON" grep -qE '^\{"accuracy": 0\.575000, "accuracy_cosine": 0\.575000, "accuracy_dot": 0\.575000, "accuracy_euclidean": 0\.575000, "accuracy_manhattan": 0\.575000, "triplets": 400, "similarity": "cosine", "model": "[^"]+"\}$' "$tmp/t.json"
+printf '["a", "b", "c"]\n{"anchor": "a", "positive": "b", "negative": ["c", "d"]}\n' >"$tmp/t_forms.jsonl"
+check "triplet list and object lines" bash -c "'$semb' eval triplet --model '$fixture' --data '$tmp/t_forms.jsonl' | grep -q '\"triplets\": 2,'"
+
+# --- paraphrase mining: ParaphraseMiningEvaluator and util.paraphrase_mining transcribed
+# literally in Python give these on the first 300 MRPC pairs ---
+head -n 300 "$mrpc" >"$tmp/m300.jsonl"
+check "paraphrase mining runs" run "$tmp/m.json" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m300.jsonl"
+for kv in average_precision=0.562159 f1=0.584416 precision=0.833333 recall=0.450000 threshold=0.989245 \
+    sentences=598 duplicates=300 candidates=43891; do
+    check "mining ${kv%%=*} as the Python reference" near "$tmp/m.json" "${kv%%=*}" "${kv#*=}" 0.000002
+done
+check "mining top-k 3 in chunks" run "$tmp/m3.json" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m300.jsonl" --top-k 3 --query-chunk-size 7 --corpus-chunk-size 50 --threads 1
+check "mining top-k 3 AP" near "$tmp/m3.json" average_precision 0.600287 0.000002
+check "mining top-k 3 candidates" near "$tmp/m3.json" candidates 1369 0
+check "mining max-pairs" bash -c "'$semb' eval paraphrase-mining --model '$fixture' --data '$tmp/m300.jsonl' --max-pairs 10 | grep -q '\"candidates\": 10,'"
+printf '["a b", "b c"]\n["b c", "c d"]\n["x", "x"]\n' >"$tmp/closure.jsonl"
+"$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/closure.jsonl" --add-transitive-closure >"$tmp/cl.json" 2>"$tmp/cl.err"
+# four sentences ("x" stays, a distractor); a~b, b~c and the closure's a~c
+check "transitive closure adds a~c" bash -c "grep -q '\"sentences\": 4, \"duplicates\": 3, \"candidates\": 6,' '$tmp/cl.json'"
+check "identical pair left out with a warning" grep -q "1 pair of identical texts left out" "$tmp/cl.err"
+
+# --- errors of the new kinds ---
+printf '{"anchor": "a", "positive": "b", "negative": "c"}\n{"anchor": "a", "positive": "b"}\n' >"$tmp/t_bad.jsonl"
+printf '["same", "same"]\n' >"$tmp/m_same.jsonl"
+printf '{"_id": "d1", "text": "x"}\n{"text": "y"}\n' >"$tmp/c_bad.jsonl"
+printf '{"_id": "d1", "text": "x"}\n{"_id": "d1", "text": "y"}\n' >"$tmp/c_dup.jsonl"
+: >"$tmp/c_empty.jsonl"
+expect_error --no-stdout "triplet without negative" "t_bad.jsonl:2: no negative text" "$semb" eval triplet --model "$fixture" --data "$tmp/t_bad.jsonl"
+expect_error --no-stdout "triplet baseline refused" "unknown option '--baseline'" "$semb" eval triplet --baseline tfidf --data "$tmp/t400.jsonl"
+expect_error --no-stdout "triplet no model" "--model is required" "$semb" eval triplet --data "$tmp/t400.jsonl"
+expect_failure "mining no usable pair" "m_same.jsonl: no pair of two different texts" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m_same.jsonl"
+expect_error --no-stdout "mining bad top-k" "--top-k, --max-pairs and the chunk sizes must be positive" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m300.jsonl" --top-k 0
+expect_error --no-stdout "BEIR missing _id" "c_bad.jsonl:2: \"_id\" missing or not a string" "$semb" eval retrieval --model "$fixture" --queries "$tmp/queries.jsonl" --corpus "$tmp/c_bad.jsonl" --qrels "$tmp/qrels.tsv"
+expect_error --no-stdout "BEIR duplicate id" "c_dup.jsonl:2: duplicate _id 'd1' \(first on line 1\)" "$semb" eval retrieval --baseline tfidf --queries "$tmp/queries.jsonl" --corpus "$tmp/c_dup.jsonl" --qrels "$tmp/qrels.tsv"
+expect_error --no-stdout "BEIR empty corpus" "c_empty.jsonl: no documents" "$semb" eval retrieval --baseline tfidf --queries "$tmp/queries.jsonl" --corpus "$tmp/c_empty.jsonl" --qrels "$tmp/qrels.tsv"
+expect_error --no-stdout "BEIR incomplete" "needs all of --queries, --corpus and --qrels" "$semb" eval retrieval --baseline tfidf --queries "$tmp/queries.jsonl"
+expect_error --no-stdout "BEIR and pairs" "give either --data or --queries" "$semb" eval retrieval --baseline tfidf --data "$tmp/se.jsonl" --queries "$tmp/queries.jsonl" --corpus "$tmp/corpus.jsonl" --qrels "$tmp/qrels.tsv"
+expect_error --no-stdout "retrieval without data" "give either --data or --queries" "$semb" eval retrieval --baseline tfidf
+check "eval triplet --help" bash -c "'$semb' eval triplet --help | grep -q TripletEvaluator"
+check "eval paraphrase-mining --help" bash -c "'$semb' eval paraphrase-mining --help | grep -q -- --add-transitive-closure"
 
 finish cli_eval

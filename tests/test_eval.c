@@ -259,17 +259,20 @@ static void test_retrieval_metrics_with_ties(void **state)
         retrieval_top tops[2] = {{0}};
         offer_row(&tops[0], &ds, 0, scores0, reverse);
         offer_row(&tops[1], &ds, 1, scores1, reverse);
-        assert_int_equal(tops[0].count, RETRIEVAL_TOP_K);
-        const size_t want0[RETRIEVAL_TOP_K] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-        for (int i = 0; i < RETRIEVAL_TOP_K; i++)
+        assert_int_equal(tops[0].count, DOCS); /* a corpus smaller than RETRIEVAL_DEPTH */
+        const size_t want0[DOCS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+        for (int i = 0; i < DOCS; i++)
             assert_int_equal(tops[0].document[i], want0[i]);
         assert_int_equal(tops[1].document[0], 5);
         assert_int_equal(tops[1].document[1], 1);
         retrieval_result r;
         retrieval_result_from_tops(tops, &ds, &r);
         assert_close(r.mrr_at_10, (0.25 + 1) / 2, 1e-12, "MRR@10");
-        assert_close(r.recall_at_1, (0 + 0.5) / 2, 1e-12, "Recall@1");
-        assert_close(r.recall_at_10, (1 + 0.5) / 2, 1e-12, "Recall@10");
+        assert_close(r.recall_at[0], (0 + 0.5) / 2, 1e-12, "Recall@1");
+        assert_close(r.recall_at[3], (1 + 0.5) / 2, 1e-12, "Recall@10");
+        /* MAP@100: query 0 finds its one document at rank 4 (1/4); query 1 at ranks 1 and 12
+         * (1/1 + 2/12) / 2 */
+        assert_close(r.map_at_100, (0.25 + (1 + 2.0 / 12) / 2) / 2, 1e-12, "MAP@100");
         assert_close(r.ndcg_at_10, 0.5219118754194257, 1e-12, "NDCG@10");
         assert_int_equal(r.queries, 2);
         assert_int_equal(r.documents, DOCS);
@@ -287,7 +290,7 @@ static void test_retrieval_constant_scores_earn_nothing(void **state)
     offer_row(&tops[1], &ds, 1, zeros, false);
     retrieval_result r;
     retrieval_result_from_tops(tops, &ds, &r);
-    assert_close(r.mrr_at_10 + r.recall_at_1 + r.recall_at_10 + r.ndcg_at_10, 0, 0, "all 0");
+    assert_close(r.mrr_at_10 + r.recall_at[0] + r.recall_at[3] + r.ndcg_at_10, 0, 0, "all 0");
 
     /* NaN ranks as -infinity: below every finite score */
     retrieval_top top = {0};
@@ -339,10 +342,11 @@ static void test_retrieval_embeddings_match_full_sort(void **state)
     retrieval_dataset ds = {.n_queries = Q, .n_documents = D, .relevant_offsets = offsets,
                             .relevant = relevant};
     retrieval_result got;
-    assert_int_equal(retrieval_evaluate_embeddings(qe, de, DIM, &ds, &got, NULL), SEMB_OK);
+    assert_int_equal(retrieval_evaluate_embeddings(qe, de, DIM, SEMB_SIMILARITY_DOT, &ds, &got,
+                                                   NULL), SEMB_OK);
 
     ranked *all = malloc(D * sizeof *all);
-    double mrr = 0, r1 = 0, r10 = 0, ndcg = 0;
+    double mrr = 0, r1 = 0, r10 = 0, ndcg = 0, map = 0;
     for (int q = 0; q < Q; q++) {
         for (int d = 0; d < D; d++) {
             float s = 0;
@@ -352,6 +356,11 @@ static void test_retrieval_embeddings_match_full_sort(void **state)
         }
         qsort(all, D, sizeof *all, by_rank);
         double n_rel = (double)(offsets[q + 1] - offsets[q]), hits = 0, dcg = 0, ideal = 0;
+        double precisions = 0, found = 0;
+        for (int i = 0; i < 100; i++)
+            if (all[i].relevant)
+                precisions += ++found / (i + 1);
+        map += precisions / n_rel;
         for (int i = 0; i < 10; i++) {
             if (all[i].relevant) {
                 if (hits == 0)
@@ -367,10 +376,11 @@ static void test_retrieval_embeddings_match_full_sort(void **state)
         ndcg += dcg / ideal;
     }
     assert_close(got.mrr_at_10, mrr / Q, 1e-12, "MRR@10");
-    assert_close(got.recall_at_1, r1 / Q, 1e-12, "Recall@1");
-    assert_close(got.recall_at_10, r10 / Q, 1e-12, "Recall@10");
+    assert_close(got.recall_at[0], r1 / Q, 1e-12, "Recall@1");
+    assert_close(got.recall_at[3], r10 / Q, 1e-12, "Recall@10");
     assert_close(got.ndcg_at_10, ndcg / Q, 1e-12, "NDCG@10");
-    assert_true(got.recall_at_10 > 0 && got.recall_at_10 < 1);
+    assert_close(got.map_at_100, map / Q, 1e-12, "MAP@100");
+    assert_true(got.recall_at[3] > 0 && got.recall_at[3] < 1);
     free(all);
     free(qe);
     free(de);
@@ -489,8 +499,8 @@ static void test_tfidf_retrieval(void **state)
     retrieval_result r;
     assert_int_equal(tfidf_retrieval_evaluate(&ds, &r, NULL), SEMB_OK);
     assert_close(r.mrr_at_10, (1 + 1.0 / 3 + 1) / 3, 1e-12, "MRR@10");
-    assert_close(r.recall_at_1, 2.0 / 3, 1e-12, "Recall@1");
-    assert_close(r.recall_at_10, 1, 1e-12, "Recall@10");
+    assert_close(r.recall_at[0], 2.0 / 3, 1e-12, "Recall@1");
+    assert_close(r.recall_at[3], 1, 1e-12, "Recall@10");
     assert_close(r.ndcg_at_10, (1 + 0.5 + 1) / 3, 1e-12, "NDCG@10");
     retrieval_dataset_free(&ds);
 }
@@ -584,10 +594,11 @@ static void test_sts_evaluate_by_hand(void **state)
     assert_true(dim <= 64);
     assert_int_equal(semb_encode(m, anchors, NULL, 3, qe, &normalized, NULL), SEMB_OK);
     assert_int_equal(semb_encode(m, positives, NULL, 3, de, &normalized, NULL), SEMB_OK);
-    assert_int_equal(retrieval_evaluate_embeddings(qe, de, dim, &ds, &r_by_hand, NULL), SEMB_OK);
+    assert_int_equal(retrieval_evaluate_embeddings(qe, de, dim, SEMB_SIMILARITY_COSINE, &ds,
+                                                   &r_by_hand, NULL), SEMB_OK);
     assert_close(r.mrr_at_10, r_by_hand.mrr_at_10, 1e-12, "model MRR@10");
     assert_close(r.ndcg_at_10, r_by_hand.ndcg_at_10, 1e-12, "model NDCG@10");
-    assert_close(r.recall_at_10, 1, 0, "3 documents are all in the top 10");
+    assert_close(r.recall_at[3], 1, 0, "3 documents are all in the top 10");
     retrieval_dataset_free(&ds);
     free(e);
     free(text);

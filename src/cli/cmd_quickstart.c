@@ -247,8 +247,8 @@ static int evaluate(const quickstart *q, semb_model *model)
             tfidf_retrieval_evaluate(&ds, &b, &err))
             return cli_fail("quickstart", &err);
         printf("      %-22s %7zu  %6.3f %5.3f %5.3f    %6.3f %5.3f %5.3f\n",
-               q->corpus.datasets[i].name, m.queries, m.mrr_at_10, m.recall_at_1, m.recall_at_10,
-               b.mrr_at_10, b.recall_at_1, b.recall_at_10);
+               q->corpus.datasets[i].name, m.queries, m.mrr_at_10, m.recall_at[0], m.recall_at[3],
+               b.mrr_at_10, b.recall_at[0], b.recall_at[3]);
         sum_model += m.mrr_at_10;
         sum_tfidf += b.mrr_at_10;
         n++;

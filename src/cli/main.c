@@ -20,7 +20,7 @@ static const subcommand commands[] = {
     {"corpus", cmd_corpus, "build pair datasets from Debian's dictionaries and package texts"},
     {"init", cmd_init, "create a randomly initialised model folder"},
     {"vocab", cmd_vocab, "learn a WordPiece vocabulary from plain text"},
-    {"eval", cmd_eval, "STS and retrieval evaluation (or a TF-IDF baseline)"},
+    {"eval", cmd_eval, "evaluate: STS, retrieval, triplet, paraphrase mining, clustering"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
     {"rank", cmd_rank, "rank answer candidates for a question (asymmetric prompts)"},
     {"bias", cmd_bias, "gender bias: occupations closer to female or male propositions"},

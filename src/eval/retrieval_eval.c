@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/matmul.h"
+#include "eval/eval_encode.h"
+#include "eval/text_ids.h"
+#include "index/similarity.h"
 
 /* Score tiles of QUERY_BLOCK x DOCUMENT_BLOCK floats (1 MiB): the document block stays in
  * cache while a whole query block is multiplied against it. */
@@ -47,56 +49,6 @@ bool retrieval_is_relevant(const retrieval_dataset *ds, size_t query, size_t doc
 
 /* ---- building a dataset from pairs ---- */
 
-typedef struct text_ref {
-    const char *text;
-    size_t index;
-} text_ref;
-
-static int by_text_then_index(const void *a, const void *b)
-{
-    const text_ref *x = a, *y = b;
-    int c = strcmp(x->text, y->text);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
-/* Numbers the distinct texts in order of first appearance: ids[i] is the number of texts[i];
- * (*copies)[id] is a malloc'd copy of the text. */
-static semb_status number_distinct(const char *const *texts, size_t n, size_t *ids,
-                                   char ***copies, size_t *n_distinct, semb_error *err)
-{
-    text_ref *refs = malloc(n * sizeof *refs);
-    size_t *first = malloc(n * sizeof *first);
-    *copies = calloc(n, sizeof **copies);
-    *n_distinct = 0;
-    semb_status st = SEMB_OK;
-    if (!refs || !first || !*copies) {
-        st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate an index of %zu texts", n);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        refs[i] = (text_ref){texts[i], i};
-    qsort(refs, n, sizeof *refs, by_text_then_index);
-    for (size_t start = 0, end; start < n; start = end) {
-        for (end = start + 1; end < n && strcmp(refs[end].text, refs[start].text) == 0; end++)
-            ;
-        for (size_t k = start; k < end; k++)
-            first[refs[k].index] = refs[start].index; /* the group's lowest index */
-    }
-    for (size_t i = 0; i < n && !st; i++) {
-        if (first[i] < i) {
-            ids[i] = ids[first[i]];
-            continue;
-        }
-        ids[i] = *n_distinct;
-        if (!((*copies)[(*n_distinct)++] = strdup(texts[i])))
-            st = semb_fail(err, SEMB_ERR_NOMEM, "cannot copy %zu texts", n);
-    }
-done:
-    free(refs);
-    free(first);
-    return st;
-}
-
 typedef struct id_pair {
     size_t query, document;
 } id_pair;
@@ -109,12 +61,12 @@ static int by_query_then_document(const void *a, const void *b)
     return (x->document > y->document) - (x->document < y->document);
 }
 
-/* Relevance lists from the (query, document) id of each pair, duplicates merged. */
-static semb_status build_relevance(retrieval_dataset *ds, const size_t *query_ids,
-                                   const size_t *document_ids, size_t n, semb_error *err)
+semb_status retrieval_dataset_set_relevance(retrieval_dataset *ds, const size_t *query_ids,
+                                            const size_t *document_ids, size_t n,
+                                            semb_error *err)
 {
-    id_pair *pairs = malloc(n * sizeof *pairs);
-    ds->relevant = malloc(n * sizeof *ds->relevant);
+    id_pair *pairs = malloc((n ? n : 1) * sizeof *pairs);
+    ds->relevant = malloc((n ? n : 1) * sizeof *ds->relevant);
     ds->relevant_offsets = calloc(ds->n_queries + 1, sizeof *ds->relevant_offsets);
     if (!pairs || !ds->relevant || !ds->relevant_offsets) {
         free(pairs);
@@ -149,12 +101,12 @@ semb_status retrieval_dataset_from_pairs(const char *const *anchors,
     if (!query_ids || !document_ids)
         st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate ids of %zu pairs", n);
     if (!st)
-        st = number_distinct(anchors, n, query_ids, &out->queries, &out->n_queries, err);
+        st = text_ids_number(anchors, n, query_ids, &out->queries, &out->n_queries, err);
     if (!st)
-        st = number_distinct(positives, n, document_ids, &out->documents, &out->n_documents,
+        st = text_ids_number(positives, n, document_ids, &out->documents, &out->n_documents,
                              err);
     if (!st)
-        st = build_relevance(out, query_ids, document_ids, n, err);
+        st = retrieval_dataset_set_relevance(out, query_ids, document_ids, n, err);
     free(query_ids);
     free(document_ids);
     if (st)
@@ -272,7 +224,7 @@ semb_status retrieval_dataset_read_pairs(const char *path, retrieval_dataset *ou
     return st;
 }
 
-/* ---- ranking and metrics ---- */
+/* ---- ranking ---- */
 
 /* Whether (score a, relevance ra, document da) ranks before (b, rb, db): the tie order the
  * header describes. */
@@ -289,12 +241,12 @@ void retrieval_top_offer(retrieval_top *top, float score, size_t document, bool 
 {
     if (isnan(score))
         score = -INFINITY;
-    size_t last = RETRIEVAL_TOP_K - 1;
-    if (top->count == RETRIEVAL_TOP_K &&
+    size_t last = RETRIEVAL_DEPTH - 1;
+    if (top->count == RETRIEVAL_DEPTH &&
         !ranks_before(score, relevant, document, top->score[last], top->relevant[last],
                       top->document[last]))
         return;
-    size_t pos = top->count < RETRIEVAL_TOP_K ? top->count++ : last;
+    size_t pos = top->count < RETRIEVAL_DEPTH ? top->count++ : last;
     for (; pos > 0 && ranks_before(score, relevant, document, top->score[pos - 1],
                                    top->relevant[pos - 1], top->document[pos - 1]);
          pos--) {
@@ -307,112 +259,234 @@ void retrieval_top_offer(retrieval_top *top, float score, size_t document, bool 
     top->relevant[pos] = relevant;
 }
 
-void retrieval_result_from_tops(const retrieval_top *tops, const retrieval_dataset *ds,
-                                retrieval_result *out)
-{
-    double mrr = 0, recall1 = 0, recall10 = 0, ndcg = 0;
-    for (size_t q = 0; q < ds->n_queries; q++) {
-        const retrieval_top *top = &tops[q];
-        size_t n_relevant = ds->relevant_offsets[q + 1] - ds->relevant_offsets[q];
-        if (n_relevant == 0) /* outside the contract; scored 0 rather than divided by 0 */
-            continue;
-        double hits = 0, dcg = 0, ideal = 0, reciprocal_rank = 0;
-        for (size_t i = 0; i < top->count; i++) {
-            if (!top->relevant[i])
-                continue;
-            if (hits == 0)
-                reciprocal_rank = 1.0 / (double)(i + 1);
-            hits++;
-            dcg += 1 / log2((double)i + 2);
-        }
-        for (size_t i = 0; i < n_relevant && i < RETRIEVAL_TOP_K; i++)
-            ideal += 1 / log2((double)i + 2);
-        mrr += reciprocal_rank;
-        recall1 += top->count && top->relevant[0] ? 1.0 / (double)n_relevant : 0;
-        recall10 += hits / (double)n_relevant;
-        ndcg += ideal > 0 ? dcg / ideal : 0;
-    }
-    double n = ds->n_queries ? (double)ds->n_queries : 1;
-    *out = (retrieval_result){mrr / n, recall1 / n, recall10 / n, ndcg / n, ds->n_queries,
-                              ds->n_documents};
-}
-
-/* Offers one tile of scores ([rows, cols] with leading dimension ld) to the tops of queries
- * first_query.. and documents first_document... */
+/* Offers one tile of scores ([rows, cols], row-major) to the tops of queries first_query..
+ * and documents first_document... */
 static void offer_tile(retrieval_top *tops, const retrieval_dataset *ds, const float *tile,
-                       int ld, size_t first_query, int rows, size_t first_document, int cols)
+                       size_t first_query, int rows, size_t first_document, int cols)
 {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         size_t q = first_query + (size_t)r;
         retrieval_top *top = &tops[q];
-        const float *row = tile + (size_t)r * (size_t)ld;
+        const float *row = tile + (size_t)r * (size_t)cols;
         for (int c = 0; c < cols; c++) {
-            /* the common case, a score below a full top list, decided without a lookup */
-            if (top->count == RETRIEVAL_TOP_K && row[c] < top->score[RETRIEVAL_TOP_K - 1])
-                continue;
+            if (!retrieval_top_admits(top, row[c]))
+                continue; /* the common case, decided without a relevance lookup */
             size_t d = first_document + (size_t)c;
             retrieval_top_offer(top, row[c], d, retrieval_is_relevant(ds, q, d));
         }
     }
 }
 
-semb_status retrieval_evaluate_embeddings(const float *query_embeddings,
-                                          const float *document_embeddings, int dim,
-                                          const retrieval_dataset *ds, retrieval_result *out,
-                                          semb_error *err)
+semb_status retrieval_rank_chunk(retrieval_top *tops, const retrieval_dataset *ds,
+                                 const float *query_embeddings,
+                                 const float *document_embeddings, size_t first_document,
+                                 size_t n_documents, int dim, semb_similarity sim,
+                                 semb_error *err)
 {
-    if (dim <= 0)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "retrieval: embedding dimension %d", dim);
-    retrieval_top *tops = calloc(ds->n_queries ? ds->n_queries : 1, sizeof *tops);
     float *tile = malloc((size_t)QUERY_BLOCK * DOCUMENT_BLOCK * sizeof *tile);
-    if (!tops || !tile) {
-        free(tops);
-        free(tile);
-        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate rankings of %zu queries",
-                         ds->n_queries);
-    }
+    if (!tile)
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate a score tile");
     for (size_t q0 = 0; q0 < ds->n_queries; q0 += QUERY_BLOCK) {
-        int rows = (int)(ds->n_queries - q0 < QUERY_BLOCK ? ds->n_queries - q0 : QUERY_BLOCK);
-        for (size_t d0 = 0; d0 < ds->n_documents; d0 += DOCUMENT_BLOCK) {
-            int cols = (int)(ds->n_documents - d0 < DOCUMENT_BLOCK ? ds->n_documents - d0
-                                                                   : DOCUMENT_BLOCK);
-            matmul_sgemm(false, true, rows, cols, dim, 1.0f, query_embeddings + q0 * (size_t)dim,
-                         dim, document_embeddings + d0 * (size_t)dim, dim, 0.0f, tile,
-                         DOCUMENT_BLOCK);
-            offer_tile(tops, ds, tile, DOCUMENT_BLOCK, q0, rows, d0, cols);
+        size_t rows = ds->n_queries - q0 < QUERY_BLOCK ? ds->n_queries - q0 : QUERY_BLOCK;
+        for (size_t d0 = 0; d0 < n_documents; d0 += DOCUMENT_BLOCK) {
+            size_t cols = n_documents - d0 < DOCUMENT_BLOCK ? n_documents - d0 : DOCUMENT_BLOCK;
+            similarity_matrix(sim, query_embeddings + q0 * (size_t)dim, rows,
+                              document_embeddings + d0 * (size_t)dim, cols, dim, tile);
+            offer_tile(tops, ds, tile, q0, (int)rows, first_document + d0, (int)cols);
         }
     }
-    retrieval_result_from_tops(tops, ds, out);
-    free(tops);
     free(tile);
     return SEMB_OK;
 }
 
+/* ---- metrics ---- */
+
+static const int cutoffs[SEMB_RETRIEVAL_CUTOFFS] = {1, 3, 5, 10};
+
+int semb_retrieval_cutoff(int index)
+{
+    return index >= 0 && index < SEMB_RETRIEVAL_CUTOFFS ? cutoffs[index] : 0;
+}
+
+/* Adds one query's metrics to the sums in *sum (means taken by the caller). */
+static void add_query_metrics(const retrieval_top *top, size_t n_relevant,
+                              retrieval_result *sum)
+{
+    double hits = 0, dcg = 0, ideal = 0, precision_sum = 0;
+    for (size_t i = 0; i < top->count; i++) {
+        if (top->relevant[i]) {
+            if (hits == 0 && i < 10)
+                sum->mrr_at_10 += 1.0 / (double)(i + 1);
+            hits++;
+            precision_sum += hits / (double)(i + 1);
+            if (i < 10)
+                dcg += 1 / log2((double)i + 2);
+        }
+        for (int c = 0; c < SEMB_RETRIEVAL_CUTOFFS; c++)
+            if (i + 1 == (size_t)cutoffs[c]) {
+                sum->accuracy_at[c] += hits > 0;
+                sum->precision_at[c] += hits / cutoffs[c];
+                sum->recall_at[c] += hits / (double)n_relevant;
+            }
+    }
+    /* a corpus smaller than a cutoff: the list ends before it, with all its hits */
+    for (int c = 0; c < SEMB_RETRIEVAL_CUTOFFS; c++)
+        if (top->count < (size_t)cutoffs[c]) {
+            sum->accuracy_at[c] += hits > 0;
+            sum->precision_at[c] += hits / cutoffs[c];
+            sum->recall_at[c] += hits / (double)n_relevant;
+        }
+    for (size_t i = 0; i < n_relevant && i < 10; i++)
+        ideal += 1 / log2((double)i + 2);
+    sum->ndcg_at_10 += dcg / ideal;
+    sum->map_at_100 += precision_sum / (double)(n_relevant < 100 ? n_relevant : 100);
+}
+
+void retrieval_result_from_tops(const retrieval_top *tops, const retrieval_dataset *ds,
+                                retrieval_result *out)
+{
+    retrieval_result sum = {0};
+    for (size_t q = 0; q < ds->n_queries; q++) {
+        size_t n_relevant = ds->relevant_offsets[q + 1] - ds->relevant_offsets[q];
+        if (n_relevant) /* outside the contract; scored 0 rather than divided by 0 */
+            add_query_metrics(&tops[q], n_relevant, &sum);
+    }
+    double n = ds->n_queries ? (double)ds->n_queries : 1;
+    sum.mrr_at_10 /= n;
+    sum.ndcg_at_10 /= n;
+    sum.map_at_100 /= n;
+    for (int c = 0; c < SEMB_RETRIEVAL_CUTOFFS; c++) {
+        sum.accuracy_at[c] /= n;
+        sum.precision_at[c] /= n;
+        sum.recall_at[c] /= n;
+    }
+    sum.queries = ds->n_queries;
+    sum.documents = ds->n_documents;
+    *out = sum;
+}
+
+/* ---- evaluation ---- */
+
+static retrieval_top *new_tops(const retrieval_dataset *ds, semb_error *err)
+{
+    retrieval_top *tops = calloc(ds->n_queries ? ds->n_queries : 1, sizeof *tops);
+    if (!tops)
+        semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate rankings of %zu queries", ds->n_queries);
+    return tops;
+}
+
+semb_status retrieval_evaluate_embeddings(const float *query_embeddings,
+                                          const float *document_embeddings, int dim,
+                                          semb_similarity sim, const retrieval_dataset *ds,
+                                          retrieval_result *out, semb_error *err)
+{
+    if (dim <= 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "retrieval: embedding dimension %d", dim);
+    retrieval_top *tops = new_tops(ds, err);
+    if (!tops)
+        return SEMB_ERR_NOMEM;
+    semb_status st = retrieval_rank_chunk(tops, ds, query_embeddings, document_embeddings, 0,
+                                          ds->n_documents, dim, sim, err);
+    if (!st)
+        retrieval_result_from_tops(tops, ds, out);
+    free(tops);
+    return st;
+}
+
+/* Embeds the corpus chunk by chunk and offers each chunk to the tops. */
+static semb_status rank_corpus(semb_model *model, const retrieval_dataset *ds,
+                               const semb_eval_options *opts, const float *queries,
+                               retrieval_top *tops, semb_error *err)
+{
+    int dim = semb_model_dimension(model);
+    semb_similarity sim = semb_model_similarity(model);
+    size_t chunk = eval_chunk_size(opts);
+    if (chunk > ds->n_documents)
+        chunk = ds->n_documents ? ds->n_documents : 1;
+    float *documents = malloc(chunk * (size_t)dim * sizeof *documents);
+    if (!documents)
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate embeddings of %zu documents",
+                         chunk);
+    semb_status st = SEMB_OK;
+    for (size_t d0 = 0; !st && d0 < ds->n_documents; d0 += chunk) {
+        size_t n = ds->n_documents - d0 < chunk ? ds->n_documents - d0 : chunk;
+        st = eval_encode(model, (const char *const *)ds->documents + d0, n,
+                         opts ? opts->document_prompt : NULL, opts ? opts->batch_size : 0, sim,
+                         documents, err);
+        if (st)
+            semb_fail_prefix(err, "retrieval corpus (from document %zu): ", d0);
+        else
+            st = retrieval_rank_chunk(tops, ds, queries, documents, d0, n, dim, sim, err);
+    }
+    free(documents);
+    return st;
+}
+
 semb_status retrieval_evaluate(semb_model *model, const retrieval_dataset *ds,
-                               const semb_encode_options *opts, retrieval_result *out,
+                               const semb_eval_options *opts, retrieval_result *out,
                                semb_error *err)
 {
     if (!model || !ds || !out)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "retrieval_evaluate: NULL argument");
-    semb_encode_options normalized = opts ? *opts : (semb_encode_options){0};
-    normalized.normalize = 1;
     int dim = semb_model_dimension(model);
     float *queries = malloc((ds->n_queries + 1) * (size_t)dim * sizeof *queries);
-    float *documents = malloc((ds->n_documents + 1) * (size_t)dim * sizeof *documents);
+    retrieval_top *tops = new_tops(ds, err);
     semb_status st = SEMB_OK;
-    if (!queries || !documents)
-        st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate embeddings of %zu queries and %zu "
-                       "documents", ds->n_queries, ds->n_documents);
-    if (!st && (st = semb_encode(model, (const char *const *)ds->queries, NULL, ds->n_queries,
-                                 queries, &normalized, err)))
+    if (!queries || !tops)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate embeddings of %zu queries",
+                       ds->n_queries);
+    if (!st && (st = eval_encode(model, (const char *const *)ds->queries, ds->n_queries,
+                                 opts ? opts->query_prompt : NULL, opts ? opts->batch_size : 0,
+                                 semb_model_similarity(model), queries, err)))
         semb_fail_prefix(err, "retrieval queries: ");
-    if (!st && (st = semb_encode(model, (const char *const *)ds->documents, NULL,
-                                 ds->n_documents, documents, &normalized, err)))
-        semb_fail_prefix(err, "retrieval corpus: ");
     if (!st)
-        st = retrieval_evaluate_embeddings(queries, documents, dim, ds, out, err);
+        st = rank_corpus(model, ds, opts, queries, tops, err);
+    if (!st)
+        retrieval_result_from_tops(tops, ds, out);
     free(queries);
-    free(documents);
+    free(tops);
     return st;
+}
+
+/* Checks the public API's relevance lists: ascending distinct indices below n_documents, at
+ * least one per query. */
+static semb_status check_relevance(size_t n_queries, size_t n_documents,
+                                   const size_t *offsets, const size_t *relevant,
+                                   semb_error *err)
+{
+    if (offsets[0] != 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "relevant_offsets[0] is %zu, not 0",
+                         offsets[0]);
+    for (size_t q = 0; q < n_queries; q++) {
+        if (offsets[q + 1] <= offsets[q])
+            return semb_fail(err, SEMB_ERR_INVALID_ARG, "query %zu has no relevant document", q);
+        for (size_t k = offsets[q]; k < offsets[q + 1]; k++)
+            if (relevant[k] >= n_documents || (k > offsets[q] && relevant[k] <= relevant[k - 1]))
+                return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                                 "query %zu: relevant documents must be ascending distinct "
+                                 "indices below %zu", q, n_documents);
+    }
+    return SEMB_OK;
+}
+
+semb_status semb_eval_retrieval(semb_model *model, const char *const *queries, size_t n_queries,
+                                const char *const *documents, size_t n_documents,
+                                const size_t *relevant_offsets, const size_t *relevant,
+                                const semb_eval_options *opts, semb_retrieval_metrics *out,
+                                semb_error *err)
+{
+    if (!model || !out || (n_queries && (!queries || !relevant_offsets || !relevant)) ||
+        (n_documents && !documents))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_eval_retrieval: NULL argument");
+    if (n_queries == 0 || n_documents == 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "retrieval needs queries and documents "
+                         "(%zu queries, %zu documents)", n_queries, n_documents);
+    semb_status st = check_relevance(n_queries, n_documents, relevant_offsets, relevant, err);
+    if (st)
+        return st;
+    /* a view: the evaluation only reads the dataset */
+    retrieval_dataset view = {(char **)queries, n_queries, (char **)documents, n_documents,
+                              (size_t *)relevant_offsets, (size_t *)relevant};
+    return retrieval_evaluate(model, &view, opts, out, err);
 }

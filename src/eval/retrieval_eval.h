@@ -1,11 +1,13 @@
 /* Retrieval evaluation, as sentence-transformers' InformationRetrievalEvaluator reports it:
  * each query ranks the whole corpus by similarity, and the ranks of its relevant documents
- * give MRR@10, Recall@1, Recall@10 and NDCG@10 (binary relevance), averaged over queries.
+ * in its top RETRIEVAL_DEPTH give the metrics of semb_retrieval_metrics (include/semb.h,
+ * where each is defined), averaged over queries.
  *
  * Ties: documents are ordered by score, highest first; among equal scores an irrelevant
  * document comes before a relevant one, then the lower document index first. So a model
  * that scores everything alike (a collapsed encoder, a TF-IDF query with no known word)
- * earns nothing from the order of the corpus, which for pair data matches the queries. */
+ * earns nothing from the order of the corpus, which for pair data matches the queries.
+ * (sentence-transformers leaves the order of ties to torch.topk and a heap.) */
 #ifndef SEMB_EVAL_RETRIEVAL_EVAL_H
 #define SEMB_EVAL_RETRIEVAL_EVAL_H
 
@@ -14,7 +16,10 @@
 
 #include "semb.h"
 
-#define RETRIEVAL_TOP_K 10
+/* The deepest cutoff of any metric (MAP@100): each query keeps its best this many. */
+#define RETRIEVAL_DEPTH 100
+
+typedef semb_retrieval_metrics retrieval_result;
 
 /* Queries, a corpus, and which documents are relevant to each query. */
 typedef struct retrieval_dataset {
@@ -44,53 +49,65 @@ semb_status retrieval_dataset_from_pairs(const char *const *anchors,
 semb_status retrieval_dataset_read_pairs(const char *path, retrieval_dataset *out,
                                          semb_error *err);
 
+/* Fills ds->relevant_offsets and ds->relevant (ds->n_queries set) from the n (query_ids[i],
+ * document_ids[i]) pairs, repeats merged. Fails only with SEMB_ERR_NOMEM. */
+semb_status retrieval_dataset_set_relevance(retrieval_dataset *ds, const size_t *query_ids,
+                                            const size_t *document_ids, size_t n,
+                                            semb_error *err);
+
 void retrieval_dataset_free(retrieval_dataset *ds);
 
 /* Whether document is relevant to query (binary search). */
 bool retrieval_is_relevant(const retrieval_dataset *ds, size_t query, size_t document);
 
-typedef struct retrieval_result {
-    double mrr_at_10;    /* in [0, 1], means over queries */
-    double recall_at_1;  /* share of a query's relevant documents ranked first */
-    double recall_at_10; /* share of them in the top 10 */
-    double ndcg_at_10;
-    size_t queries, documents;
-} retrieval_result;
-
-/* The best RETRIEVAL_TOP_K documents one query has been offered so far, best first, in the
+/* The best RETRIEVAL_DEPTH documents one query has been offered so far, best first, in the
  * order the header describes. Start from {0}. */
 typedef struct retrieval_top {
     size_t count;
-    float score[RETRIEVAL_TOP_K];
-    size_t document[RETRIEVAL_TOP_K];
-    bool relevant[RETRIEVAL_TOP_K];
+    float score[RETRIEVAL_DEPTH];
+    size_t document[RETRIEVAL_DEPTH];
+    bool relevant[RETRIEVAL_DEPTH];
 } retrieval_top;
 
 /* Offers one scored document; a NaN score ranks as -infinity. Offering every document
- * of the corpus once, in any order, gives the exact top RETRIEVAL_TOP_K. */
+ * of the corpus once, in any order, gives the exact top RETRIEVAL_DEPTH. */
 void retrieval_top_offer(retrieval_top *top, float score, size_t document, bool relevant);
+
+/* Whether a score could enter top at all (false: no need to look up its relevance). */
+static inline bool retrieval_top_admits(const retrieval_top *top, float score)
+{
+    return top->count < RETRIEVAL_DEPTH || !(score < top->score[RETRIEVAL_DEPTH - 1]);
+}
 
 /* The mean metrics of all queries, from tops[0 .. ds->n_queries) each offered the whole
  * corpus. */
 void retrieval_result_from_tops(const retrieval_top *tops, const retrieval_dataset *ds,
                                 retrieval_result *out);
 
-/* Ranks ds's corpus for every query by the dot product of query_embeddings[n_queries, dim]
- * and document_embeddings[n_documents, dim] (row-major; pass L2-normalised rows for cosine
- * similarity) and fills out. Exact: every query-document score is computed, in tiles of
- * blocked matrix products, so memory beyond the inputs is a few MB. SEMB_ERR_NOMEM is the only
- * failure. */
+/* Offers documents first_document .. first_document + n_documents - 1, embedded as
+ * document_embeddings[n_documents, dim], to the tops of all ds->n_queries queries
+ * (query_embeddings[n_queries, dim]); both sides prepared for sim (similarity_prepare).
+ * Scores are computed in tiles of blocked matrix products (a few MB of scratch).
+ * SEMB_ERR_NOMEM is the only failure. */
+semb_status retrieval_rank_chunk(retrieval_top *tops, const retrieval_dataset *ds,
+                                 const float *query_embeddings,
+                                 const float *document_embeddings, size_t first_document,
+                                 size_t n_documents, int dim, semb_similarity sim,
+                                 semb_error *err);
+
+/* Ranks the whole corpus (document_embeddings[ds->n_documents, dim]) for every query and
+ * fills out; embeddings prepared for sim. SEMB_ERR_NOMEM is the only failure. */
 semb_status retrieval_evaluate_embeddings(const float *query_embeddings,
                                           const float *document_embeddings, int dim,
-                                          const retrieval_dataset *ds, retrieval_result *out,
-                                          semb_error *err);
+                                          semb_similarity sim, const retrieval_dataset *ds,
+                                          retrieval_result *out, semb_error *err);
 
-/* Embeds the queries and the corpus with model (opts as for semb_encode, NULL for defaults;
- * embeddings are always L2-normalised, so the ranking is by cosine similarity, as
- * sentence-transformers ranks) and evaluates them. Holds (queries + documents) x dimension
- * floats. Errors are those of semb_encode, naming the query or document. */
+/* Embeds the queries and then the corpus, chunk by chunk, with model (opts as
+ * semb_eval_options says, NULL for defaults), scores under semb_model_similarity(model) and
+ * evaluates. Memory: the query embeddings, one chunk of documents and the tops. Errors are
+ * those of semb_encode, prefixed "retrieval queries: " or "retrieval corpus: ". */
 semb_status retrieval_evaluate(semb_model *model, const retrieval_dataset *ds,
-                               const semb_encode_options *opts, retrieval_result *out,
+                               const semb_eval_options *opts, retrieval_result *out,
                                semb_error *err);
 
 #endif

@@ -338,7 +338,7 @@ static semb_status rank_query(const tfidf_model *model, const inverted_index *in
     }
     tfidf_vector_free(&query);
     for (size_t d = 0; d < ds->n_documents; d++) {
-        if (top->count == RETRIEVAL_TOP_K && scores[d] < top->score[RETRIEVAL_TOP_K - 1])
+        if (!retrieval_top_admits(top, scores[d]))
             continue; /* cannot enter the top list: no relevance lookup needed */
         retrieval_top_offer(top, scores[d], d, retrieval_is_relevant(ds, q, d));
     }
