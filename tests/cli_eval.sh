@@ -52,6 +52,12 @@ check "sts test spearman as scipy" near "$tmp/test.json" spearman 0.378774 0.000
 check "sts test pearson as scipy" near "$tmp/test.json" pearson 0.360927 0.0001
 check "sts one thread" run "$tmp/test1.json" "$semb" eval sts --model "$fixture" --data "$stsb/test.tsv" --threads 1
 check "sts threads do not change it" near "$tmp/test1.json" spearman "$(field "$tmp/test.json" spearman)" 0.00001
+# the model's similarity function scores the pairs: manhattan ranks the test pairs differently
+cp -r "$fixture" "$tmp/manhattan" && chmod -R u+w "$tmp/manhattan"
+printf '{"similarity_fn_name": "manhattan"}\n' >"$tmp/manhattan/config_sentence_transformers.json"
+check "sts manhattan model runs" run "$tmp/man.json" "$semb" eval sts --model "$tmp/manhattan" --data "$stsb/test.tsv"
+check "sts reports the model's similarity" grep -q '"similarity": "manhattan"' "$tmp/man.json"
+check "sts manhattan scores differ from cosine" bash -c "! grep -q '\"spearman\": $(field "$tmp/test.json" spearman),' '$tmp/man.json'"
 check "sts --pretty" bash -c "'$semb' eval sts --model '$fixture' --data '$stsb/test.tsv' --pretty | grep -qE '^  spearman +0\.3788\$'"
 
 # --- the TF-IDF baseline: scikit-learn's TfidfVectorizer() gives .693131 / .706628 ---

@@ -185,7 +185,8 @@ static int eval_sts(int argc, char **argv)
                    "(--model DIR | --baseline tfidf) --data FILE.tsv [options]\n\n"
                    "FILE.tsv has a header naming score, sentence1 and sentence2. Prints\n"
                    "{\"spearman\", \"pearson\", \"n\", ...}: the correlations (fractions, -1 to 1)\n"
-                   "of the cosine similarity of each pair with its gold score.",
+                   "of each pair's similarity (the model's function; cosine for most\n"
+                   "models and for the TF-IDF baseline) with its gold score.",
                    options, sizeof options / sizeof options[0]);
     if (rc >= 0 || (rc = check_args(command, &a, true, true)) >= 0)
         return rc;
@@ -196,9 +197,11 @@ static int eval_sts(int argc, char **argv)
     semb_model *model = NULL;
     sts_result result;
     semb_status st = SEMB_OK;
+    semb_similarity sim = SEMB_SIMILARITY_COSINE;
     if (a.baseline) {
         st = tfidf_sts_evaluate(&data, &result, &err);
     } else if ((model = load_model(command, &a))) {
+        sim = semb_model_similarity(model);
         warn_truncated(command, model, data.sentence1, data.count, NULL, "sentence1 texts");
         warn_truncated(command, model, data.sentence2, data.count, NULL, "sentence2 texts");
         semb_encode_options opts = {.batch_size = a.batch_size};
@@ -220,7 +223,7 @@ static int eval_sts(int argc, char **argv)
     report_number(&r, "spearman", result.spearman / 100);
     report_number(&r, "pearson", result.pearson / 100);
     report_count(&r, "n", result.n);
-    return report_end(&r, command, &a, "cosine");
+    return report_end(&r, command, &a, semb_similarity_name(sim));
 }
 
 /* ---- retrieval ---- */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "index/similarity.h"
 #include "eval/rank_stats.h"
 #include "io/files.h"
 #include "text/utf8.h"
@@ -206,18 +207,6 @@ semb_status sts_score(const double *predicted, const double *gold, size_t n, sts
     return SEMB_OK;
 }
 
-static double cosine(const float *a, const float *b, int dim)
-{
-    double dot = 0, na = 0, nb = 0;
-    for (int i = 0; i < dim; i++) {
-        dot += (double)a[i] * b[i];
-        na += (double)a[i] * a[i];
-        nb += (double)b[i] * b[i];
-    }
-    double denom = sqrt(na) * sqrt(nb);
-    return denom > 0 ? dot / denom : 0.0;
-}
-
 /* semb_encode names a failing text "text K: ..."; say which file line and column it is. */
 static void name_failing_sentence(const sts_dataset *data, size_t first, size_t count,
                                   semb_error *err)
@@ -234,7 +223,7 @@ static void name_failing_sentence(const sts_dataset *data, size_t first, size_t 
               second ? 2 : 1, tail);
 }
 
-/* Cosines of pairs [first, first + count) into predicted. */
+/* Scores of pairs [first, first + count) into predicted, by the model's similarity. */
 static semb_status score_chunk(semb_model *model, const sts_dataset *data, size_t first,
                                size_t count, const semb_encode_options *opts,
                                const char **texts, size_t *lengths, float *emb,
@@ -251,9 +240,11 @@ static semb_status score_chunk(semb_model *model, const sts_dataset *data, size_
         name_failing_sentence(data, first, count, err);
         return st;
     }
+    semb_similarity sim = semb_model_similarity(model);
+    similarity_prepare(sim, emb, 2 * count, dim);
     for (size_t i = 0; i < count; i++)
         predicted[first + i] =
-            cosine(emb + i * (size_t)dim, emb + (count + i) * (size_t)dim, dim);
+            similarity_pair(sim, emb + i * (size_t)dim, emb + (count + i) * (size_t)dim, dim);
     return SEMB_OK;
 }
 

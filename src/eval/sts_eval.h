@@ -1,5 +1,6 @@
 /* Semantic textual similarity evaluation, as sentence-transformers' EmbeddingSimilarityEvaluator
- * does it: embed both sentences of each pair, score the pair by cosine similarity, and report
+ * does it: embed both sentences of each pair, score the pair by the model's similarity function
+ * (cosine unless its config_sentence_transformers.json says otherwise), and report
  * Spearman's rho and Pearson's r between those scores and the gold scores (both x100). */
 #ifndef SEMB_EVAL_STS_EVAL_H
 #define SEMB_EVAL_STS_EVAL_H
@@ -45,7 +46,8 @@ semb_status sts_score(const double *predicted, const double *gold, size_t n, sts
                       semb_error *err);
 
 /* Embeds both columns of data with model (opts as for semb_encode; NULL for defaults),
- * scores each pair by the cosine of its two embeddings (0 when one is the zero vector) and
+ * scores each pair by the model's similarity function (cosine: 0 when one embedding is the zero
+ * vector) and
  * correlates them with the gold scores. Pairs are encoded in chunks, so memory does not grow
  * with the dataset. The weights are not changed, so a trainer may call this between steps.
  * Errors are those of semb_encode (rewritten to name file:line and column of the sentence)
