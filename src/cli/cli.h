@@ -74,5 +74,7 @@ int cmd_corpus(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_quickstart(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 #endif

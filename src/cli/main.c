@@ -21,6 +21,8 @@ static const subcommand commands[] = {
     {"init", cmd_init, "create a randomly initialised model folder"},
     {"vocab", cmd_vocab, "learn a WordPiece vocabulary from plain text"},
     {"eval", cmd_eval, "STS and retrieval evaluation (or a TF-IDF baseline)"},
+    {"index", cmd_index, "embed a corpus into a search index file"},
+    {"search", cmd_search, "the documents of an index most similar to a query"},
     {"selfcheck", cmd_selfcheck, "verify kernels, tokenizer and encoder on this machine"},
 };
 

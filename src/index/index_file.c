@@ -76,7 +76,7 @@ static uint32_t header_crc(const uint8_t *header, size_t table_bytes)
 
 static void encode_header(const index_writer *w, const index_info *info, uint8_t *out)
 {
-    memset(out, 0, INDEX_HEADER_SIZE);
+    memset(out, 0, INDEX_HEADER_SIZE + w->n_sections * INDEX_SECTION_ENTRY_SIZE);
     memcpy(out, INDEX_FILE_MAGIC, 8);
     put_u32(out + 8, INDEX_FILE_VERSION);
     put_u64(out + 16, w->file_size);
