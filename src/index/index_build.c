@@ -109,8 +109,8 @@ static semb_status scan_corpus(build_state *b, semb_error *err)
             first_given = doc.id_given;
         else if (doc.id_given != first_given)
             return semb_fail(err, SEMB_ERR_INPUT,
-                             "%s:%zu: %s an id, but the first document (line %zu) %s",
-                             b->reader.name, doc.line, doc.id_given ? "has" : "has no",
+                             "%s:%zu: %s, but the first document (line %zu) %s",
+                             b->reader.name, doc.line, doc.id_given ? "has an id" : "has no id",
                              b->lines[0], first_given ? "has one" : "has none");
         if ((st = keep_id(b, &doc, err)))
             return st;
