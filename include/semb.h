@@ -313,7 +313,7 @@ typedef struct semb_index_build_result {
  * temporary file renamed into place; on failure nothing is left). The corpus file is read
  * twice: a first pass checks every line (UTF-8, JSON, ids) and counts, so a bad line is
  * reported before any encoding; then documents are read, encoded and written chunk by chunk,
- * so memory holds one chunk plus 16 bytes and the id of each document (int8 with the corpus
+ * so memory holds one chunk plus 24 bytes and the id of each document (int8 with the corpus
  * as calibration also writes the float embeddings to a temporary file beside the output).
  * Ids are the JSONL "id"/"_id" values, else the 1-based line numbers of the corpus file (or
  * the positions of in-memory texts); duplicate ids are an error naming both lines, as is a

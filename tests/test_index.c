@@ -390,7 +390,8 @@ static void test_exact_ties_in_corpus_order(void **state)
         assert_int_equal(exact_search_reference(&f, query, 1, &prm, ref, &per, &err), SEMB_OK);
         for (size_t r = 0; r < 25; r++) {
             assert_int_equal(fast[r].document, ref[r].document);
-            assert_true(fast[r].score == ref[r].score);
+            /* int8 folds the dequantization into the query: equal up to float rounding */
+            assert_true(fabsf(fast[r].score - ref[r].score) <= 1e-5f * (1 + fabsf(ref[r].score)));
             if (r && fast[r].score == fast[r - 1].score)
                 assert_true(fast[r].document > fast[r - 1].document);
         }

@@ -1,5 +1,6 @@
 #include "index/exact_search.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 typedef struct query_set {
     const float *rows;   /* [n, dim], similarity_prepare'd */
     const uint8_t *bits; /* [n, row bytes], binary shortlist only; NULL otherwise */
+    const float *scaled; /* int8 under cosine or dot: rows * steps, [n, dim]; else NULL */
+    const float *bias;   /* with scaled: rows . (starts + 128.5 steps), [n] */
     size_t n;
 } query_set;
 
@@ -26,6 +29,7 @@ typedef struct query_set {
 typedef struct scratch {
     float *decoded; /* CORPUS_BLOCK * dim */
     float *scores;  /* QUERY_TILE * CORPUS_BLOCK */
+    float *norms;   /* CORPUS_BLOCK */
 } scratch;
 
 /* Float rows of documents first..first+rows: the mapping itself for float32, else decoded
@@ -48,10 +52,32 @@ static const float *decode_block(const index_file *f, size_t first, size_t rows,
     return buf;
 }
 
+/* int8 under cosine or dot: one product of the scaled queries with the codes, plus each
+ * query's bias, over the dequantized row's norm for cosine (int8_codes_and_norms). */
+static void score_int8_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
+                             size_t first, size_t rows, scratch *s)
+{
+    int dim = f->info.dimension;
+    int8_codes_and_norms((const int8_t *)(f->embeddings + first * f->row_bytes), rows, dim,
+                         f->int8_starts, f->int8_steps, s->decoded, s->norms);
+    similarity_matrix(SEMB_SIMILARITY_DOT, qs->scaled + q0 * (size_t)dim, nq, s->decoded, rows,
+                      dim, s->scores);
+    bool cosine = f->info.similarity == SEMB_SIMILARITY_COSINE;
+    for (size_t r = 0; r < rows; r++)
+        s->norms[r] = !cosine ? 1.0f : s->norms[r] > 0 ? 1.0f / sqrtf(s->norms[r]) : 0.0f;
+    for (size_t q = 0; q < nq; q++)
+        for (size_t r = 0; r < rows; r++)
+            s->scores[q * rows + r] = (s->scores[q * rows + r] + qs->bias[q0 + q]) * s->norms[r];
+}
+
 /* scores[q * rows + r] for queries q0..q0+nq of the set against one corpus block. */
 static void score_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
                         size_t first, size_t rows, hamming_function hamming, scratch *s)
 {
+    if (qs->scaled) {
+        score_int8_block(f, qs, q0, nq, first, rows, s);
+        return;
+    }
     if (qs->bits) {
         for (size_t q = 0; q < nq; q++) {
             const uint8_t *bits = qs->bits + (q0 + q) * f->row_bytes;
@@ -121,7 +147,8 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
     for (int t = 0; scratches && t < threads; t++) {
         scratches[t].decoded = malloc(CORPUS_BLOCK * dim * sizeof(float));
         scratches[t].scores = malloc(tile * CORPUS_BLOCK * sizeof(float));
-        if (!scratches[t].decoded || !scratches[t].scores)
+        scratches[t].norms = malloc(CORPUS_BLOCK * sizeof(float));
+        if (!scratches[t].decoded || !scratches[t].scores || !scratches[t].norms)
             st = SEMB_ERR_NOMEM;
     }
     if (!scratches || !heap_store || !heaps || st) {
@@ -137,6 +164,7 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
     for (int t = 0; scratches && t < threads; t++) {
         free(scratches[t].decoded);
         free(scratches[t].scores);
+        free(scratches[t].norms);
     }
     free(scratches);
     free(heap_store);
@@ -183,7 +211,7 @@ static semb_status binary_shortlist_search(const index_file *f, const query_set 
         st = semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu shortlists", qs->n);
     if (!st) {
         quantize_binary_rows(qs->rows, qs->n, f->info.dimension, bits);
-        query_set hamming_set = {qs->rows, bits, qs->n};
+        query_set hamming_set = {.rows = qs->rows, .bits = bits, .n = qs->n};
         st = search_all(f, &hamming_set, m, shortlists, err);
     }
     for (size_t q = 0; !st && q < qs->n; q++)
@@ -191,6 +219,34 @@ static semb_status binary_shortlist_search(const index_file *f, const query_set 
                      hits + q * k, err);
     free(bits);
     free(shortlists);
+    return st;
+}
+
+/* int8 under cosine or dot: the queries scaled by the steps, and their biases. */
+static semb_status int8_search(const index_file *f, query_set *qs, size_t k, topk_entry *hits,
+                               semb_error *err)
+{
+    int dim = f->info.dimension;
+    float *scaled = malloc((qs->n ? qs->n : 1) * (size_t)dim * sizeof *scaled);
+    float *bias = malloc((qs->n ? qs->n : 1) * sizeof *bias);
+    semb_status st = SEMB_OK;
+    if (!scaled || !bias)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu queries", qs->n);
+    for (size_t q = 0; !st && q < qs->n; q++) {
+        const float *row = qs->rows + q * (size_t)dim;
+        double sum = 0;
+        for (int d = 0; d < dim; d++) {
+            scaled[q * (size_t)dim + (size_t)d] = row[d] * f->int8_steps[d];
+            sum += (double)row[d] * (f->int8_starts[d] + 128.5f * f->int8_steps[d]);
+        }
+        bias[q] = (float)sum;
+    }
+    qs->scaled = scaled;
+    qs->bias = bias;
+    if (!st)
+        st = search_all(f, qs, k, hits, err);
+    free(scaled);
+    free(bias);
     return st;
 }
 
@@ -220,10 +276,14 @@ semb_status exact_search(const index_file *f, const float *queries, size_t n,
     }
     memcpy(prepared, queries, n * (size_t)dim * sizeof *prepared);
     similarity_prepare(f->info.similarity, prepared, n, dim);
-    query_set qs = {prepared, NULL, n};
+    query_set qs = {.rows = prepared, .n = n};
     semb_status st;
     if (f->info.precision == SEMB_PRECISION_BINARY && !p->exact)
         st = binary_shortlist_search(f, &qs, k, shortlist_size(f, p), dense, err);
+    else if (f->info.precision == SEMB_PRECISION_INT8 &&
+             (f->info.similarity == SEMB_SIMILARITY_COSINE ||
+              f->info.similarity == SEMB_SIMILARITY_DOT))
+        st = int8_search(f, &qs, k, dense, err);
     else
         st = search_all(f, &qs, k, dense, err);
     /* hits is laid out with stride p->k; a k cut to the corpus size was computed densely */
