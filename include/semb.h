@@ -541,6 +541,136 @@ semb_status semb_eval_paraphrase_mining(semb_model *model, const char *const *te
                                         const semb_paraphrase_options *opts,
                                         semb_paraphrase_metrics *out, semb_error *err);
 
+/* --- search index --------------------------------------------------------------------- */
+
+/* How an index stores its embeddings (sentence-transformers' quantize_embeddings):
+ * float32 (4 bytes a dimension), int8 (1 byte: per-dimension ranges from calibration
+ * embeddings, 255 buckets) or binary (1 bit: the sign, packed 8 per byte). */
+typedef enum semb_precision {
+    SEMB_PRECISION_FLOAT32,
+    SEMB_PRECISION_INT8,
+    SEMB_PRECISION_BINARY
+} semb_precision;
+
+/* "float32", "int8", "binary". */
+const char *semb_precision_name(semb_precision precision);
+
+/* Parses a name semb_precision_name gives; SEMB_ERR_INVALID_ARG naming it otherwise. */
+semb_status semb_precision_from_name(const char *name, semb_precision *out, semb_error *err);
+
+typedef struct semb_index_build_options {
+    /* The corpus: a file, or texts in memory (corpus_path NULL). */
+    const char *corpus_path;
+    const char *input_format;      /* "text" (one document a line; blank lines skipped) or
+                                      "jsonl" (a JSON string, or an object with "text" and
+                                      optional "title" (title + " " + text, stripped, as BEIR
+                                      evaluation joins them) and "id" or "_id" (string or
+                                      integer)); NULL: "text" */
+    const char *const *texts;      /* n_texts UTF-8 documents when corpus_path is NULL */
+    const size_t *lengths;         /* may be NULL: texts NUL-terminated */
+    const char *const *ids;        /* NULL: ids are the positions 0, 1, ... */
+    size_t n_texts;
+    semb_precision precision;
+    const char *calibration_path;  /* int8: a text file (one text a line) whose embeddings
+                                      give the ranges; NULL: the corpus itself */
+    const char *document_prompt;   /* prepended to each document; NULL: the model's "document"
+                                      prompt, else "passage", else "corpus", else none */
+    int batch_size;                /* sentences per forward pass; <= 0: 32 */
+    size_t chunk_size;             /* documents read and encoded at a time; 0: 4096 */
+    const char *model_name;        /* recorded for messages; NULL: "model" */
+    /* Called after each chunk (may be NULL): documents embedded so far of total. */
+    void (*progress)(void *user, size_t done, size_t total);
+    void *progress_user;
+} semb_index_build_options;
+
+/* Defaults: text input, float32, the model's document prompt, batch 32, chunks of 4096. */
+semb_index_build_options semb_index_build_options_default(void);
+
+typedef struct semb_index_build_result {
+    size_t documents;
+    size_t truncated;            /* documents longer than the model's max sequence length */
+    size_t first_truncated_line; /* 1-based corpus line (or position + 1) of the first one */
+    uint64_t file_bytes;
+    const char *document_prompt; /* the prompt used: opts', the model's, or ""; static or
+                                    owned by the model or opts */
+} semb_index_build_result;
+
+/* Embeds a corpus with model and writes one index file at output_path (atomically: a
+ * temporary file renamed into place; on failure nothing is left). The corpus file is read
+ * twice: a first pass checks every line (UTF-8, JSON, ids) and counts, so a bad line is
+ * reported before any encoding; then documents are read, encoded and written chunk by chunk,
+ * so memory holds one chunk plus 24 bytes and the id of each document (int8 with the corpus
+ * as calibration also writes the float embeddings to a temporary file beside the output).
+ * Ids are the JSONL "id"/"_id" values, else the 1-based line numbers of the corpus file (or
+ * the positions of in-memory texts); duplicate ids are an error naming both lines, as is a
+ * JSONL file where some documents have ids and others not. Integer ids stay integers; a mix
+ * of integer and string ids is stored as strings. result may be NULL. Errors:
+ * SEMB_ERR_INPUT (empty corpus, invalid UTF-8, bad JSON, naming file:line),
+ * SEMB_ERR_INVALID_ARG, SEMB_ERR_IO, SEMB_ERR_NOMEM, and semb_encode's. */
+semb_status semb_index_build(semb_model *model, const semb_index_build_options *opts,
+                             const char *output_path, semb_index_build_result *result,
+                             semb_error *err);
+
+typedef struct semb_index semb_index;
+
+/* Opens an index file (memory-mapped, read-only) after validating it; a corrupt or
+ * truncated file is SEMB_ERR_FORMAT naming the file and what is wrong. *out owns the
+ * mapping; close it with semb_index_close. */
+semb_status semb_index_open(const char *path, semb_index **out, semb_error *err);
+
+/* Unmaps and frees. NULL is allowed. Hits' id and text pointers die with the index. */
+void semb_index_close(semb_index *index);
+
+size_t semb_index_count(const semb_index *index);
+int semb_index_dimension(const semb_index *index);
+semb_precision semb_index_precision(const semb_index *index);
+semb_similarity semb_index_similarity(const semb_index *index);
+/* The model name recorded at build time and its fingerprint; owned by the index. */
+const char *semb_index_model_name(const semb_index *index);
+const char *semb_index_fingerprint(const semb_index *index);
+
+/* SEMB_OK when model computes the embeddings the index holds (same fingerprint); otherwise
+ * SEMB_ERR_INVALID_ARG with a message naming both models and their fingerprints. */
+semb_status semb_index_check_model(const semb_index *index, const semb_model *model,
+                                   const char *model_name, semb_error *err);
+
+typedef struct semb_search_options {
+    int exact;              /* binary indexes: score every document with the float query
+                                instead of rescoring a Hamming shortlist */
+    int rescore_multiplier; /* binary: the Hamming shortlist holds multiplier * k documents
+                               (ST's rescore_multiplier); <= 0: 4 */
+    const char *query_prompt; /* NULL: the model's "query" prompt, else none */
+} semb_search_options;
+
+/* One search result. id and text point into the index. */
+typedef struct semb_search_hit {
+    size_t rank;        /* 1 = best */
+    float score;        /* the model's similarity of the query and the stored embedding
+                           (dequantized int8, or the +-1 vector of a binary row) */
+    size_t document;    /* 0-based position in the corpus */
+    const char *id;     /* NUL-terminated */
+    int id_is_integer;  /* the id is an integer (print it unquoted) */
+    const char *text;   /* NUL-terminated */
+} semb_search_hit;
+
+/* The k best documents for each of n queries (query embeddings as the model gives them,
+ * queries[n * dimension]), into hits[q * k + r], best first; ties in corpus order. Every
+ * query gets *per_query = min(k, documents) hits. Exact over the whole index: blocked
+ * matrix products on OpenMP threads (semb_set_threads). Errors: SEMB_ERR_INVALID_ARG (k
+ * == 0), SEMB_ERR_NOMEM. */
+semb_status semb_index_search_embeddings(const semb_index *index, const float *queries,
+                                         size_t n, size_t k, const semb_search_options *opts,
+                                         semb_search_hit *hits, size_t *per_query,
+                                         semb_error *err);
+
+/* Encodes n query texts with model (after semb_index_check_model passes; the query prompt
+ * prepended; texts over the max sequence length are truncated: compare semb_count_tokens
+ * to tell the user) and searches them as semb_index_search_embeddings does. */
+semb_status semb_index_search(const semb_index *index, semb_model *model,
+                              const char *const *queries, size_t n, size_t k,
+                              const semb_search_options *opts, semb_search_hit *hits,
+                              size_t *per_query, semb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,5 +85,7 @@ int cmd_eval_cluster(int argc, char **argv);
 int cli_cluster_embed(const char *command, semb_model *model, char *const *texts,
                       const size_t *lengths, const size_t *line_numbers, const char *source,
                       size_t n, int batch_size, float **out);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 #endif

@@ -1,0 +1,158 @@
+/* semb index build: a corpus embedded into one search index file (semb search reads it). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct build_args {
+    const char *model_dir, *corpus, *input_format, *output, *precision, *calibration,
+        *document_prompt;
+    int batch_size, threads, chunk_size;
+} build_args;
+
+/* A redrawn "embedded N / M" line on a terminal; nothing on a pipe. */
+static void show_progress(void *user, size_t done, size_t total)
+{
+    (void)user;
+    fprintf(stderr, "\rsemb index build: embedded %zu / %zu documents%s", done, total,
+            done == total ? "\n" : "");
+}
+
+static int parse_build(int argc, char **argv, build_args *a)
+{
+    *a = (build_args){.input_format = "text", .precision = "float32", .batch_size = 32,
+                      .chunk_size = 4096};
+    const cli_option options[] = {
+        {"--model", CLI_STRING, &a->model_dir, "sentence-transformers model folder (required)"},
+        {"--corpus", CLI_STRING, &a->corpus, "the documents, a file (required)"},
+        {"--input-format", CLI_STRING, &a->input_format,
+         "text: one document a line (default); jsonl: a JSON string or an object with \"text\" "
+         "and optional \"title\", \"id\"/\"_id\" a line"},
+        {"--output", CLI_STRING, &a->output, "the index file to write (required); atomic"},
+        {"--precision", CLI_STRING, &a->precision, "float32 (default), int8 or binary"},
+        {"--calibration", CLI_STRING, &a->calibration,
+         "int8: text file whose embeddings give the ranges (default: the corpus)"},
+        {"--document-prompt", CLI_STRING, &a->document_prompt,
+         "prepended to each document (default: the model's \"document\" prompt, if any)"},
+        {"--batch-size", CLI_INT, &a->batch_size, "sentences per forward pass (default 32)"},
+        {"--chunk-size", CLI_INT, &a->chunk_size,
+         "documents read and encoded at a time (default 4096)"},
+        {"--threads", CLI_INT, &a->threads, "threads (default: all cores)"},
+    };
+    int rc = cli_parse(argc, argv, "index build",
+                       "--model DIR --corpus FILE --output INDEX [options]\n\n"
+                       "Embeds every document of FILE and writes one index file holding the\n"
+                       "embeddings, texts, ids and the model's identity. Ids are the JSONL\n"
+                       "\"id\"/\"_id\" values, else line numbers; duplicate ids are an error.",
+                       options, sizeof options / sizeof options[0], NULL, NULL);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    const char *missing = !a->model_dir ? "--model" : !a->corpus ? "--corpus"
+                          : !a->output  ? "--output" : NULL;
+    if (missing)
+        return cli_failf("index build", "%s is required (see --help)", missing), 2;
+    if (a->batch_size <= 0 || a->chunk_size <= 0)
+        return cli_failf("index build", "--batch-size and --chunk-size must be positive"), 2;
+    if (strcmp(a->input_format, "text") != 0 && strcmp(a->input_format, "jsonl") != 0)
+        return cli_failf("index build", "--input-format: '%s' is not one of text, jsonl",
+                         a->input_format), 2;
+    cli_set_threads(a->threads);
+    return -1;
+}
+
+static void report(const build_args *a, const semb_index_build_result *r, int max_seq)
+{
+    if (r->truncated)
+        fprintf(stderr, "semb index build: warning: %zu document%s longer than %d tokens, "
+                        "truncated to %d tokens (the first at %s:%zu)\n",
+                r->truncated, r->truncated == 1 ? " is" : "s are", max_seq, max_seq, a->corpus,
+                r->first_truncated_line);
+    printf("indexed %zu documents into %s (%s, %.1f MB, document prompt \"%s\")\n",
+           r->documents, a->output, a->precision, (double)r->file_bytes / 1e6,
+           r->document_prompt);
+}
+
+static int index_build(int argc, char **argv)
+{
+    build_args a;
+    int rc = parse_build(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    semb_error err = {0};
+    semb_index_build_options o = semb_index_build_options_default();
+    if (semb_precision_from_name(a.precision, &o.precision, &err))
+        return cli_failf("index build", "--precision: %s", err.message), 2;
+    o.corpus_path = a.corpus;
+    o.input_format = a.input_format;
+    o.calibration_path = a.calibration;
+    o.document_prompt = a.document_prompt;
+    o.batch_size = a.batch_size;
+    o.chunk_size = (size_t)a.chunk_size;
+    o.model_name = a.model_dir;
+    if (isatty(fileno(stderr)))
+        o.progress = show_progress;
+    semb_model *model = NULL;
+    if (semb_model_load(a.model_dir, &model, &err))
+        return cli_fail("index build", &err);
+    semb_index_build_result result;
+    semb_status st = semb_index_build(model, &o, a.output, &result, &err);
+    if (!st)
+        report(&a, &result, semb_model_max_seq_length(model));
+    semb_model_free(model);
+    if (st)
+        return cli_fail("index build", &err);
+    return fflush(stdout) ? cli_failf("index build", "<stdout>: write failed") : 0;
+}
+
+/* semb index info: what an index holds, without a model. */
+static int index_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    const cli_option options[] = {
+        {"--index", CLI_STRING, &path, "the index file (required)"},
+    };
+    int rc = cli_parse(argc, argv, "index info", "--index INDEX", options, 1, NULL, NULL);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    if (!path)
+        return cli_failf("index info", "--index is required (see --help)"), 2;
+    semb_error err = {0};
+    semb_index *index;
+    if (semb_index_open(path, &index, &err))
+        return cli_fail("index info", &err);
+    printf("documents: %zu\ndimension: %d\nprecision: %s\nsimilarity: %s\nmodel: %s\n"
+           "fingerprint: %s\n",
+           semb_index_count(index), semb_index_dimension(index),
+           semb_precision_name(semb_index_precision(index)),
+           semb_similarity_name(semb_index_similarity(index)), semb_index_model_name(index),
+           semb_index_fingerprint(index));
+    semb_index_close(index);
+    return fflush(stdout) ? cli_failf("index info", "<stdout>: write failed") : 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: semb index build --model DIR --corpus FILE --output INDEX [options]\n"
+                 "       semb index info --index INDEX\n\n"
+                 "'semb index build --help' describes the options; 'semb search' queries an "
+                 "index.\n");
+}
+
+int cmd_index(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "build") == 0)
+        return index_build(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0)
+        return index_info(argc - 1, argv + 1);
+    cli_failf("index", "unknown subcommand '%s': expected build or info", argv[1]);
+    return 2;
+}

@@ -1,0 +1,173 @@
+#include "index/quantize.h"
+
+#include <math.h>
+#include <string.h>
+
+void int8_calibration_init(int8_calibration *c, int dim, float *min, float *max)
+{
+    *c = (int8_calibration){.dim = dim, .rows = 0, .min = min, .max = max};
+    for (int d = 0; d < dim; d++) {
+        min[d] = INFINITY;
+        max[d] = -INFINITY;
+    }
+}
+
+void int8_calibration_add(int8_calibration *c, const float *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * (size_t)c->dim;
+        for (int d = 0; d < c->dim; d++) {
+            if (r[d] < c->min[d])
+                c->min[d] = r[d];
+            if (r[d] > c->max[d])
+                c->max[d] = r[d];
+        }
+    }
+    c->rows += n;
+}
+
+void int8_calibration_finish(const int8_calibration *c, float *starts, float *steps)
+{
+    for (int d = 0; d < c->dim; d++) {
+        starts[d] = c->min[d];
+        /* float32 subtraction, then division by 255, each rounded as numpy rounds them */
+        float width = c->max[d] - c->min[d];
+        steps[d] = width / 255.0f;
+    }
+}
+
+static int8_t quantize_one(float x, float start, float step)
+{
+    if (!(step > 0))
+        return -128;
+    float v = (x - start) / step;
+    v = v - 128.0f;
+    if (!(v > -128.0f)) /* NaN included */
+        return -128;
+    if (v >= 127.0f)
+        return 127;
+    return (int8_t)v; /* truncation toward zero, as astype(np.int8) */
+}
+
+void quantize_int8_rows(const float *rows, size_t n, int dim, const float *starts,
+                        const float *steps, int8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++) {
+            size_t at = i * (size_t)dim + (size_t)d;
+            out[at] = quantize_one(rows[at], starts[d], steps[d]);
+        }
+}
+
+/* vectorized (the project builds at -O2, whose cost model leaves this loop scalar): it runs
+ * over every int8 row of a search */
+__attribute__((optimize("tree-vectorize"))) void dequantize_int8_rows(const int8_t *codes, size_t n, int dim, const float *starts,
+                          const float *steps, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const int8_t *c = codes + i * (size_t)dim;
+        float *o = out + i * (size_t)dim;
+        for (int d = 0; d < dim; d++)
+            o[d] = starts[d] + ((float)c[d] + 128.5f) * steps[d];
+    }
+}
+
+__attribute__((optimize("tree-vectorize"))) void int8_codes_and_norms(
+    const int8_t *codes, size_t n, int dim, const float *starts, const float *steps, float *out,
+    float *squared_norms)
+{
+    for (size_t i = 0; i < n; i++) {
+        const int8_t *c = codes + i * (size_t)dim;
+        float *o = out + i * (size_t)dim, lanes[8] = {0};
+        int d = 0;
+        for (; d + 8 <= dim; d += 8) /* eight partial sums: a vector of them */
+            for (int j = 0; j < 8; j++) {
+                o[d + j] = (float)c[d + j];
+                float x = starts[d + j] + (o[d + j] + 128.5f) * steps[d + j];
+                lanes[j] += x * x;
+            }
+        for (; d < dim; d++) {
+            o[d] = (float)c[d];
+            float x = starts[d] + (o[d] + 128.5f) * steps[d];
+            lanes[0] += x * x;
+        }
+        squared_norms[i] = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    }
+}
+
+size_t binary_row_bytes(int dim)
+{
+    return ((size_t)dim + 7) / 8;
+}
+
+void quantize_binary_rows(const float *rows, size_t n, int dim, uint8_t *out)
+{
+    size_t bytes = binary_row_bytes(dim);
+    memset(out, 0, n * bytes);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++)
+            if (rows[i * (size_t)dim + (size_t)d] > 0)
+                out[i * bytes + (size_t)d / 8] |= (uint8_t)(0x80u >> (d % 8));
+}
+
+__attribute__((optimize("tree-vectorize"))) void unpack_binary_rows(const uint8_t *bits, size_t n, int dim, float *out)
+{
+    size_t bytes = binary_row_bytes(dim);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++)
+            out[i * (size_t)dim + (size_t)d] =
+                (bits[i * bytes + (size_t)d / 8] & (0x80u >> (d % 8))) ? 1.0f : -1.0f;
+}
+
+uint32_t hamming_distance_reference(const uint8_t *a, const uint8_t *b, size_t bytes)
+{
+    uint32_t count = 0;
+    for (size_t i = 0; i < bytes; i++)
+        for (int bit = 0; bit < 8; bit++)
+            count += ((a[i] ^ b[i]) >> bit) & 1u;
+    return count;
+}
+
+/* The same source twice: compiled for the popcnt instruction, and for plain x86-64 where
+ * __builtin_popcountll becomes a bit-twiddling sequence. */
+#define HAMMING_BODY                                                                           \
+    uint32_t count = 0;                                                                        \
+    size_t i = 0;                                                                              \
+    for (; i + 8 <= bytes; i += 8) {                                                           \
+        uint64_t x, y;                                                                         \
+        memcpy(&x, a + i, 8);                                                                  \
+        memcpy(&y, b + i, 8);                                                                  \
+        count += (uint32_t)__builtin_popcountll(x ^ y);                                        \
+    }                                                                                          \
+    for (; i < bytes; i++)                                                                     \
+        count += (uint32_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));                        \
+    return count;
+
+#if defined(__x86_64__)
+__attribute__((target("popcnt"))) static uint32_t hamming_popcnt(const uint8_t *a,
+                                                                  const uint8_t *b,
+                                                                  size_t bytes)
+{
+    HAMMING_BODY
+}
+#endif
+
+static uint32_t hamming_portable(const uint8_t *a, const uint8_t *b, size_t bytes)
+{
+    HAMMING_BODY
+}
+
+hamming_function hamming_best(void)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("popcnt"))
+        return hamming_popcnt;
+#endif
+    return hamming_portable;
+}
+
+uint32_t hamming_distance(const uint8_t *a, const uint8_t *b, size_t bytes)
+{
+    return hamming_best()(a, b, bytes);
+}

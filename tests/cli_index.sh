@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# End-to-end tests of `semb index build`, `semb index info` and `semb search` (issue #5) on 300
+# StackExchange titles with the bert-tiny-mean fixture: the three precisions, text and JSONL
+# output, ids and titles from JSONL, ties in corpus order, k beyond the corpus, long queries,
+# and one-line errors for every bad input (empty corpus, bad UTF-8 at file:line, duplicate
+# ids, unknown precision, k <= 0, another model, corrupt and truncated index files).
+# usage: cli_index.sh SEMB_BINARY SHARED_DIR
+set -uo pipefail
+. "$(dirname "$0")/lib_cli.sh"
+semb=$1
+shared=${2:-../shared}
+fixture="$shared/fixtures/bert-tiny-mean"
+other="$shared/fixtures/bert-tiny-cls"
+pairs="$shared/data/pairs/stackexchange_title_body.jsonl"
+for need in "$fixture" "$other" "$pairs"; do
+    if [ ! -e "$need" ]; then
+        echo "SKIPPED cli_index: $need not found; none of its tests ran"
+        exit 77
+    fi
+done
+make_tmp
+run() {
+    local out=$1
+    shift
+    "$@" >"$out" 2>"$tmp/run.err" || { echo "     $(tail -3 "$tmp/run.err")"; return 1; }
+}
+# the anchors (titles) of the first 300 pairs, one a line (JSON-decoded by sed: these titles
+# hold no escapes but \" and \/)
+head -n 300 "$pairs" | sed -E 's/^\{"anchor": "(([^"\\]|\\.)*)", .*/\1/; s/\\"/"/g; s/\\\//\//g' >"$tmp/titles.txt"
+check "300 titles" [ "$(wc -l <"$tmp/titles.txt")" -eq 300 ]
+
+for p in float32 int8 binary; do
+    check "build $p" run "$tmp/build_$p.out" "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" \
+        --output "$tmp/$p.idx" --precision "$p" --threads 2 --chunk-size 64
+    check "build $p reports" grep -q "indexed 300 documents" "$tmp/build_$p.out"
+done
+check "sizes float32 > int8 > binary" bash -c "[ $(stat -c %s "$tmp/float32.idx") -gt $(stat -c %s "$tmp/int8.idx") ] && [ $(stat -c %s "$tmp/int8.idx") -gt $(stat -c %s "$tmp/binary.idx") ]"
+check "int8 --calibration with the corpus's own texts" run "$tmp/b" "$semb" index build --model "$fixture" \
+    --corpus "$tmp/titles.txt" --output "$tmp/int8_cal.idx" --precision int8 --calibration "$tmp/titles.txt" --chunk-size 64
+check "same ranges, same file" cmp -s "$tmp/int8.idx" "$tmp/int8_cal.idx"
+check "no temporary files left" bash -c "[ \$(ls '$tmp' | grep -c tmp) -eq 0 ]"
+check "index info" run "$tmp/info" "$semb" index info --index "$tmp/int8.idx"
+check "info fields" bash -c "grep -q 'documents: 300' '$tmp/info' && grep -q 'precision: int8' '$tmp/info' && grep -q 'similarity: cosine' '$tmp/info'"
+
+# a title searched for finds itself first, in every precision
+title=$(sed -n 42p "$tmp/titles.txt")
+for p in float32 int8 binary; do
+    check "search $p jsonl" run "$tmp/s_$p.jsonl" "$semb" search --index "$tmp/$p.idx" --model "$fixture" \
+        --query "$title" -k 5 --format jsonl --threads 2
+    check "search $p: 5 hits" [ "$(wc -l <"$tmp/s_$p.jsonl")" -eq 5 ]
+    check "search $p: JSON lines" bash -c "grep -cE '^\{\"rank\": [1-5], \"score\": -?[0-9]+\.[0-9]{6}, \"id\": [0-9]+, \"text\": \".*\"\}$' '$tmp/s_$p.jsonl' | grep -qx 5"
+done
+check "float32 finds the title itself (line 42)" bash -c "head -1 '$tmp/s_float32.jsonl' | grep -q '\"rank\": 1, \"score\": 1.000000, \"id\": 42,'"
+check "int8 finds it too" bash -c "head -1 '$tmp/s_int8.jsonl' | grep -q '\"id\": 42,'"
+check "scores best first" bash -c "sed -E 's/.*\"score\": (-?[0-9.]+).*/\1/' '$tmp/s_float32.jsonl' | sort -gr | diff -q - <(sed -E 's/.*\"score\": (-?[0-9.]+).*/\1/' '$tmp/s_float32.jsonl')"
+check "binary --exact" run "$tmp/s_exact.jsonl" "$semb" search --index "$tmp/binary.idx" --model "$fixture" \
+    --query "$title" -k 5 --format jsonl --exact
+check "binary --rescore-multiplier 1" run "$tmp/s_r1.jsonl" "$semb" search --index "$tmp/binary.idx" --model "$fixture" \
+    --query "$title" -k 5 --format jsonl --rescore-multiplier 1
+check "text output" run "$tmp/s.txt" "$semb" search --index "$tmp/float32.idx" --model "$fixture" --query "$title" -k 3
+check "text output: rank score id text" bash -c "head -1 '$tmp/s.txt' | grep -qE '^  1  1\.0000  42  '"
+check "threads do not change hits" bash -c "'$semb' search --index '$tmp/float32.idx' --model '$fixture' --query '$title' -k 20 --format jsonl --threads 1 | diff -q - <('$semb' search --index '$tmp/float32.idx' --model '$fixture' --query '$title' -k 20 --format jsonl --threads 2)"
+
+# --queries: a "query" field per hit
+sed -n '1p;2p;3p' "$tmp/titles.txt" >"$tmp/queries.txt"
+check "queries file" run "$tmp/q.jsonl" "$semb" search --index "$tmp/float32.idx" --model "$fixture" --queries "$tmp/queries.txt" -k 2 --format jsonl
+check "queries: 6 hits with query indices" bash -c "[ \$(grep -c '^{\"query\": [0-2], \"rank\"' '$tmp/q.jsonl') -eq 6 ]"
+check "queries: each finds its own line" bash -c "grep -q '^{\"query\": 2, \"rank\": 1, \"score\": 1.000000, \"id\": 3,' '$tmp/q.jsonl'"
+
+# ties: duplicate documents score alike and come in corpus order
+printf 'beer\nwine\nbeer\nbeer\n' >"$tmp/dups.txt"
+check "build duplicates" run "$tmp/b" "$semb" index build --model "$fixture" --corpus "$tmp/dups.txt" --output "$tmp/dups.idx"
+check "search duplicates" run "$tmp/d.jsonl" "$semb" search --index "$tmp/dups.idx" --model "$fixture" --query beer --format jsonl
+check "ties in corpus order" bash -c "sed -E 's/.*\"id\": ([0-9]+).*/\1/' '$tmp/d.jsonl' | tr '\n' ' ' | grep -qx '1 3 4 2 '"
+check "k beyond the corpus: all, warned" bash -c "[ \$(wc -l <'$tmp/d.jsonl') -eq 4 ] && grep -q 'returning all of them' '$tmp/run.err'"
+
+# JSONL corpus: ids (string and integer), BEIR titles
+printf '%s\n' '{"_id": "doc-a", "title": "Hops", "text": "Citra is an aroma hop."}' \
+    '{"_id": "doc-b", "text": "Lager ferments cold."}' >"$tmp/beir.jsonl"
+check "build jsonl" run "$tmp/b" "$semb" index build --model "$fixture" --corpus "$tmp/beir.jsonl" --input-format jsonl --output "$tmp/beir.idx"
+check "search jsonl ids" run "$tmp/j.jsonl" "$semb" search --index "$tmp/beir.idx" --model "$fixture" --query "Hops Citra is an aroma hop." --format jsonl
+check "string id and joined title" bash -c "head -1 '$tmp/j.jsonl' | grep -q '\"id\": \"doc-a\", \"text\": \"Hops Citra is an aroma hop.\"}'"
+printf '%s\n' '{"id": 10, "text": "one"}' '{"id": 20, "text": "two"}' >"$tmp/int.jsonl"
+check "integer ids" bash -c "'$semb' index build --model '$fixture' --corpus '$tmp/int.jsonl' --input-format jsonl --output '$tmp/int.idx' >/dev/null && '$semb' search --index '$tmp/int.idx' --model '$fixture' --query two --format jsonl -k 1 | grep -q '\"id\": 20,'"
+
+# a query longer than the model's max sequence length: truncated, and said so
+long=$(printf 'beer %.0s' $(seq 1 400))
+check "long query runs" run "$tmp/long.jsonl" "$semb" search --index "$tmp/float32.idx" --model "$fixture" --query "$long" -k 1
+check "long query warned" grep -q 'truncated to [0-9]* tokens' "$tmp/run.err"
+printf '%s\n' "$title" "$long" >"$tmp/long_docs.txt"
+check "long document warned at build" bash -c "'$semb' index build --model '$fixture' --corpus '$tmp/long_docs.txt' --output '$tmp/long.idx' 2>&1 >/dev/null | grep -q 'truncated to [0-9]* tokens (the first at .*long_docs.txt:2)'"
+
+# --- bad input: one line on stderr, nothing written ---
+: >"$tmp/empty.txt"
+expect_error --no-stdout "empty corpus" 'empty.txt: the corpus holds no documents' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/empty.txt" --output "$tmp/e.idx"
+check "empty corpus leaves no index" [ ! -e "$tmp/e.idx" ]
+printf 'good\nbad \xff\n' >"$tmp/utf8.txt"
+expect_error --no-stdout "invalid UTF-8 names file:line" 'utf8.txt:2: invalid UTF-8' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/utf8.txt" --output "$tmp/e.idx"
+printf '%s\n' '{"id": "x", "text": "a"}' '{"id": "y", "text": "b"}' '{"id": "x", "text": "c"}' >"$tmp/dupid.jsonl"
+expect_error --no-stdout "duplicate ids" 'dupid.jsonl:3: duplicate id "x" \(also line 1\)' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/dupid.jsonl" --input-format jsonl --output "$tmp/e.idx"
+expect_error --no-stdout "unknown precision" "precision 'int4' is not one of float32, int8, binary" \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --precision int4
+expect_error --no-stdout "calibration without int8" 'calibration file is for int8 only' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --calibration "$tmp/titles.txt"
+check "no index written by failures" [ ! -e "$tmp/e.idx" ]
+expect_error --no-stdout "k 0" '-k must be at least 1' \
+    "$semb" search --index "$tmp/float32.idx" --model "$fixture" --query beer -k 0
+expect_error --no-stdout "k negative" '-k must be at least 1' \
+    "$semb" search --index "$tmp/float32.idx" --model "$fixture" --query beer -k -3
+expect_error --no-stdout "another model" 'built with model .*bert-tiny-mean .*not with .*bert-tiny-cls' \
+    "$semb" search --index "$tmp/float32.idx" --model "$other" --query beer
+expect_error --no-stdout "query and queries" 'one of --query or --queries' \
+    "$semb" search --index "$tmp/float32.idx" --model "$fixture"
+head -c 3000 "$tmp/float32.idx" >"$tmp/cut.idx"
+expect_error --no-stdout "truncated index" 'cut.idx: truncated or extended' \
+    "$semb" search --index "$tmp/cut.idx" --model "$fixture" --query beer
+cp "$tmp/float32.idx" "$tmp/flip.idx"
+printf '\x07' | dd of="$tmp/flip.idx" bs=1 seek=33 conv=notrunc status=none
+expect_error --no-stdout "flipped header byte" 'flip.idx: header or section table corrupt' \
+    "$semb" search --index "$tmp/flip.idx" --model "$fixture" --query beer
+expect_error --no-stdout "not an index" 'titles.txt: not a semb index' \
+    "$semb" search --index "$tmp/titles.txt" --model "$fixture" --query beer
+expect_error --no-stdout "missing index" 'nothing.idx: cannot open' \
+    "$semb" search --index "$tmp/nothing.idx" --model "$fixture" --query beer
+finish cli_index
