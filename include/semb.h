@@ -125,6 +125,11 @@ semb_status semb_count_tokens(const semb_model *model, const char *text, size_t 
 typedef struct semb_encode_options {
     int batch_size; /* sentences per forward pass; <= 0 means 32 */
     int normalize;  /* non-zero: L2-normalise even if the model has no Normalize module */
+    /* Text put before every input, as sentence-transformers' encode(prompt=...): NULL or ""
+     * for none. When the model's Pooling says include_prompt false, the prompt's tokens
+     * (counted as sentence-transformers counts them: the prompt tokenized alone, less its
+     * final special token) are left out of mean/max pooling. See semb_model_prompt. */
+    const char *prompt;
 } semb_encode_options;
 
 /* Encodes n UTF-8 texts into out[n * dimension] (row-major float32, caller-owned).

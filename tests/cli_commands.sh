@@ -37,6 +37,23 @@ printf '"tab\\there"\n"new\\nline"\n"Hello, world!"\n' >"$tmp/in.jsonl"
 "$semb" encode --model "$fixture" --input "$tmp/in.jsonl" --input-format jsonl | sed -n 3p >"$tmp/j3.jsonl"
 head -1 "$tmp/e.jsonl" >"$tmp/e1.jsonl"
 check "jsonl input" same_numbers "$tmp/j3.jsonl" "$tmp/e1.jsonl"
+# prompts: --prompt is prompt + text; the model's default_prompt_name applies unless overridden
+printf 'query: Hello, world!\nquery: x\n' >"$tmp/prompted.txt"
+printf 'Hello, world!\nx\n' >"$tmp/plain.txt"
+"$semb" encode --model "$fixture" --input "$tmp/prompted.txt" >"$tmp/p_manual.jsonl"
+"$semb" encode --model "$fixture" --input "$tmp/plain.txt" --prompt "query: " >"$tmp/p_flag.jsonl"
+check "encode --prompt is prompt + text" same_numbers "$tmp/p_manual.jsonl" "$tmp/p_flag.jsonl"
+cp -r "$fixture" "$tmp/prompted-model" && chmod -R u+w "$tmp/prompted-model"
+printf '{"prompts": {"query": "query: ", "document": ""}, "default_prompt_name": "query"}\n' >"$tmp/prompted-model/config_sentence_transformers.json"
+"$semb" encode --model "$tmp/prompted-model" --input "$tmp/plain.txt" >"$tmp/p_default.jsonl"
+check "encode applies default_prompt_name" same_numbers "$tmp/p_manual.jsonl" "$tmp/p_default.jsonl"
+"$semb" encode --model "$tmp/prompted-model" --input "$tmp/plain.txt" --prompt-name document >"$tmp/p_doc.jsonl"
+"$semb" encode --model "$fixture" --input "$tmp/plain.txt" >"$tmp/p_none.jsonl"
+check "encode --prompt-name picks the prompt" same_numbers "$tmp/p_doc.jsonl" "$tmp/p_none.jsonl"
+"$semb" encode --model "$tmp/prompted-model" --input "$tmp/plain.txt" --prompt "" >"$tmp/p_off.jsonl"
+check "encode --prompt '' turns the default off" same_numbers "$tmp/p_off.jsonl" "$tmp/p_none.jsonl"
+expect_error --no-stdout "encode unknown prompt name" "no prompt 'passage'" "$semb" encode --model "$tmp/prompted-model" --input "$tmp/plain.txt" --prompt-name passage
+expect_error --no-stdout "encode prompt and prompt name" "not both" "$semb" encode --model "$fixture" --input "$tmp/plain.txt" --prompt a --prompt-name b
 check "similarity" bash -c "'$semb' similarity --model '$fixture' 'A man plays guitar.' 'Someone plays an instrument.' 'The sky is blue.' | grep -q 'Cosine similarity'"
 
 check "init mpnet" "$semb" init --arch mpnet --hidden 32 --layers 1 --heads 4 --intermediate 64 --vocab "$shared/data/vocab/mpnet-base-vocab.txt" --output "$tmp/new-model"

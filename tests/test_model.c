@@ -550,6 +550,57 @@ static void test_similarity_and_prompts(void **state)
     assert_int_equal(semb_similarity_from_name("cosine ", &s), SEMB_ERR_INVALID_ARG);
 }
 
+/* semb_encode's prompt: with include_prompt true it is encoding prompt + text; with false the
+ * prompt's tokens ([CLS] and the prompt, as sentence-transformers counts them) leave mean
+ * pooling: checked against the encoder's token states pooled by hand in double. */
+static void test_encode_prompt(void **state)
+{
+    semb_error err = {0};
+    semb_model *m = NULL;
+    assert_int_equal(semb_model_load(test_shared_path("fixtures/bert-tiny-mean"), &m, &err), 0);
+    int dim = semb_model_dimension(m);
+    const char *texts[] = {"A man is playing a guitar.", "x"};
+    const char *joined[] = {"query: A man is playing a guitar.", "query: x"};
+    float *a = malloc(sizeof(float) * 2 * dim), *b = malloc(sizeof(float) * 2 * dim);
+    semb_encode_options o = {.prompt = "query: "};
+    assert_int_equal(semb_encode(m, texts, NULL, 2, a, &o, &err), 0);
+    assert_int_equal(semb_encode(m, joined, NULL, 2, b, NULL, &err), 0);
+    for (int i = 0; i < 2 * dim; i++)
+        assert_true(fabsf(a[i] - b[i]) < 1e-6f);
+
+    m->pooling.include_prompt = false;
+    assert_int_equal(semb_encode(m, texts, NULL, 2, a, &o, &err), 0);
+    int32_t *ids = NULL;
+    size_t n_ids = 0, n_prompt = 0;
+    assert_int_equal(semb_tokenize(m, joined[0], strlen(joined[0]), &ids, &n_ids, &err), 0);
+    assert_int_equal(semb_count_tokens(m, "query: ", 7, &n_prompt, &err), 0);
+    int skip = (int)n_prompt - 1; /* [CLS] query : */
+    assert_int_equal(skip, 3);
+    int cu[2] = {0, (int)n_ids};
+    packed_batch batch = {ids, cu, 1, (int)n_ids, (int)n_ids};
+    float *hidden = NULL;
+    assert_int_equal(encoder_forward(&m->config, &m->params, &batch, &m->workspace, &hidden, &err), 0);
+    double want[512] = {0}, norm = 0;
+    for (int d = 0; d < dim; d++) {
+        for (int t = skip; t < (int)n_ids; t++)
+            want[d] += hidden[(size_t)t * dim + d];
+        want[d] /= (double)n_ids - skip;
+        norm += want[d] * want[d];
+    }
+    for (int d = 0; d < dim; d++)
+        if (fabs(a[d] - want[d] / sqrt(norm)) > 1e-5)
+            fail_msg("dimension %d: %g vs %g", d, a[d], want[d] / sqrt(norm));
+    /* "x" with the prompt is 5 tokens: one left after the skip */
+    double diff = 0;
+    for (int d = 0; d < dim; d++)
+        diff += fabs(a[dim + d] - b[dim + d]);
+    assert_true(diff > 1e-3);
+    free(ids);
+    free(a);
+    free(b);
+    semb_model_free(m);
+}
+
 int main(void)
 {
     int rc = test_require_shared("test_model");
@@ -570,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_init_round_trip),
         cmocka_unit_test(test_fingerprint_and_token_count),
         cmocka_unit_test(test_similarity_and_prompts),
+        cmocka_unit_test(test_encode_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,10 +114,41 @@ static void test_config_formats(void **state)
     free(dir);
 }
 
+/* include_prompt false: the first `skip` tokens leave the masked modes; weightedmean keeps
+ * each token's position weight; cls and lasttoken are unaffected; nothing left gives zeros. */
+static void test_skip_prompt_tokens(void **state)
+{
+    pooling_config cfg = {.modes = POOLING_MEAN, .token_dim = 2, .include_prompt = false};
+    float out[4];
+    pooling_forward_skip(&cfg, hidden, cu, 2, 1, out);
+    assert_floats(out, (float[]){4, -2, 0, 0}, 4); /* rows 2-3 of the first; none of the second */
+    cfg.modes = POOLING_MAX;
+    pooling_forward_skip(&cfg, hidden, cu, 2, 2, out);
+    assert_floats(out, (float[]){5, 0, 0, 0}, 4);
+    cfg.modes = POOLING_WEIGHTED_MEAN; /* (2 * (3, -4) + 3 * (5, 0)) / 5 */
+    pooling_forward_skip(&cfg, hidden, cu, 2, 1, out);
+    assert_floats(out, (float[]){21.0f / 5, -8.0f / 5, 0, 0}, 4);
+    cfg.modes = POOLING_MEAN_SQRT_LEN; /* ((3, -4) + (5, 0)) / sqrt(2) */
+    pooling_forward_skip(&cfg, hidden, cu, 2, 1, out);
+    assert_floats(out, (float[]){8 / sqrtf(2), -4 / sqrtf(2), 0, 0}, 4);
+    cfg.modes = POOLING_CLS;
+    pooling_forward_skip(&cfg, hidden, cu, 2, 2, out);
+    assert_floats(out, (float[]){1, 2, -1, 7}, 4);
+    cfg.modes = POOLING_LAST_TOKEN;
+    pooling_forward_skip(&cfg, hidden, cu, 2, 2, out);
+    assert_floats(out, (float[]){5, 0, -1, 7}, 4);
+    cfg.modes = POOLING_MEAN; /* skip 0 is pooling_forward */
+    float plain[4];
+    pooling_forward_skip(&cfg, hidden, cu, 2, 0, out);
+    pool(POOLING_MEAN, plain);
+    assert_floats(out, plain, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_mode),
+        cmocka_unit_test(test_skip_prompt_tokens),
         cmocka_unit_test(test_modes_concatenate_in_sentence_transformers_order),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_config_formats),

@@ -67,7 +67,7 @@ static semb_status encode_all(semb_model *model, const cli_input *in, FILE *fp, 
 int cmd_encode(int argc, char **argv)
 {
     const char *model_dir = NULL, *input = "-", *input_format = "text", *output = NULL,
-               *format = NULL;
+               *format = NULL, *prompt = NULL, *prompt_name = NULL;
     int batch_size = 32, threads = 0;
     bool normalize = false;
     const cli_option options[] = {
@@ -81,6 +81,10 @@ int cmd_encode(int argc, char **argv)
         {"--batch-size", CLI_INT, &batch_size, "sentences per forward pass (default 32)"},
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
         {"--normalize", CLI_FLAG, &normalize, "L2-normalise even if the model does not"},
+        {"--prompt", CLI_STRING, &prompt,
+         "text put before every sentence (\"\" for none; default: the model's default prompt)"},
+        {"--prompt-name", CLI_STRING, &prompt_name,
+         "use the model's prompt of this name (config_sentence_transformers.json)"},
     };
     int rc = cli_parse(argc, argv, "encode", "--model DIR [options]", options,
                        sizeof options / sizeof options[0], NULL, NULL);
@@ -90,6 +94,8 @@ int cmd_encode(int argc, char **argv)
         return cli_failf("encode", "--model is required (see --help)"), 2;
     if (batch_size <= 0)
         return cli_failf("encode", "--batch-size must be positive"), 2;
+    if (prompt && prompt_name)
+        return cli_failf("encode", "give --prompt or --prompt-name, not both"), 2;
     if (!format)
         format = output && path_has_suffix(output, ".npy") ? "npy" : "jsonl";
     bool npy = strcmp(format, "npy") == 0;
@@ -106,7 +112,19 @@ int cmd_encode(int argc, char **argv)
         semb_model_free(model);
         return cli_fail("encode", &err);
     }
-    semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize};
+    /* as sentence-transformers' encode(): an explicit prompt, else a named one, else the
+     * model's default_prompt_name */
+    if (!prompt) {
+        const char *name = prompt_name ? prompt_name : semb_model_default_prompt_name(model);
+        prompt = name ? semb_model_prompt(model, name) : NULL;
+        if (name && !prompt) {
+            cli_input_free(&in);
+            semb_model_free(model);
+            return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", name), 2;
+        }
+    }
+    semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize,
+                                .prompt = prompt};
     atomic_file af = {0};
     semb_status st = SEMB_OK;
     FILE *fp = stdout;

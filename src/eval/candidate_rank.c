@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "index/similarity.h"
 
-/* Texts per semb_encode call, so the prompted copies stay few. */
+/* Texts per semb_encode call: its token lists stay bounded on large candidate sets. */
 #define RANK_ENCODE_CHUNK 4096
 /* Floats of one query tile's score matrix (64 MB), so a huge candidate list still ranks. */
 #define RANK_TILE_FLOATS ((size_t)16 << 20)
@@ -72,41 +72,23 @@ static semb_status rename_failed_text(semb_status st, const char *what, size_t f
     return semb_fail(err, st, "%s %zu:%s", what, first + index, tail);
 }
 
-/* Encodes texts[0..n) with prompt prepended (NULL or "": as they are) into out[n, dim]. */
+/* Encodes texts[0..n) with prompt prepended (NULL or "": as they are) into out[n, dim], in
+ * chunks so a failing text is named by its index among all n. */
 static semb_status encode_prompted(semb_model *model, const char *prompt,
                                    const char *const *texts, size_t n, size_t first_index,
                                    const char *what, const semb_encode_options *opts,
                                    float *out, semb_error *err)
 {
-    size_t prompt_length = prompt ? strlen(prompt) : 0;
     int dim = semb_model_dimension(model);
-    char **prompted = prompt_length ? calloc(RANK_ENCODE_CHUNK, sizeof *prompted) : NULL;
-    if (prompt_length && !prompted)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory prompting %ss", what);
+    semb_encode_options o = *opts;
+    o.prompt = prompt;
     semb_status st = SEMB_OK;
     for (size_t start = 0; !st && start < n; start += RANK_ENCODE_CHUNK) {
         size_t m = n - start < RANK_ENCODE_CHUNK ? n - start : RANK_ENCODE_CHUNK;
-        const char *const *batch = texts + start;
-        for (size_t i = 0; prompted && i < m; i++) {
-            size_t length = strlen(texts[start + i]);
-            free(prompted[i]);
-            prompted[i] = malloc(prompt_length + length + 1);
-            if (!prompted[i]) {
-                st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory prompting %ss", what);
-                break;
-            }
-            memcpy(prompted[i], prompt, prompt_length);
-            memcpy(prompted[i] + prompt_length, texts[start + i], length + 1);
-        }
-        if (prompted)
-            batch = (const char *const *)prompted;
-        if (!st && (st = semb_encode(model, batch, NULL, m, out + start * (size_t)dim, opts,
-                                     err)))
+        if ((st = semb_encode(model, texts + start, NULL, m, out + start * (size_t)dim, &o,
+                              err)))
             st = rename_failed_text(st, what, first_index + start, err);
     }
-    for (size_t i = 0; prompted && i < RANK_ENCODE_CHUNK; i++)
-        free(prompted[i]);
-    free(prompted);
     return st;
 }
 

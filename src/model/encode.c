@@ -24,8 +24,10 @@ static void tokenized_free(tokenized *t)
 /* Tokenizes all texts in parallel. On failure the error reported is that of the lowest
  * failing index, so the message does not depend on thread timing. */
 static semb_status tokenize_all(const semb_model *m, const char *const *texts,
-                                const size_t *lengths, size_t n, tokenized *out, semb_error *err)
+                                const size_t *lengths, size_t n, const char *prompt,
+                                tokenized *out, semb_error *err)
 {
+    size_t prompt_len = prompt ? strlen(prompt) : 0;
     out->n = n;
     out->ids = calloc(n, sizeof *out->ids);
     out->counts = calloc(n, sizeof *out->counts);
@@ -37,11 +39,33 @@ static semb_status tokenize_all(const semb_model *m, const char *const *texts,
     {
         token_buffer buf = {0};
         semb_error local;
+        char *joined = NULL; /* prompt + text, grown as needed */
+        size_t joined_size = 0;
 #pragma omp for schedule(dynamic, 64)
         for (size_t i = 0; i < n; i++) {
             size_t len = lengths ? lengths[i] : strlen(texts[i]);
-            semb_status st = tokenizer_encode(m->tokenizer, texts[i], len,
-                                              (size_t)m->max_seq_length, &buf, &local);
+            const char *text = texts[i];
+            semb_status st = SEMB_OK;
+            if (prompt_len) {
+                if (joined_size < prompt_len + len + 1) {
+                    char *grown = realloc(joined, prompt_len + len + 1);
+                    if (grown) {
+                        joined = grown;
+                        joined_size = prompt_len + len + 1;
+                    } else {
+                        st = semb_fail(&local, SEMB_ERR_NOMEM, "out of memory");
+                    }
+                }
+                if (!st) {
+                    memcpy(joined, prompt, prompt_len);
+                    memcpy(joined + prompt_len, texts[i], len);
+                    text = joined;
+                    len += prompt_len;
+                }
+            }
+            if (!st)
+                st = tokenizer_encode(m->tokenizer, text, len, (size_t)m->max_seq_length, &buf,
+                                      &local);
             if (!st) {
                 out->ids[i] = malloc(buf.count * sizeof(int32_t) + 1);
                 if (out->ids[i])
@@ -59,6 +83,7 @@ static semb_status tokenize_all(const semb_model *m, const char *const *texts,
             }
         }
         token_buffer_free(&buf);
+        free(joined);
     }
     if (first_bad < n) {
         if (err) {
@@ -85,7 +110,8 @@ static int by_length(const void *a, const void *b)
 
 /* Runs one packed batch of the sentences order[0 .. count) and scatters the embeddings. */
 static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_t *order,
-                                int count, bool normalize, float *out, semb_error *err)
+                                int count, bool normalize, int skip, float *out,
+                                semb_error *err)
 {
     int total = 0, max_len = 0;
     for (int i = 0; i < count; i++) {
@@ -111,7 +137,7 @@ static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_
     float *hidden;
     if ((st = encoder_forward(&m->config, &m->params, &batch, &m->workspace, &hidden, err)))
         goto done;
-    pooling_forward(&m->pooling, hidden, cu, count, pooled);
+    pooling_forward_skip(&m->pooling, hidden, cu, count, skip, pooled);
     if (normalize)
         normalize_forward(pooled, count, dim);
     for (int i = 0; i < count; i++)
@@ -124,6 +150,22 @@ done:
     return st;
 }
 
+/* The tokens a prompt covers, as sentence-transformers counts them for include_prompt false:
+ * the prompt tokenized alone with its special tokens, less one (the closing [SEP] or </s>), so
+ * the count spans [CLS] and the prompt. */
+static semb_status prompt_token_count(const semb_model *m, const char *prompt, int *skip,
+                                      semb_error *err)
+{
+    token_buffer buf = {0};
+    semb_status st = tokenizer_encode(m->tokenizer, prompt, strlen(prompt), 0, &buf, err);
+    if (st)
+        semb_fail_prefix(err, "prompt: ");
+    else
+        *skip = buf.count > 0 ? (int)buf.count - 1 : 0;
+    token_buffer_free(&buf);
+    return st;
+}
+
 semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *lengths,
                         size_t n, float *out, const semb_encode_options *opts, semb_error *err)
 {
@@ -133,9 +175,14 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
         return SEMB_OK;
     int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 32;
     bool normalize = m->normalize || (opts && opts->normalize);
+    const char *prompt = opts && opts->prompt && *opts->prompt ? opts->prompt : NULL;
     tokenized tok = {0};
     size_t *order = NULL;
-    semb_status st = tokenize_all(m, texts, lengths, n, &tok, err);
+    int skip = 0;
+    semb_status st = prompt && !m->pooling.include_prompt ? prompt_token_count(m, prompt, &skip, err)
+                                                          : SEMB_OK;
+    if (!st)
+        st = tokenize_all(m, texts, lengths, n, prompt, &tok, err);
     if (st)
         goto done;
     /* Similar lengths together: fewer wasted attention tiles, steadier batch sizes. */
@@ -154,7 +201,7 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
     free(sorted);
     for (size_t start = 0; start < n && !st; start += (size_t)batch_size) {
         int count = (int)(n - start < (size_t)batch_size ? n - start : (size_t)batch_size);
-        st = encode_batch(m, &tok, order + start, count, normalize, out, err);
+        st = encode_batch(m, &tok, order + start, count, normalize, skip, out, err);
     }
 done:
     free(order);

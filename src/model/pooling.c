@@ -141,8 +141,11 @@ semb_status pooling_config_save(const pooling_config *cfg, const char *path, sem
 }
 
 /* One mode for one sequence of len rows, accumulated in double: the reference is float64
- * and a long sequence's sum is where float32 would drift. */
-static void pool_sequence(pooling_mode mode, const float *x, int len, int dim, float *out)
+ * and a long sequence's sum is where float32 would drift. The first `skip` rows are left out
+ * of the masked modes (mean, max, mean_sqrt_len, weightedmean), as sentence-transformers
+ * masks a prompt with include_prompt false; weightedmean keeps each row's position weight. */
+static void pool_sequence(pooling_mode mode, const float *x, int len, int skip, int dim,
+                          float *out)
 {
     switch (mode) {
     case POOLING_CLS:
@@ -152,9 +155,13 @@ static void pool_sequence(pooling_mode mode, const float *x, int len, int dim, f
         memcpy(out, x + (size_t)(len - 1) * (size_t)dim, (size_t)dim * sizeof(float));
         return;
     case POOLING_MAX:
+        if (skip >= len) { /* every row masked: zeros rather than torch's -1e9 fill value */
+            memset(out, 0, (size_t)dim * sizeof(float));
+            return;
+        }
         for (int i = 0; i < dim; i++) {
-            float m = x[i];
-            for (int t = 1; t < len; t++)
+            float m = x[(size_t)skip * (size_t)dim + (size_t)i];
+            for (int t = skip + 1; t < len; t++)
                 m = fmaxf(m, x[(size_t)t * (size_t)dim + (size_t)i]);
             out[i] = m;
         }
@@ -163,12 +170,16 @@ static void pool_sequence(pooling_mode mode, const float *x, int len, int dim, f
     case POOLING_MEAN_SQRT_LEN:
     case POOLING_WEIGHTED_MEAN: {
         double weight_sum = 0.0;
-        for (int t = 0; t < len; t++)
+        for (int t = skip; t < len; t++)
             weight_sum += mode == POOLING_WEIGHTED_MEAN ? (double)(t + 1) : 1.0;
-        double divisor = mode == POOLING_MEAN_SQRT_LEN ? sqrt((double)len) : weight_sum;
+        double divisor = mode == POOLING_MEAN_SQRT_LEN ? sqrt((double)(len - skip)) : weight_sum;
+        if (!(divisor > 0)) { /* every row masked: sentence-transformers' clamp gives zeros */
+            memset(out, 0, (size_t)dim * sizeof(float));
+            return;
+        }
         for (int i = 0; i < dim; i++) {
             double acc = 0.0;
-            for (int t = 0; t < len; t++) {
+            for (int t = skip; t < len; t++) {
                 /* weightedmean weighs position t (0-based) by t + 1. */
                 double w = mode == POOLING_WEIGHTED_MEAN ? (double)(t + 1) : 1.0;
                 acc += w * (double)x[(size_t)t * (size_t)dim + (size_t)i];
@@ -180,8 +191,8 @@ static void pool_sequence(pooling_mode mode, const float *x, int len, int dim, f
     }
 }
 
-void pooling_forward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
-                     int n_seqs, float *out)
+void pooling_forward_skip(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                          int n_seqs, int skip, float *out)
 {
     int dim = cfg->token_dim, out_dim = pooling_output_dim(cfg);
 #pragma omp parallel for schedule(static) if (n_seqs > 16)
@@ -191,10 +202,16 @@ void pooling_forward(const pooling_config *cfg, const float *hidden, const int *
         float *o = out + (size_t)s * (size_t)out_dim;
         for (int i = 0; i < POOLING_MODE_COUNT; i++)
             if (cfg->modes & modes[i].mode) {
-                pool_sequence(modes[i].mode, x, len, dim, o);
+                pool_sequence(modes[i].mode, x, len, skip < len ? skip : len, dim, o);
                 o += dim;
             }
     }
+}
+
+void pooling_forward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                     int n_seqs, float *out)
+{
+    pooling_forward_skip(cfg, hidden, cu_seqlens, n_seqs, 0, out);
 }
 
 void normalize_forward(float *x, int n, int dim)

@@ -22,7 +22,7 @@ typedef enum pooling_mode {
 typedef struct pooling_config {
     unsigned modes;      /* OR of pooling_mode */
     int token_dim;       /* hidden size of the token embeddings */
-    bool include_prompt; /* carried for saving; prompts are not stripped here */
+    bool include_prompt; /* false: a prompt's tokens are left out of the masked modes */
 } pooling_config;
 
 /* Reads 1_Pooling/config.json in either form: the newer {"pooling_mode": "mean" or
@@ -44,6 +44,13 @@ int pooling_output_dim(const pooling_config *cfg);
 /* out[n_seqs, pooling_output_dim] from hidden[total_tokens, token_dim]. */
 void pooling_forward(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
                      int n_seqs, float *out);
+
+/* pooling_forward with the first `skip` tokens of every sequence (at most all of them) left
+ * out of mean, max, mean_sqrt_len_tokens and weightedmean, as sentence-transformers' Pooling
+ * masks a prompt when include_prompt is false (cls and lasttoken are unaffected; a sequence
+ * with nothing left pools to zeros). */
+void pooling_forward_skip(const pooling_config *cfg, const float *hidden, const int *cu_seqlens,
+                          int n_seqs, int skip, float *out);
 
 /* Backward of pooling_forward: d_hidden[total_tokens, token_dim] += the gradient flowing back
  * from d_out[n_seqs, pooling_output_dim]. hidden is the forward's input (max pooling routes
