@@ -425,6 +425,34 @@ typedef struct semb_cluster_scores {
 semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *clusters,
                                         size_t n, semb_cluster_scores *out, semb_error *err);
 
+/* --- similarity and STS ---------------------------------------------------------------- */
+
+/* out[i * n_b + j] = the similarity of a[i] and b[j] (row-major [n_a, dim] and [n_b, dim]
+ * float32 embeddings, not modified; out caller-owned [n_a, n_b]) under sim, higher = more
+ * similar: sentence-transformers' similarity() of a model with that similarity_fn_name
+ * (cosine: 0 for a zero row; euclidean, manhattan: negated distances). Blocked matrix
+ * products for cosine, dot and euclidean. Fails with SEMB_ERR_INVALID_ARG for NULL arrays,
+ * dim < 1 or more than INT_MAX rows on a side, SEMB_ERR_NOMEM. */
+semb_status semb_similarity_scores(semb_similarity sim, const float *a, size_t n_a,
+                                   const float *b, size_t n_b, int dim, float *out,
+                                   semb_error *err);
+
+/* STS correlations as sentence-transformers' EmbeddingSimilarityEvaluator reports them. */
+typedef struct semb_sts_metrics {
+    double spearman; /* in [-1, 1]; NaN when undefined (constant gold or predicted scores) */
+    double pearson;
+    size_t pairs;
+} semb_sts_metrics;
+
+/* Embeds sentence1[i] and sentence2[i] (NUL-terminated UTF-8) for i < n, scores each pair by
+ * the model's similarity function and correlates the scores with gold[i]. opts may be NULL
+ * (batch size 32; prompts are not used). Fails with SEMB_ERR_INPUT when n < 2, with
+ * semb_encode's errors naming the pair ("pair:7: sentence2: ...", 1-based), SEMB_ERR_NOMEM. */
+semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
+                          const char *const *sentence2, const double *gold, size_t n,
+                          const semb_encode_options *opts, semb_sts_metrics *out,
+                          semb_error *err);
+
 /* --- evaluation: retrieval, triplets, paraphrase mining --------------------------------- */
 
 /* Options shared by the evaluators. Zero-initialised means the defaults. */

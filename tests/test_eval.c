@@ -581,6 +581,19 @@ static void test_sts_evaluate_by_hand(void **state)
     assert_close(got.spearman, want.spearman, 1e-4, "spearman");
     assert_close(got.pearson, want.pearson, 1e-4, "pearson");
     assert_true(got.spearman > 90 && got.spearman < 100);
+    /* the public API: the same, as fractions; a bad pair named by its 1-based position */
+    semb_sts_metrics pub;
+    if (semb_eval_sts(m, s1, s2, gold, N, &opts, &pub, &err))
+        fail_msg("semb_eval_sts: %s", err.message);
+    assert_int_equal(pub.pairs, N);
+    assert_close(pub.spearman, got.spearman / 100, 1e-12, "public spearman");
+    assert_close(pub.pearson, got.pearson / 100, 1e-12, "public pearson");
+    const char *bad = s2[6];
+    s2[6] = "\xff";
+    assert_int_equal(semb_eval_sts(m, s1, s2, gold, N, NULL, &pub, &err), SEMB_ERR_INPUT);
+    assert_non_null(strstr(err.message, "pair:7: sentence2:"));
+    s2[6] = bad;
+    assert_int_equal(semb_eval_sts(m, s1, s2, gold, 1, NULL, &pub, &err), SEMB_ERR_INPUT);
 
     /* retrieval_evaluate: the model path gives what its embeddings give */
     const char *anchors[] = {"a man is playing", "the woman is cooking", "a dog runs ."};

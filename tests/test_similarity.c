@@ -67,11 +67,33 @@ static void test_hand_values(void **state)
     assert_true(fabs(out[0]) < 1e-3);
 }
 
+/* The public semb_similarity_scores: inputs untouched, cosine of raw rows, errors. */
+static void test_public_scores(void **state)
+{
+    float a[] = {3, 4, 0, 0, 0, 0}, b[] = {0, 4, 3}, out[2];
+    semb_error err = {0};
+    assert_int_equal(semb_similarity_scores(SEMB_SIMILARITY_COSINE, a, 2, b, 1, 3, out, &err), 0);
+    assert_float_equal(out[0], 0.64, 1e-6);
+    assert_float_equal(out[1], 0, 0);
+    assert_float_equal(a[0], 3, 0); /* not normalised in place */
+    assert_int_equal(semb_similarity_scores(SEMB_SIMILARITY_DOT, a, 1, b, 1, 3, out, &err), 0);
+    assert_float_equal(out[0], 16, 1e-6);
+    assert_int_equal(semb_similarity_scores(SEMB_SIMILARITY_MANHATTAN, a, 1, b, 1, 3, out, &err), 0);
+    assert_float_equal(out[0], -6, 1e-6);
+    assert_int_equal(semb_similarity_scores(SEMB_SIMILARITY_DOT, a, 1, b, 1, 0, out, &err),
+                     SEMB_ERR_INVALID_ARG);
+    assert_int_equal(semb_similarity_scores((semb_similarity)9, a, 1, b, 1, 3, out, &err),
+                     SEMB_ERR_INVALID_ARG);
+    assert_int_equal(semb_similarity_scores(SEMB_SIMILARITY_DOT, NULL, 1, b, 1, 3, out, &err),
+                     SEMB_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix_matches_pairs),
         cmocka_unit_test(test_hand_values),
+        cmocka_unit_test(test_public_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,3 +275,40 @@ semb_status sts_evaluate(semb_model *model, const sts_dataset *data,
     free(emb);
     return st;
 }
+
+semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
+                          const char *const *sentence2, const double *gold, size_t n,
+                          const semb_encode_options *opts, semb_sts_metrics *out,
+                          semb_error *err)
+{
+    if (!model || !out || (n && (!sentence1 || !sentence2 || !gold)))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_eval_sts: NULL argument");
+    /* a dataset view over the caller's arrays: pairs are named by 1-based position */
+    sts_dataset view = {.sentence1 = (const char **)sentence1,
+                        .sentence2 = (const char **)sentence2,
+                        .scores = (double *)gold, .count = n, .path = "pair"};
+    view.length1 = malloc((n ? n : 1) * sizeof *view.length1);
+    view.length2 = malloc((n ? n : 1) * sizeof *view.length2);
+    view.line_numbers = malloc((n ? n : 1) * sizeof *view.line_numbers);
+    semb_status st = SEMB_OK;
+    if (!view.length1 || !view.length2 || !view.line_numbers)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < n; i++) {
+        view.length1[i] = strlen(sentence1[i]);
+        view.length2[i] = strlen(sentence2[i]);
+        view.line_numbers[i] = i + 1;
+    }
+    semb_encode_options o = opts ? *opts : (semb_encode_options){0};
+    o.prompt = NULL;
+    sts_result r = {0};
+    if (!st && n < 2)
+        st = semb_fail(err, SEMB_ERR_INPUT, "a correlation needs at least 2 sentence pairs, got %zu", n);
+    if (!st)
+        st = sts_evaluate(model, &view, &o, &r, err);
+    if (!st)
+        *out = (semb_sts_metrics){r.spearman / 100, r.pearson / 100, r.n};
+    free(view.length1);
+    free(view.length2);
+    free(view.line_numbers);
+    return st;
+}

@@ -1,7 +1,11 @@
 #include "index/similarity.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
 
 #include "kernels/matmul.h"
 
@@ -84,4 +88,36 @@ double similarity_pair(semb_similarity sim, const float *a, const float *b, int 
         return -sum;
     }
     return 0;
+}
+
+semb_status semb_similarity_scores(semb_similarity sim, const float *a, size_t n_a,
+                                   const float *b, size_t n_b, int dim, float *out,
+                                   semb_error *err)
+{
+    if ((!a && n_a) || (!b && n_b) || (!out && n_a && n_b) || dim < 1 || n_a > INT_MAX ||
+        n_b > INT_MAX || (unsigned)sim > SEMB_SIMILARITY_MANHATTAN)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "semb_similarity_scores: NULL arrays, dimension %d, %zu x %zu rows or "
+                         "an unknown similarity", dim, n_a, n_b);
+    if (!n_a || !n_b)
+        return SEMB_OK;
+    if (sim != SEMB_SIMILARITY_COSINE) {
+        similarity_matrix(sim, a, n_a, b, n_b, dim, out);
+        return SEMB_OK;
+    }
+    /* cosine needs unit rows: normalised copies, so the caller's arrays stay as they are */
+    float *ua = malloc(n_a * (size_t)dim * sizeof *ua), *ub = malloc(n_b * (size_t)dim * sizeof *ub);
+    if (!ua || !ub) {
+        free(ua);
+        free(ub);
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot copy %zu + %zu embeddings", n_a, n_b);
+    }
+    memcpy(ua, a, n_a * (size_t)dim * sizeof *ua);
+    memcpy(ub, b, n_b * (size_t)dim * sizeof *ub);
+    similarity_normalize_rows(ua, n_a, dim);
+    similarity_normalize_rows(ub, n_b, dim);
+    similarity_matrix(sim, ua, n_a, ub, n_b, dim, out);
+    free(ua);
+    free(ub);
+    return SEMB_OK;
 }
