@@ -313,7 +313,9 @@ static void check_against_reference(const index_file *f, const float *queries, s
 static void test_exact_matches_reference(void **state)
 {
     temp *t = *state;
-    const size_t n = 5000, nq = 70; /* three corpus blocks, two query tiles */
+    /* three corpus blocks; 140 queries are two query tiles (int8: decoded blocks and a
+     * matrix product), 7 and 3 take int8's fused kernel (two query groups, and one) */
+    const size_t n = 5000, nq = 140, counts[] = {140, 7, 3};
     const int dim = 37;
     for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++)
         for (int s = SEMB_SIMILARITY_COSINE; s <= SEMB_SIMILARITY_MANHATTAN; s++) {
@@ -325,7 +327,7 @@ static void test_exact_matches_reference(void **state)
             const size_t ks[] = {1, 10, 150};
             for (size_t i = 0; i < 3; i++) {
                 search_params prm = {.k = ks[i], .rescore_multiplier = (int)i + 1};
-                check_against_reference(&f, queries, i == 2 ? 3 : nq, &prm);
+                check_against_reference(&f, queries, counts[i], &prm);
                 prm.exact = true;
                 if (p == SEMB_PRECISION_BINARY)
                     check_against_reference(&f, queries, 5, &prm);

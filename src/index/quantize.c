@@ -72,30 +72,6 @@ __attribute__((optimize("tree-vectorize"))) void dequantize_int8_rows(const int8
     }
 }
 
-__attribute__((optimize("tree-vectorize"))) void int8_codes_and_norms(
-    const int8_t *codes, size_t n, int dim, const float *starts, const float *steps, float *out,
-    float *squared_norms)
-{
-    for (size_t i = 0; i < n; i++) {
-        const int8_t *c = codes + i * (size_t)dim;
-        float *o = out + i * (size_t)dim, lanes[8] = {0};
-        int d = 0;
-        for (; d + 8 <= dim; d += 8) /* eight partial sums: a vector of them */
-            for (int j = 0; j < 8; j++) {
-                o[d + j] = (float)c[d + j];
-                float x = starts[d + j] + (o[d + j] + 128.5f) * steps[d + j];
-                lanes[j] += x * x;
-            }
-        for (; d < dim; d++) {
-            o[d] = (float)c[d];
-            float x = starts[d] + (o[d] + 128.5f) * steps[d];
-            lanes[0] += x * x;
-        }
-        squared_norms[i] = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    }
-}
-
 size_t binary_row_bytes(int dim)
 {
     return ((size_t)dim + 7) / 8;

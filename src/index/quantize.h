@@ -42,13 +42,6 @@ void quantize_int8_rows(const float *rows, size_t n, int dim, const float *start
 void dequantize_int8_rows(const int8_t *codes, size_t n, int dim, const float *starts,
                           const float *steps, float *out);
 
-/* The pieces of a fast int8 dot product: out[n * dim] = the codes as floats (c, not
- * dequantized), and squared_norms[n] = |dequantized row|^2, accumulated in float. Since
- * dequantized = starts + (c + 128.5) * steps, a query q scores q.dequantized =
- * sum_d q_d (starts_d + 128.5 steps_d) + (q * steps).c: one matrix product on the codes. */
-void int8_codes_and_norms(const int8_t *codes, size_t n, int dim, const float *starts,
-                          const float *steps, float *out, float *squared_norms);
-
 /* Bytes of one packed binary row: ceil(dim / 8). */
 size_t binary_row_bytes(int dim);
 
