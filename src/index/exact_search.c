@@ -38,6 +38,7 @@ typedef struct scratch {
     float *decoded; /* CORPUS_BLOCK * dim */
     float *scores;  /* QUERY_TILE * CORPUS_BLOCK */
     float *norms;   /* CORPUS_BLOCK */
+    uint32_t *distances; /* binary shortlist: CORPUS_BLOCK; else NULL */
 } scratch;
 
 /* Float rows of documents first..first+rows: the mapping itself for float32, else decoded
@@ -112,25 +113,37 @@ static void score_int8_block(const index_file *f, const query_set *qs, size_t q0
 
 /* scores[q * rows + r] for queries q0..q0+nq of the set against one corpus block. */
 static void score_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
-                        size_t first, size_t rows, hamming_function hamming, scratch *s)
+                        size_t first, size_t rows, scratch *s)
 {
     if (qs->offsets) {
         score_int8_block(f, qs, q0, nq, first, rows, s);
         return;
     }
-    if (qs->bits) {
-        for (size_t q = 0; q < nq; q++) {
-            const uint8_t *bits = qs->bits + (q0 + q) * f->row_bytes;
-            for (size_t r = 0; r < rows; r++)
-                s->scores[q * rows + r] =
-                    -(float)hamming(bits, f->embeddings + (first + r) * f->row_bytes,
-                                    f->row_bytes);
-        }
-        return;
-    }
     const float *docs = decode_block(f, first, rows, s->decoded);
     similarity_matrix(f->info.similarity, qs->rows + q0 * (size_t)f->info.dimension, nq, docs,
                       rows, f->info.dimension, s->scores);
+}
+
+/* Binary shortlist: each query's Hamming distances to one block (a few KiB, in L1) go
+ * straight to its heap, scored -distance; a row farther than the heap's worst is skipped on
+ * an integer compare. */
+static void offer_hamming_block(const index_file *f, const query_set *qs, size_t q0,
+                                size_t nq, size_t first, size_t rows, scratch *s, topk *heaps)
+{
+    for (size_t q = 0; q < nq; q++) {
+        hamming_rows(qs->bits + (q0 + q) * f->row_bytes, 1,
+                     f->embeddings + first * f->row_bytes, rows, f->row_bytes, s->distances,
+                     rows);
+        topk *heap = &heaps[q];
+        uint32_t worst = heap->count == heap->k ? (uint32_t)-heap->entries[0].score : UINT32_MAX;
+        for (size_t r = 0; r < rows; r++) {
+            if (s->distances[r] > worst)
+                continue;
+            topk_offer(heap, -(float)s->distances[r], first + r);
+            if (heap->count == heap->k)
+                worst = (uint32_t)-heap->entries[0].score;
+        }
+    }
 }
 
 /* Queries q0..q0+nq against the whole corpus: heaps[t][q] are thread t's heaps, merged into
@@ -141,7 +154,6 @@ static void search_tile(const index_file *f, const query_set *qs, size_t q0, siz
 {
     size_t n_docs = (size_t)f->info.documents;
     size_t n_blocks = (n_docs + CORPUS_BLOCK - 1) / CORPUS_BLOCK;
-    hamming_function hamming = hamming_best();
     for (size_t t = 0; t < (size_t)threads; t++)
         for (size_t q = 0; q < nq; q++)
             topk_init(&h[t * nq + q], heap_store + (t * nq + q) * k, k);
@@ -150,7 +162,11 @@ static void search_tile(const index_file *f, const query_set *qs, size_t q0, siz
         int t = omp_get_thread_num();
         size_t first = b * CORPUS_BLOCK;
         size_t rows = n_docs - first < CORPUS_BLOCK ? n_docs - first : CORPUS_BLOCK;
-        score_block(f, qs, q0, nq, first, rows, hamming, &scratches[t]);
+        if (qs->bits) {
+            offer_hamming_block(f, qs, q0, nq, first, rows, &scratches[t], &h[(size_t)t * nq]);
+            continue;
+        }
+        score_block(f, qs, q0, nq, first, rows, &scratches[t]);
         for (size_t q = 0; q < nq; q++) {
             topk *heap = &h[(size_t)t * nq + q];
             const float *row = scratches[t].scores + q * rows;
@@ -188,7 +204,10 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
         scratches[t].decoded = malloc(CORPUS_BLOCK * dim * sizeof(float));
         scratches[t].scores = malloc(tile * CORPUS_BLOCK * sizeof(float));
         scratches[t].norms = malloc(CORPUS_BLOCK * sizeof(float));
-        if (!scratches[t].decoded || !scratches[t].scores || !scratches[t].norms)
+        if (qs->bits)
+            scratches[t].distances = malloc(CORPUS_BLOCK * sizeof(uint32_t));
+        if (!scratches[t].decoded || !scratches[t].scores || !scratches[t].norms ||
+            (qs->bits && !scratches[t].distances))
             st = SEMB_ERR_NOMEM;
     }
     if (!scratches || !heap_store || !heaps || st) {
@@ -205,6 +224,7 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
         free(scratches[t].decoded);
         free(scratches[t].scores);
         free(scratches[t].norms);
+        free(scratches[t].distances);
     }
     free(scratches);
     free(heap_store);
