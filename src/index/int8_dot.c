@@ -197,15 +197,16 @@ void int8_dot_rows_using(kernel_path path, const int8_t *codes, size_t n, int di
                          const float *offsets, const float *steps, const float *queries, int nq,
                          float *scores, size_t ld, float *squared_norms)
 {
-    if (nq < 1 || nq > INT8_DOT_MAX_QUERIES || kernel_path_or_generic(path) == KERNEL_PATH_GENERIC) {
+    if (nq < 1 || nq > INT8_DOT_MAX_QUERIES ||
+        kernel_path_or_generic(path) == KERNEL_PATH_GENERIC) {
         rows_generic(codes, n, dim, offsets, steps, queries, nq, scores, ld, squared_norms);
         return;
     }
-    static const rows_fn plain[] = {rows_avx2_1, rows_avx2_2, rows_avx2_3, rows_avx2_4};
-    static const rows_fn with_norms[] = {rows_avx2_1n, rows_avx2_2n, rows_avx2_3n,
-                                         rows_avx2_4n};
-    (squared_norms ? with_norms : plain)[nq - 1](codes, n, dim, offsets, steps, queries, scores,
-                                                 ld, squared_norms);
+    static const rows_fn table[2][INT8_DOT_MAX_QUERIES] = {
+        {rows_avx2_1, rows_avx2_2, rows_avx2_3, rows_avx2_4},
+        {rows_avx2_1n, rows_avx2_2n, rows_avx2_3n, rows_avx2_4n}};
+    table[squared_norms != NULL][nq - 1](codes, n, dim, offsets, steps, queries, scores, ld,
+                                          squared_norms);
 }
 
 void int8_dot_rows(const int8_t *codes, size_t n, int dim, const float *offsets,
