@@ -137,16 +137,36 @@ static void test_binary_by_hand(void **state)
     assert_int_equal(hamming_distance(a, b, 3), 4 + 1 + 4);
 }
 
+/* Both paths of hamming_rows against the bit-by-bit reference: every row size up to 200
+ * bytes with a step, the unrolled sizes (32, 48, 64, 96, 128) among them, several rows and
+ * queries, ld past the row count (the columns after it untouched). */
 static void test_hamming_matches_reference(void **state)
 {
-    uint8_t a[200], b[200];
-    for (size_t bytes = 0; bytes <= 200; bytes += 1 + bytes / 3) {
-        for (size_t i = 0; i < bytes; i++) {
-            a[i] = (uint8_t)next_random();
-            b[i] = (uint8_t)next_random();
+    enum { ROWS = 7, QUERIES = 5, MAX_BYTES = 200 };
+    static uint8_t rows[ROWS * MAX_BYTES], queries[QUERIES * MAX_BYTES];
+    const size_t ld = ROWS + 2;
+    for (size_t bytes = 0; bytes <= MAX_BYTES; bytes += bytes < 130 ? 1 : 7) {
+        for (size_t i = 0; i < ROWS * bytes; i++)
+            rows[i] = (uint8_t)next_random();
+        for (size_t i = 0; i < QUERIES * bytes; i++)
+            queries[i] = i < bytes ? rows[i] : (uint8_t)next_random(); /* query 0 = row 0 */
+        for (int path = KERNEL_PATH_GENERIC; path <= KERNEL_PATH_AVX2; path++) {
+            uint32_t out[QUERIES * (ROWS + 2)];
+            for (size_t i = 0; i < QUERIES * ld; i++)
+                out[i] = 12345;
+            hamming_rows_using((kernel_path)path, queries, QUERIES, rows, ROWS, bytes, out, ld);
+            for (size_t q = 0; q < QUERIES; q++) {
+                for (size_t r = 0; r < ROWS; r++)
+                    assert_int_equal(out[q * ld + r],
+                                     hamming_distance_reference(queries + q * bytes,
+                                                                rows + r * bytes, bytes));
+                assert_int_equal(out[q * ld + ROWS], 12345);
+                assert_int_equal(out[q * ld + ROWS + 1], 12345);
+            }
+            assert_int_equal(out[0], 0);
         }
-        assert_int_equal(hamming_distance(a, b, bytes), hamming_distance_reference(a, b, bytes));
-        assert_int_equal(hamming_distance(a, a, bytes), 0);
+        assert_int_equal(hamming_distance(queries + bytes, rows, bytes),
+                         hamming_distance_reference(queries + bytes, rows, bytes));
     }
 }
 
@@ -313,7 +333,9 @@ static void check_against_reference(const index_file *f, const float *queries, s
 static void test_exact_matches_reference(void **state)
 {
     temp *t = *state;
-    const size_t n = 5000, nq = 70; /* three corpus blocks, two query tiles */
+    /* three corpus blocks; 140 queries are two query tiles (int8: decoded blocks and a
+     * matrix product), 7 and 3 take int8's fused kernel (two query groups, and one) */
+    const size_t n = 5000, nq = 140, counts[] = {140, 7, 3};
     const int dim = 37;
     for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++)
         for (int s = SEMB_SIMILARITY_COSINE; s <= SEMB_SIMILARITY_MANHATTAN; s++) {
@@ -325,7 +347,7 @@ static void test_exact_matches_reference(void **state)
             const size_t ks[] = {1, 10, 150};
             for (size_t i = 0; i < 3; i++) {
                 search_params prm = {.k = ks[i], .rescore_multiplier = (int)i + 1};
-                check_against_reference(&f, queries, i == 2 ? 3 : nq, &prm);
+                check_against_reference(&f, queries, counts[i], &prm);
                 prm.exact = true;
                 if (p == SEMB_PRECISION_BINARY)
                     check_against_reference(&f, queries, 5, &prm);

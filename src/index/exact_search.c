@@ -6,22 +6,30 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "index/int8_dot.h"
 #include "index/quantize.h"
 #include "index/similarity.h"
 
-/* A block of 2048 corpus rows is 3 MiB of float32 at dimension 384; a tile of up to 64
- * queries against it is 512 KiB of scores. */
+/* A block of 2048 corpus rows is 3 MiB of float32 at dimension 384; a tile of up to 128
+ * queries against it is 1 MiB of scores (a batch of 100 queries passes over the corpus
+ * once). */
 #define CORPUS_BLOCK 2048
-#define QUERY_TILE 64
+#define QUERY_TILE 128
 /* Bound on the thread-local heaps of one query tile (large k shrinks the tile). */
 #define HEAP_BUDGET_BYTES ((size_t)256 << 20)
+/* int8 rows are scored a slice at a time against every query group, so the slice's codes
+ * stay in the core's L2 cache while the groups (a few KiB of queries each, in L1) pass. */
+#define INT8_SLICE_BYTES ((size_t)96 << 10)
+/* From this many queries in a tile on, an int8 block is decoded to floats once and scored
+ * by sgemm, which beats the fused kernel's per-group decode (measured: bench/README.md). */
+#define INT8_GEMM_MIN_QUERIES 8
 
 /* What the scoring loop compares: prepared float queries, or their sign bits. */
 typedef struct query_set {
     const float *rows;   /* [n, dim], similarity_prepare'd */
     const uint8_t *bits; /* [n, row bytes], binary shortlist only; NULL otherwise */
-    const float *scaled; /* int8 under cosine or dot: rows * steps, [n, dim]; else NULL */
-    const float *bias;   /* with scaled: rows . (starts + 128.5 steps), [n] */
+    const float *offsets; /* int8 scored on the codes (int8_dot.h): [dim]; else NULL */
+    const float *squared; /* with offsets under euclidean: |row|^2, [n] */
     size_t n;
 } query_set;
 
@@ -30,6 +38,7 @@ typedef struct scratch {
     float *decoded; /* CORPUS_BLOCK * dim */
     float *scores;  /* QUERY_TILE * CORPUS_BLOCK */
     float *norms;   /* CORPUS_BLOCK */
+    uint32_t *distances; /* binary shortlist: CORPUS_BLOCK; else NULL */
 } scratch;
 
 /* Float rows of documents first..first+rows: the mapping itself for float32, else decoded
@@ -52,45 +61,89 @@ static const float *decode_block(const index_file *f, size_t first, size_t rows,
     return buf;
 }
 
-/* int8 under cosine or dot: one product of the scaled queries with the codes, plus each
- * query's bias, over the dequantized row's norm for cosine (int8_codes_and_norms). */
+/* int8, few queries: q.x (and |x|^2 into norms unless NULL) straight from the codes
+ * (int8_dot.h), a slice of rows at a time against every group of queries. */
+static void int8_dot_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
+                           const int8_t *codes, size_t rows, float *scores, float *norms)
+{
+    int dim = f->info.dimension;
+    size_t slice = INT8_SLICE_BYTES / (size_t)dim + 1;
+    for (size_t r0 = 0; r0 < rows; r0 += slice) {
+        size_t nr = rows - r0 < slice ? rows - r0 : slice;
+        for (size_t g = 0; g < nq; g += INT8_DOT_MAX_QUERIES) {
+            size_t ng = nq - g < INT8_DOT_MAX_QUERIES ? nq - g : INT8_DOT_MAX_QUERIES;
+            int8_dot_rows(codes + r0 * (size_t)dim, nr, dim, qs->offsets, f->int8_steps,
+                          qs->rows + (q0 + g) * (size_t)dim, (int)ng, scores + g * rows + r0,
+                          rows, g == 0 && norms ? norms + r0 : NULL);
+        }
+    }
+}
+
+/* int8 under cosine, dot or euclidean: q.x and |x|^2 from the codes (fused, or decoded once
+ * for a matrix product when the tile has many queries); then cosine divides by |x| (a zero
+ * row scores 0, as the reference's normalisation leaves it zero) and euclidean forms
+ * -sqrt(|q|^2 + |x|^2 - 2 q.x) clamped at 0, as similarity_matrix does for float rows. */
 static void score_int8_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
                              size_t first, size_t rows, scratch *s)
 {
     int dim = f->info.dimension;
-    int8_codes_and_norms((const int8_t *)(f->embeddings + first * f->row_bytes), rows, dim,
-                         f->int8_starts, f->int8_steps, s->decoded, s->norms);
-    similarity_matrix(SEMB_SIMILARITY_DOT, qs->scaled + q0 * (size_t)dim, nq, s->decoded, rows,
-                      dim, s->scores);
-    bool cosine = f->info.similarity == SEMB_SIMILARITY_COSINE;
-    for (size_t r = 0; r < rows; r++)
-        s->norms[r] = !cosine ? 1.0f : s->norms[r] > 0 ? 1.0f / sqrtf(s->norms[r]) : 0.0f;
-    for (size_t q = 0; q < nq; q++)
+    const int8_t *codes = (const int8_t *)(f->embeddings + first * f->row_bytes);
+    float *norms = f->info.similarity == SEMB_SIMILARITY_DOT ? NULL : s->norms;
+    if (nq < INT8_GEMM_MIN_QUERIES) {
+        int8_dot_block(f, qs, q0, nq, codes, rows, s->scores, norms);
+    } else {
+        int8_decode_rows(codes, rows, dim, qs->offsets, f->int8_steps, s->decoded, norms);
+        similarity_matrix(SEMB_SIMILARITY_DOT, qs->rows + q0 * (size_t)dim, nq, s->decoded,
+                          rows, dim, s->scores);
+    }
+    if (f->info.similarity == SEMB_SIMILARITY_COSINE) {
         for (size_t r = 0; r < rows; r++)
-            s->scores[q * rows + r] = (s->scores[q * rows + r] + qs->bias[q0 + q]) * s->norms[r];
+            s->norms[r] = s->norms[r] > 0 ? 1.0f / sqrtf(s->norms[r]) : 0.0f;
+        for (size_t q = 0; q < nq; q++)
+            for (size_t r = 0; r < rows; r++)
+                s->scores[q * rows + r] *= s->norms[r];
+    } else if (f->info.similarity == SEMB_SIMILARITY_EUCLIDEAN) {
+        for (size_t q = 0; q < nq; q++)
+            for (size_t r = 0; r < rows; r++) {
+                float d2 = qs->squared[q0 + q] + s->norms[r] - 2.0f * s->scores[q * rows + r];
+                s->scores[q * rows + r] = -sqrtf(d2 > 0 ? d2 : 0);
+            }
+    }
 }
 
 /* scores[q * rows + r] for queries q0..q0+nq of the set against one corpus block. */
 static void score_block(const index_file *f, const query_set *qs, size_t q0, size_t nq,
-                        size_t first, size_t rows, hamming_function hamming, scratch *s)
+                        size_t first, size_t rows, scratch *s)
 {
-    if (qs->scaled) {
+    if (qs->offsets) {
         score_int8_block(f, qs, q0, nq, first, rows, s);
-        return;
-    }
-    if (qs->bits) {
-        for (size_t q = 0; q < nq; q++) {
-            const uint8_t *bits = qs->bits + (q0 + q) * f->row_bytes;
-            for (size_t r = 0; r < rows; r++)
-                s->scores[q * rows + r] =
-                    -(float)hamming(bits, f->embeddings + (first + r) * f->row_bytes,
-                                    f->row_bytes);
-        }
         return;
     }
     const float *docs = decode_block(f, first, rows, s->decoded);
     similarity_matrix(f->info.similarity, qs->rows + q0 * (size_t)f->info.dimension, nq, docs,
                       rows, f->info.dimension, s->scores);
+}
+
+/* Binary shortlist: each query's Hamming distances to one block (a few KiB, in L1) go
+ * straight to its heap, scored -distance; a row farther than the heap's worst is skipped on
+ * an integer compare. */
+static void offer_hamming_block(const index_file *f, const query_set *qs, size_t q0,
+                                size_t nq, size_t first, size_t rows, scratch *s, topk *heaps)
+{
+    for (size_t q = 0; q < nq; q++) {
+        hamming_rows(qs->bits + (q0 + q) * f->row_bytes, 1,
+                     f->embeddings + first * f->row_bytes, rows, f->row_bytes, s->distances,
+                     rows);
+        topk *heap = &heaps[q];
+        uint32_t worst = heap->count == heap->k ? (uint32_t)-heap->entries[0].score : UINT32_MAX;
+        for (size_t r = 0; r < rows; r++) {
+            if (s->distances[r] > worst)
+                continue;
+            topk_offer(heap, -(float)s->distances[r], first + r);
+            if (heap->count == heap->k)
+                worst = (uint32_t)-heap->entries[0].score;
+        }
+    }
 }
 
 /* Queries q0..q0+nq against the whole corpus: heaps[t][q] are thread t's heaps, merged into
@@ -101,7 +154,6 @@ static void search_tile(const index_file *f, const query_set *qs, size_t q0, siz
 {
     size_t n_docs = (size_t)f->info.documents;
     size_t n_blocks = (n_docs + CORPUS_BLOCK - 1) / CORPUS_BLOCK;
-    hamming_function hamming = hamming_best();
     for (size_t t = 0; t < (size_t)threads; t++)
         for (size_t q = 0; q < nq; q++)
             topk_init(&h[t * nq + q], heap_store + (t * nq + q) * k, k);
@@ -110,7 +162,11 @@ static void search_tile(const index_file *f, const query_set *qs, size_t q0, siz
         int t = omp_get_thread_num();
         size_t first = b * CORPUS_BLOCK;
         size_t rows = n_docs - first < CORPUS_BLOCK ? n_docs - first : CORPUS_BLOCK;
-        score_block(f, qs, q0, nq, first, rows, hamming, &scratches[t]);
+        if (qs->bits) {
+            offer_hamming_block(f, qs, q0, nq, first, rows, &scratches[t], &h[(size_t)t * nq]);
+            continue;
+        }
+        score_block(f, qs, q0, nq, first, rows, &scratches[t]);
         for (size_t q = 0; q < nq; q++) {
             topk *heap = &h[(size_t)t * nq + q];
             const float *row = scratches[t].scores + q * rows;
@@ -148,7 +204,10 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
         scratches[t].decoded = malloc(CORPUS_BLOCK * dim * sizeof(float));
         scratches[t].scores = malloc(tile * CORPUS_BLOCK * sizeof(float));
         scratches[t].norms = malloc(CORPUS_BLOCK * sizeof(float));
-        if (!scratches[t].decoded || !scratches[t].scores || !scratches[t].norms)
+        if (qs->bits)
+            scratches[t].distances = malloc(CORPUS_BLOCK * sizeof(uint32_t));
+        if (!scratches[t].decoded || !scratches[t].scores || !scratches[t].norms ||
+            (qs->bits && !scratches[t].distances))
             st = SEMB_ERR_NOMEM;
     }
     if (!scratches || !heap_store || !heaps || st) {
@@ -165,6 +224,7 @@ static semb_status search_all(const index_file *f, const query_set *qs, size_t k
         free(scratches[t].decoded);
         free(scratches[t].scores);
         free(scratches[t].norms);
+        free(scratches[t].distances);
     }
     free(scratches);
     free(heap_store);
@@ -222,31 +282,29 @@ static semb_status binary_shortlist_search(const index_file *f, const query_set 
     return st;
 }
 
-/* int8 under cosine or dot: the queries scaled by the steps, and their biases. */
+/* int8 under cosine, dot or euclidean: the dequantization offsets, and each query's |q|^2
+ * (euclidean adds it to every distance). */
 static semb_status int8_search(const index_file *f, query_set *qs, size_t k, topk_entry *hits,
                                semb_error *err)
 {
     int dim = f->info.dimension;
-    float *scaled = malloc((qs->n ? qs->n : 1) * (size_t)dim * sizeof *scaled);
-    float *bias = malloc((qs->n ? qs->n : 1) * sizeof *bias);
+    float *offsets = malloc((size_t)dim * sizeof *offsets);
+    float *squared = malloc((qs->n ? qs->n : 1) * sizeof *squared);
     semb_status st = SEMB_OK;
-    if (!scaled || !bias)
+    if (!offsets || !squared)
         st = semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu queries", qs->n);
-    for (size_t q = 0; !st && q < qs->n; q++) {
-        const float *row = qs->rows + q * (size_t)dim;
-        double sum = 0;
-        for (int d = 0; d < dim; d++) {
-            scaled[q * (size_t)dim + (size_t)d] = row[d] * f->int8_steps[d];
-            sum += (double)row[d] * (f->int8_starts[d] + 128.5f * f->int8_steps[d]);
+    if (!st) {
+        int8_dot_offsets(f->int8_starts, f->int8_steps, dim, offsets);
+        for (size_t q = 0; q < qs->n; q++) {
+            const float *row = qs->rows + q * (size_t)dim;
+            squared[q] = (float)similarity_pair(SEMB_SIMILARITY_DOT, row, row, dim);
         }
-        bias[q] = (float)sum;
-    }
-    qs->scaled = scaled;
-    qs->bias = bias;
-    if (!st)
+        qs->offsets = offsets;
+        qs->squared = squared;
         st = search_all(f, qs, k, hits, err);
-    free(scaled);
-    free(bias);
+    }
+    free(offsets);
+    free(squared);
     return st;
 }
 
@@ -281,8 +339,7 @@ semb_status exact_search(const index_file *f, const float *queries, size_t n,
     if (f->info.precision == SEMB_PRECISION_BINARY && !p->exact)
         st = binary_shortlist_search(f, &qs, k, shortlist_size(f, p), dense, err);
     else if (f->info.precision == SEMB_PRECISION_INT8 &&
-             (f->info.similarity == SEMB_SIMILARITY_COSINE ||
-              f->info.similarity == SEMB_SIMILARITY_DOT))
+             f->info.similarity != SEMB_SIMILARITY_MANHATTAN)
         st = int8_search(f, &qs, k, dense, err);
     else
         st = search_all(f, &qs, k, dense, err);

@@ -1,14 +1,19 @@
 /* Search over a whole index: every document is scored against every query, so the result
  * is exact for the stored embeddings.
  *
- * float32 and int8 indexes: queries are tiled against blocks of the corpus; each block is
- * decoded to float rows (int8 dequantized to bucket midpoints and, for cosine, renormalised)
- * and scored with similarity_matrix (one sgemm per tile for cosine and dot); OpenMP threads
+ * float32 indexes: queries are tiled (up to 128) against blocks of 2048 corpus rows, each
+ * tile scored with similarity_matrix (one sgemm per tile for cosine and dot); OpenMP threads
  * take blocks, each keeping its own top-k heaps, merged at the end.
- * binary indexes: the Hamming distance of the query's sign bits to every row picks a
- * shortlist of rescore_multiplier * k documents (ties to the lower index), which the float
- * query rescores against their +1/-1 vectors, as sentence-transformers' semantic_search_faiss
- * and _usearch rescore; with `exact`, every row is scored against the float query instead.
+ * int8 indexes (cosine, dot, euclidean): the same tiling, scored on the codes (int8_dot.h):
+ * under 8 queries a tile, a fused kernel dequantizes each code in registers into every
+ * query's dot product (one byte read per dimension); from 8 on, each block is decoded to
+ * floats once and scored by sgemm. Cosine divides by the dequantized row's norm, computed in
+ * the same pass. Manhattan decodes the block to floats.
+ * binary indexes: the Hamming distance of the query's sign bits to every row (popcount,
+ * quantize.h's hamming_rows) picks a shortlist of rescore_multiplier * k documents (ties to
+ * the lower index), which the float query rescores against their +1/-1 vectors, as
+ * sentence-transformers' semantic_search_faiss and _usearch rescore; with `exact`, every row
+ * is scored against the float query instead.
  * Scores are the model's similarity (similarity.h) of the query and the decoded row; the
  * order is topk.h's: higher score first, ties to the lower document index. */
 #ifndef SEMB_INDEX_EXACT_SEARCH_H

@@ -72,30 +72,6 @@ __attribute__((optimize("tree-vectorize"))) void dequantize_int8_rows(const int8
     }
 }
 
-__attribute__((optimize("tree-vectorize"))) void int8_codes_and_norms(
-    const int8_t *codes, size_t n, int dim, const float *starts, const float *steps, float *out,
-    float *squared_norms)
-{
-    for (size_t i = 0; i < n; i++) {
-        const int8_t *c = codes + i * (size_t)dim;
-        float *o = out + i * (size_t)dim, lanes[8] = {0};
-        int d = 0;
-        for (; d + 8 <= dim; d += 8) /* eight partial sums: a vector of them */
-            for (int j = 0; j < 8; j++) {
-                o[d + j] = (float)c[d + j];
-                float x = starts[d + j] + (o[d + j] + 128.5f) * steps[d + j];
-                lanes[j] += x * x;
-            }
-        for (; d < dim; d++) {
-            o[d] = (float)c[d];
-            float x = starts[d] + (o[d] + 128.5f) * steps[d];
-            lanes[0] += x * x;
-        }
-        squared_norms[i] = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    }
-}
-
 size_t binary_row_bytes(int dim)
 {
     return ((size_t)dim + 7) / 8;
@@ -130,11 +106,14 @@ uint32_t hamming_distance_reference(const uint8_t *a, const uint8_t *b, size_t b
 }
 
 /* The same source twice: compiled for the popcnt instruction, and for plain x86-64 where
- * __builtin_popcountll becomes a bit-twiddling sequence. */
+ * __builtin_popcountll becomes a bit-twiddling sequence. Always inlined into the row loops
+ * below, where a constant `bytes` unrolls the word loop and keeps a row's words in
+ * registers across the queries. */
 #define HAMMING_BODY                                                                           \
     uint32_t count = 0;                                                                        \
     size_t i = 0;                                                                              \
-    for (; i + 8 <= bytes; i += 8) {                                                           \
+    _Pragma("GCC unroll 16") for (; i + 8 <= bytes; i += 8)                                    \
+    {                                                                                          \
         uint64_t x, y;                                                                         \
         memcpy(&x, a + i, 8);                                                                  \
         memcpy(&y, b + i, 8);                                                                  \
@@ -144,30 +123,76 @@ uint32_t hamming_distance_reference(const uint8_t *a, const uint8_t *b, size_t b
         count += (uint32_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));                        \
     return count;
 
+/* Row-major over the corpus, each row against every query (the queries' bits stay in L1);
+ * the usual row sizes (dimensions 256, 384, 512, 768, 1024) get their own unrolled loops. */
+#define HAMMING_ROWS_BODY(DISTANCE)                                                            \
+    switch (row_bytes) {                                                                       \
+    case 32: HAMMING_ROWS_LOOP(DISTANCE, 32); break;                                           \
+    case 48: HAMMING_ROWS_LOOP(DISTANCE, 48); break;                                           \
+    case 64: HAMMING_ROWS_LOOP(DISTANCE, 64); break;                                           \
+    case 96: HAMMING_ROWS_LOOP(DISTANCE, 96); break;                                           \
+    case 128: HAMMING_ROWS_LOOP(DISTANCE, 128); break;                                         \
+    default: HAMMING_ROWS_LOOP(DISTANCE, row_bytes); break;                                    \
+    }
+
+#define HAMMING_ROWS_LOOP(DISTANCE, BYTES)                                                     \
+    for (size_t r = 0; r < n; r++)                                                             \
+        for (size_t q = 0; q < nq; q++)                                                        \
+            out[q * ld + r] = DISTANCE(queries + q * (BYTES), rows + r * (BYTES), (BYTES))
+
+#define HAMMING_INLINE static inline __attribute__((always_inline))
+
 #if defined(__x86_64__)
-__attribute__((target("popcnt"))) static uint32_t hamming_popcnt(const uint8_t *a,
-                                                                  const uint8_t *b,
-                                                                  size_t bytes)
+__attribute__((target("popcnt"))) HAMMING_INLINE uint32_t distance_popcnt(const uint8_t *a,
+                                                                         const uint8_t *b,
+                                                                         size_t bytes)
 {
     HAMMING_BODY
 }
+
+__attribute__((target("popcnt"))) static void rows_popcnt(const uint8_t *queries, size_t nq,
+                                                          const uint8_t *rows, size_t n,
+                                                          size_t row_bytes, uint32_t *out,
+                                                          size_t ld)
+{
+    HAMMING_ROWS_BODY(distance_popcnt)
+}
 #endif
 
-static uint32_t hamming_portable(const uint8_t *a, const uint8_t *b, size_t bytes)
+HAMMING_INLINE uint32_t distance_portable(const uint8_t *a, const uint8_t *b, size_t bytes)
 {
     HAMMING_BODY
 }
 
-hamming_function hamming_best(void)
+static void rows_portable(const uint8_t *queries, size_t nq, const uint8_t *rows, size_t n,
+                          size_t row_bytes, uint32_t *out, size_t ld)
+{
+    HAMMING_ROWS_BODY(distance_portable)
+}
+
+void hamming_rows_using(kernel_path path, const uint8_t *queries, size_t nq,
+                        const uint8_t *rows, size_t n, size_t row_bytes, uint32_t *out,
+                        size_t ld)
 {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("popcnt"))
-        return hamming_popcnt;
+    /* every CPU with AVX2 has popcnt */
+    if (kernel_path_or_generic(path) == KERNEL_PATH_AVX2) {
+        rows_popcnt(queries, nq, rows, n, row_bytes, out, ld);
+        return;
+    }
 #endif
-    return hamming_portable;
+    rows_portable(queries, nq, rows, n, row_bytes, out, ld);
+}
+
+void hamming_rows(const uint8_t *queries, size_t nq, const uint8_t *rows, size_t n,
+                  size_t row_bytes, uint32_t *out, size_t ld)
+{
+    hamming_rows_using(kernel_path_best(), queries, nq, rows, n, row_bytes, out, ld);
 }
 
 uint32_t hamming_distance(const uint8_t *a, const uint8_t *b, size_t bytes)
 {
-    return hamming_best()(a, b, bytes);
+    uint32_t d;
+    hamming_rows(a, 1, b, 1, bytes, &d, 1);
+    return d;
 }

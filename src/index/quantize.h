@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernel_path.h"
+
 /* Running per-dimension minimum and maximum of calibration rows. */
 typedef struct int8_calibration {
     int dim;
@@ -42,13 +44,6 @@ void quantize_int8_rows(const float *rows, size_t n, int dim, const float *start
 void dequantize_int8_rows(const int8_t *codes, size_t n, int dim, const float *starts,
                           const float *steps, float *out);
 
-/* The pieces of a fast int8 dot product: out[n * dim] = the codes as floats (c, not
- * dequantized), and squared_norms[n] = |dequantized row|^2, accumulated in float. Since
- * dequantized = starts + (c + 128.5) * steps, a query q scores q.dequantized =
- * sum_d q_d (starts_d + 128.5 steps_d) + (q * steps).c: one matrix product on the codes. */
-void int8_codes_and_norms(const int8_t *codes, size_t n, int dim, const float *starts,
-                          const float *steps, float *out, float *squared_norms);
-
 /* Bytes of one packed binary row: ceil(dim / 8). */
 size_t binary_row_bytes(int dim);
 
@@ -58,15 +53,22 @@ void quantize_binary_rows(const float *rows, size_t n, int dim, uint8_t *out);
 /* out[n * dim] = +1 / -1 for the bits of packed rows. */
 void unpack_binary_rows(const uint8_t *bits, size_t n, int dim, float *out);
 
-/* The number of differing bits of a[bytes] and b[bytes]: hardware popcount where the CPU
- * has it, chosen at run time. */
+/* The number of differing bits of a[bytes] and b[bytes] (hamming_rows of one pair). */
 uint32_t hamming_distance(const uint8_t *a, const uint8_t *b, size_t bytes);
 
-/* The implementation hamming_distance uses on this CPU, for loops that call it per row. */
-typedef uint32_t (*hamming_function)(const uint8_t *a, const uint8_t *b, size_t bytes);
-hamming_function hamming_best(void);
+/* out[q * ld + r] = the Hamming distance of query q < nq (at queries + q * row_bytes) to row
+ * r < n (at rows + r * row_bytes): the popcnt instruction on 64-bit words where the CPU has
+ * it, chosen at run time. Cannot fail. */
+void hamming_rows(const uint8_t *queries, size_t nq, const uint8_t *rows, size_t n,
+                  size_t row_bytes, uint32_t *out, size_t ld);
 
-/* The same, bit by bit: the reference hamming_distance is tested against. */
+/* The same on a chosen path: KERNEL_PATH_AVX2 uses popcnt (every AVX2 CPU has it),
+ * KERNEL_PATH_GENERIC portable C; a path this CPU lacks falls back to the portable one. */
+void hamming_rows_using(kernel_path path, const uint8_t *queries, size_t nq,
+                        const uint8_t *rows, size_t n, size_t row_bytes, uint32_t *out,
+                        size_t ld);
+
+/* The distance bit by bit: the reference hamming_rows is tested against. */
 uint32_t hamming_distance_reference(const uint8_t *a, const uint8_t *b, size_t bytes);
 
 #endif
