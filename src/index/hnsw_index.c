@@ -278,16 +278,18 @@ typedef struct search_scratch {
 } search_scratch;
 
 /* One prepared query's k hits into hits (exactly k: exact search when the graph gives
- * fewer). */
-static semb_status search_one(const hnsw_index *index, const float *query, size_t k, size_t ef,
-                              search_scratch *s, semb_error *err)
+ * fewer). All `candidates` elements the graph search ends with are rescored, not only its
+ * best k: a hit tied in exact score with one outside hnswlib's float top k then still wins
+ * by lower index, as exact search would order them. */
+static semb_status search_one(const hnsw_index *index, const float *query, size_t k,
+                              size_t candidates, size_t ef, search_scratch *s, semb_error *err)
 {
     size_t found, count = 0;
-    semb_status status = hnsw_graph_search(index->graph, query, k, ef, s->ids, s->distances,
-                                           &found, err);
+    semb_status status = hnsw_graph_search(index->graph, query, candidates, ef, s->ids,
+                                           s->distances, &found, err);
     if (status != SEMB_OK)
         return status;
-    if (found == k) {
+    if (found >= k) {
         for (size_t i = 0; i < found; i++)
             score_element(index, query, s->ids[i], s->hits, &count, k);
     } else {
@@ -308,8 +310,11 @@ static semb_status search_all(const hnsw_index *index, const float *queries, siz
 #pragma omp parallel
     {
         semb_error mine_err = {0};
-        search_scratch s = {malloc(sizeof(float) * (size_t)dim), malloc(sizeof(uint32_t) * k_hits),
-                            malloc(sizeof(float) * k_hits), malloc(sizeof(hit) * k_hits)};
+        /* ef >= k_hits; more candidates than elements the graph cannot give */
+        size_t n = hnsw_graph_count(index->graph), candidates = ef < n ? ef : n;
+        search_scratch s = {malloc(sizeof(float) * (size_t)dim),
+                            malloc(sizeof(uint32_t) * candidates),
+                            malloc(sizeof(float) * candidates), malloc(sizeof(hit) * k_hits)};
         semb_status mine = SEMB_OK;
         if (!s.query || !s.ids || !s.distances || !s.hits)
             mine = semb_fail(&mine_err, SEMB_ERR_NOMEM, "hnsw: out of memory");
@@ -321,7 +326,7 @@ static semb_status search_all(const hnsw_index *index, const float *queries, siz
             if (stop || mine != SEMB_OK)
                 continue;
             hnsw_prepare_vector(index->similarity, queries + q * (size_t)dim, dim, s.query);
-            mine = search_one(index, s.query, k_hits, ef, &s, &mine_err);
+            mine = search_one(index, s.query, k_hits, candidates, ef, &s, &mine_err);
             for (size_t j = 0; mine == SEMB_OK && j < k_hits; j++) {
                 indices[q * k + j] = s.hits[j].index;
                 scores[q * k + j] = s.hits[j].score;

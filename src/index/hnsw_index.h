@@ -88,7 +88,9 @@ hnsw_index_options hnsw_index_get_options(const hnsw_index *index);
  * OpenMP threads the caller set. ef is the candidate list (recall against speed); 0 means
  * max(k, HNSW_INDEX_DEFAULT_EF), and less than k is raised to k. Each query's hits go to
  * row q of indices and scores (both [n_queries, k], caller-allocated): min(k, count) hits,
- * the document indices given to build, best first, equal scores by lower index; *n_hits
+ * the document indices given to build, best first, equal scores by lower index (all ef
+ * candidates the graph search ends with are rescored, so exact ties among them resolve to
+ * the lower index as exact search resolves them); *n_hits
  * receives min(k, count) (the rest of each row is left untouched). Should the graph reach
  * fewer elements than that from a query (it can when a graph is disconnected), that query
  * is answered by exact search, so a row is always full. Errors: SEMB_ERR_INVALID_ARG for
