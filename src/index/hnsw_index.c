@@ -307,7 +307,7 @@ static semb_status search_all(const hnsw_index *index, const float *queries, siz
     semb_status status = SEMB_OK;
     int failed = 0;
     const int dim = index->dim;
-#pragma omp parallel
+#pragma omp parallel if (n_queries > 1)
     {
         semb_error mine_err = {0};
         /* ef >= k_hits; more candidates than elements the graph cannot give */
