@@ -611,6 +611,16 @@ typedef struct semb_index_build_options {
     int batch_size;                /* sentences per forward pass; <= 0: 32 */
     size_t chunk_size;             /* documents read and encoded at a time; 0: 4096 */
     const char *model_name;        /* recorded for messages; NULL: "model" */
+    /* An HNSW graph (approximate search, hnswlib) over the stored embeddings, as an "hnsw"
+       section of the same file: built while the chunks are written, over the rows as search
+       reads them back (float32 as stored, int8 dequantized, binary as +1/-1 vectors), so
+       approximate scores equal exact ones. Not for manhattan models (SEMB_ERR_UNSUPPORTED).
+       Building holds the float vectors of the whole corpus in memory (4 * dimension bytes a
+       document, whatever the precision) plus the links. */
+    int hnsw;                      /* nonzero: build the graph */
+    int hnsw_m;                    /* links per element and level (2M on level 0), 2..2048;
+                                      0: 16 */
+    int hnsw_ef_construction;      /* candidate list while linking, >= 1; 0: 200 */
     /* Called after each chunk (may be NULL): documents embedded so far of total. */
     void (*progress)(void *user, size_t done, size_t total);
     void *progress_user;
@@ -626,6 +636,8 @@ typedef struct semb_index_build_result {
     uint64_t file_bytes;
     const char *document_prompt; /* the prompt used: opts', the model's, or ""; static or
                                     owned by the model or opts */
+    uint64_t hnsw_bytes;         /* the graph's section; 0 without one */
+    double hnsw_seconds;         /* wall time spent linking the graph */
 } semb_index_build_result;
 
 /* Embeds a corpus with model and writes one index file at output_path (atomically: a
@@ -639,7 +651,9 @@ typedef struct semb_index_build_result {
  * JSONL file where some documents have ids and others not. Integer ids stay integers; a mix
  * of integer and string ids is stored as strings. result may be NULL. Errors:
  * SEMB_ERR_INPUT (empty corpus, invalid UTF-8, bad JSON, naming file:line),
- * SEMB_ERR_INVALID_ARG, SEMB_ERR_IO, SEMB_ERR_NOMEM, and semb_encode's. */
+ * SEMB_ERR_INVALID_ARG (also hnsw_m or hnsw_ef_construction out of range),
+ * SEMB_ERR_UNSUPPORTED (hnsw with a manhattan model, before any encoding), SEMB_ERR_IO,
+ * SEMB_ERR_NOMEM, and semb_encode's. */
 semb_status semb_index_build(semb_model *model, const semb_index_build_options *opts,
                              const char *output_path, semb_index_build_result *result,
                              semb_error *err);
@@ -668,11 +682,13 @@ semb_status semb_index_check_model(const semb_index *index, const semb_model *mo
                                    const char *model_name, semb_error *err);
 
 typedef struct semb_search_options {
-    int exact;              /* binary indexes: score every document with the float query
-                                instead of rescoring a Hamming shortlist */
+    int exact;              /* score every document: no HNSW graph, and for binary indexes
+                               no Hamming shortlist (the float query against every row) */
     int rescore_multiplier; /* binary: the Hamming shortlist holds multiplier * k documents
                                (ST's rescore_multiplier); <= 0: 4 */
     const char *query_prompt; /* NULL: the model's "query" prompt, else none */
+    size_t ef;              /* with a graph: the candidate list of the approximate search
+                               (recall against speed); 0: max(k, 100); below k: k */
 } semb_search_options;
 
 /* One search result. id and text point into the index. */
@@ -688,13 +704,36 @@ typedef struct semb_search_hit {
 
 /* The k best documents for each of n queries (query embeddings as the model gives them,
  * queries[n * dimension]), into hits[q * k + r], best first; ties in corpus order. Every
- * query gets *per_query = min(k, documents) hits. Exact over the whole index: blocked
- * matrix products on OpenMP threads (semb_set_threads). Errors: SEMB_ERR_INVALID_ARG (k
- * == 0), SEMB_ERR_NOMEM. */
+ * query gets *per_query = min(k, documents) hits. An index with an HNSW graph is searched
+ * approximately unless opts->exact (the graph is loaded by the first such search, see
+ * semb_index_load_graph; the hits' scores are exact similarities, only the set may miss
+ * some of the true top k); otherwise exact over the whole index: blocked matrix products
+ * on OpenMP threads (semb_set_threads). Errors: SEMB_ERR_INVALID_ARG (k == 0),
+ * SEMB_ERR_FORMAT (a corrupt graph, or one built for other embeddings), SEMB_ERR_NOMEM. */
 semb_status semb_index_search_embeddings(const semb_index *index, const float *queries,
                                          size_t n, size_t k, const semb_search_options *opts,
                                          semb_search_hit *hits, size_t *per_query,
                                          semb_error *err);
+
+/* What an index's HNSW graph was built with (present 0: the index has none). */
+typedef struct semb_index_graph {
+    int present;
+    int m, ef_construction;
+    uint64_t seed;
+    uint64_t bytes; /* the "hnsw" section */
+} semb_index_graph;
+
+/* Fills *out from the index's header and meta; does not load the graph. */
+void semb_index_graph_info(const semb_index *index, semb_index_graph *out);
+
+/* Loads the index's HNSW graph now (a server at start-up; otherwise the first approximate
+ * search does it), validating every link and that it was built over the embeddings this
+ * file holds; afterwards searches share it (loading is serialized by a lock). The graph's
+ * copy of the vectors takes 4 * dimension bytes a document in memory, whatever the
+ * precision. SEMB_OK at once when there is no graph or it is loaded. Errors:
+ * SEMB_ERR_FORMAT naming the file (corrupt or truncated graph, other embeddings), repeated
+ * by every later call; SEMB_ERR_NOMEM. */
+semb_status semb_index_load_graph(semb_index *index, semb_error *err);
 
 /* Encodes n query texts with model (after semb_index_check_model passes; the query prompt
  * prepended; texts over the max sequence length are truncated: compare semb_count_tokens

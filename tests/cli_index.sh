@@ -3,7 +3,9 @@
 # StackExchange titles with the bert-tiny-mean fixture: the three precisions, text and JSONL
 # output, ids and titles from JSONL, ties in corpus order, k beyond the corpus, long queries,
 # and one-line errors for every bad input (empty corpus, bad UTF-8 at file:line, duplicate
-# ids, unknown precision, k <= 0, another model, corrupt and truncated index files).
+# ids, unknown precision, k <= 0, another model, corrupt and truncated index files); the HNSW
+# graph (--hnsw): approximate hits equal to --exact ones, --ef, info, a corrupt graph section,
+# a manhattan model refused, bad --hnsw-m / --hnsw-ef-construction / --ef values.
 # usage: cli_index.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
 . "$(dirname "$0")/lib_cli.sh"
@@ -125,4 +127,65 @@ expect_error --no-stdout "not an index" 'titles.txt: not a semb index' \
     "$semb" search --index "$tmp/titles.txt" --model "$fixture" --query beer
 expect_error --no-stdout "missing index" 'nothing.idx: cannot open' \
     "$semb" search --index "$tmp/nothing.idx" --model "$fixture" --query beer
+# --- HNSW graph ---
+for p in float32 int8 binary; do
+    check "build $p --hnsw" run "$tmp/hb_$p.out" "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" \
+        --output "$tmp/h_$p.idx" --precision "$p" --hnsw --threads 2 --chunk-size 64
+    check "build $p --hnsw reports the graph" grep -q "HNSW graph: M 16, ef_construction 200" "$tmp/hb_$p.out"
+    check "graph adds to the $p file" [ "$(stat -c %s "$tmp/h_$p.idx")" -gt "$(stat -c %s "$tmp/$p.idx")" ]
+    # every title as a query: approximate (ef 300: all 300 documents) == exact: the same score
+    # at each rank, the same id unless tied within float rounding (int8's exact path folds the
+    # dequantization into the query, in float)
+    check "search $p approximate" run "$tmp/ha_$p.jsonl" "$semb" search --index "$tmp/h_$p.idx" --model "$fixture" \
+        --queries "$tmp/titles.txt" -k 10 --ef 300 --format jsonl --threads 2
+    check "search $p --exact" run "$tmp/he_$p.jsonl" "$semb" search --index "$tmp/h_$p.idx" --model "$fixture" \
+        --queries "$tmp/titles.txt" -k 10 --exact --format jsonl --threads 2
+    check "$p: approximate at ef 300 == exact (3000 hits)" bash -c "[ \$(wc -l <'$tmp/ha_$p.jsonl') -eq 3000 ] && paste -d'\n' '$tmp/ha_$p.jsonl' '$tmp/he_$p.jsonl' | awk -F'\"score\": |, \"id\": |, \"text\"' 'NR % 2 { s = \$2; id = \$3; next } { d = s - \$2; if (d > 2e-6 || d < -2e-6) bad++; if (id != \$3) swaps++ } END { exit bad > 0 || swaps > 6 }'"
+done
+check "float32 --exact on a graph index == the index without one" bash -c "'$semb' search --index '$tmp/float32.idx' --model '$fixture' --queries '$tmp/titles.txt' -k 10 --format jsonl --threads 2 | diff -q - '$tmp/he_float32.jsonl'"
+check "default ef finds the title itself" bash -c "'$semb' search --index '$tmp/h_float32.idx' --model '$fixture' --query '$title' -k 3 --format jsonl | head -1 | grep -q '\"rank\": 1, \"score\": 1.000000, \"id\": 42,'"
+check "ef below k is raised to k" bash -c "[ \$('$semb' search --index '$tmp/h_float32.idx' --model '$fixture' --query '$title' -k 20 --ef 1 | wc -l) -eq 20 ]"
+check "--hnsw-m / --hnsw-ef-construction" run "$tmp/hm.out" "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" \
+    --output "$tmp/hm.idx" --hnsw --hnsw-m 4 --hnsw-ef-construction 20
+check "info shows the graph" bash -c "'$semb' index info --index '$tmp/hm.idx' | grep -qE '^hnsw: M 4, ef_construction 20, seed 100, [0-9]+ bytes$'"
+check "info without a graph" bash -c "'$semb' index info --index '$tmp/float32.idx' | grep -qx 'hnsw: none (exact search only)'"
+check "ties in corpus order through the graph" bash -c "'$semb' index build --model '$fixture' --corpus '$tmp/dups.txt' --output '$tmp/hd.idx' --hnsw >/dev/null && '$semb' search --index '$tmp/hd.idx' --model '$fixture' --query beer --format jsonl 2>/dev/null | sed -E 's/.*\"id\": ([0-9]+).*/\1/' | tr '\n' ' ' | grep -qx '1 3 4 2 '"
+
+mkdir "$tmp/manhattan"
+cp -r "$fixture"/. "$tmp/manhattan"/
+printf '{"similarity_fn_name": "manhattan"}\n' >"$tmp/manhattan/config_sentence_transformers.json"
+expect_error --no-stdout "manhattan model refused" 'manhattan similarity, which an HNSW graph .*cannot search' \
+    "$semb" index build --model "$tmp/manhattan" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --hnsw
+check "manhattan without --hnsw builds" run "$tmp/b" "$semb" index build --model "$tmp/manhattan" --corpus "$tmp/titles.txt" --output "$tmp/man.idx"
+expect_error --no-stdout "--hnsw-m 1" '--hnsw-m must be in 2 .. 2048 \(got 1\)' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --hnsw --hnsw-m 1
+expect_error --no-stdout "--hnsw-m 5000" '--hnsw-m must be in 2 .. 2048' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --hnsw --hnsw-m 5000
+expect_error --no-stdout "--hnsw-ef-construction 0" '--hnsw-ef-construction must be at least 1' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --hnsw --hnsw-ef-construction 0
+expect_error --no-stdout "--hnsw-m without --hnsw" 'need --hnsw' \
+    "$semb" index build --model "$fixture" --corpus "$tmp/titles.txt" --output "$tmp/e.idx" --hnsw-m 8
+check "no index written by refused graphs" [ ! -e "$tmp/e.idx" ]
+expect_error --no-stdout "--ef 0" '--ef must be at least 1 \(got 0\)' \
+    "$semb" search --index "$tmp/h_float32.idx" --model "$fixture" --query beer --ef 0
+expect_error --no-stdout "--ef negative" '--ef must be at least 1' \
+    "$semb" search --index "$tmp/h_float32.idx" --model "$fixture" --query beer --ef -5
+expect_error --no-stdout "--ef with --exact" '--ef is for the approximate search' \
+    "$semb" search --index "$tmp/h_float32.idx" --model "$fixture" --query beer --ef 50 --exact
+expect_error --no-stdout "--ef without a graph" 'float32.idx has no HNSW graph' \
+    "$semb" search --index "$tmp/float32.idx" --model "$fixture" --query beer --ef 50
+expect_error --no-stdout "--rescore-multiplier through a graph" '--rescore-multiplier: .*through its HNSW graph' \
+    "$semb" search --index "$tmp/h_binary.idx" --model "$fixture" --query beer --rescore-multiplier 2
+# a corrupt graph: the file's CRC covers the header and table, the graph is checked on load
+graph_at=$(grep -obUa SEMBHNSW "$tmp/h_float32.idx" | head -1 | cut -d: -f1)
+for spot in 8 20 200; do
+    cp "$tmp/h_float32.idx" "$tmp/hflip.idx"
+    printf '\x7f' | dd of="$tmp/hflip.idx" bs=1 seek=$((graph_at + spot)) conv=notrunc status=none
+    expect_error --no-stdout "corrupt graph byte $spot" 'hflip.idx: HNSW graph unusable \(rebuild the index\)' \
+        "$semb" search --index "$tmp/hflip.idx" --model "$fixture" --query beer
+done
+check "a corrupt graph still searches --exact" run "$tmp/b" "$semb" search --index "$tmp/hflip.idx" --model "$fixture" --query beer --exact
+head -c $((graph_at + 100)) "$tmp/h_float32.idx" >"$tmp/hcut.idx"
+expect_error --no-stdout "graph section cut" 'hcut.idx: truncated or extended' \
+    "$semb" search --index "$tmp/hcut.idx" --model "$fixture" --query beer
 finish cli_index

@@ -536,6 +536,43 @@ static void test_one_thread_build_is_reproducible(void **state)
     free(v);
 }
 
+/* Built in pieces whose byte sizes are not multiples of 8 (dim 5: the hash carries a partial
+ * word across pieces), one thread: the same blob as one build over all the vectors. */
+static void test_build_in_pieces_equals_whole(void **state)
+{
+    const int threads = omp_get_max_threads(), dim = 5;
+    const size_t n = 300, pieces[] = {3, 1, 96, 200};
+    omp_set_num_threads(1);
+    float *v = clustered_vectors(n, dim, 6, 111, 112);
+    hnsw_index *whole = build_ok(v, n, dim, SEMB_SIMILARITY_DOT, NULL), *parts;
+    semb_error err = {0};
+    assert_int_equal(hnsw_index_begin(n, dim, SEMB_SIMILARITY_DOT, NULL, &parts, &err), SEMB_OK);
+    size_t at = 0;
+    for (size_t i = 0; i < 4; i++) {
+        /* an incomplete index is not saved */
+        assert_int_equal(hnsw_index_save(parts, stderr, NULL, &err), SEMB_ERR_INVALID_ARG);
+        assert_int_equal(hnsw_index_add(parts, v + at * dim, pieces[i], &err), SEMB_OK);
+        at += pieces[i];
+    }
+    assert_int_equal(hnsw_index_add(parts, v, 1, &err), SEMB_ERR_INVALID_ARG);
+    blob a = save_at(whole, 0), b = save_at(parts, 0);
+    assert_int_equal(a.size, b.size);
+    assert_memory_equal(a.file, b.file, a.size);
+    hnsw_index_free(parts);
+    /* a NaN is named by its place in the whole sequence */
+    assert_int_equal(hnsw_index_begin(n, dim, SEMB_SIMILARITY_DOT, NULL, &parts, &err), SEMB_OK);
+    assert_int_equal(hnsw_index_add(parts, v, 10, &err), SEMB_OK);
+    v[12 * dim + 4] = NAN;
+    assert_int_equal(hnsw_index_add(parts, v + 10 * dim, 10, &err), SEMB_ERR_INPUT);
+    assert_message_contains(&err, "vector 12, dimension 4");
+    omp_set_num_threads(threads);
+    hnsw_index_free(parts);
+    hnsw_index_free(whole);
+    free(a.file);
+    free(b.file);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_blobs),
         cmocka_unit_test(test_disconnected_graph_falls_back_to_exact),
         cmocka_unit_test(test_one_thread_build_is_reproducible),
+        cmocka_unit_test(test_build_in_pieces_equals_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 /* semb index build: a corpus embedded into one search index file (semb search reads it). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,7 +10,11 @@ typedef struct build_args {
     const char *model_dir, *corpus, *input_format, *output, *precision, *calibration,
         *document_prompt;
     int batch_size, threads, chunk_size;
+    bool hnsw;
+    int hnsw_m, hnsw_ef_construction; /* NOT_GIVEN unless given */
 } build_args;
+
+#define NOT_GIVEN INT_MIN
 
 /* A redrawn "embedded N / M" line on a terminal; nothing on a pipe. */
 static void show_progress(void *user, size_t done, size_t total)
@@ -22,7 +27,8 @@ static void show_progress(void *user, size_t done, size_t total)
 static int parse_build(int argc, char **argv, build_args *a)
 {
     *a = (build_args){.input_format = "text", .precision = "float32", .batch_size = 32,
-                      .chunk_size = 4096};
+                      .chunk_size = 4096, .hnsw_m = NOT_GIVEN,
+                      .hnsw_ef_construction = NOT_GIVEN};
     const cli_option options[] = {
         {"--model", CLI_STRING, &a->model_dir, "sentence-transformers model folder (required)"},
         {"--corpus", CLI_STRING, &a->corpus, "the documents, a file (required)"},
@@ -38,6 +44,12 @@ static int parse_build(int argc, char **argv, build_args *a)
         {"--batch-size", CLI_INT, &a->batch_size, "sentences per forward pass (default 32)"},
         {"--chunk-size", CLI_INT, &a->chunk_size,
          "documents read and encoded at a time (default 4096)"},
+        {"--hnsw", CLI_FLAG, &a->hnsw,
+         "also build an HNSW graph for approximate search (semb search uses it by default)"},
+        {"--hnsw-m", CLI_INT, &a->hnsw_m,
+         "with --hnsw: links per element and level, 2 to 2048 (default 16)"},
+        {"--hnsw-ef-construction", CLI_INT, &a->hnsw_ef_construction,
+         "with --hnsw: candidate list while linking, at least 1 (default 200)"},
         {"--threads", CLI_INT, &a->threads, "threads (default: all cores)"},
     };
     int rc = cli_parse(argc, argv, "index build",
@@ -57,6 +69,13 @@ static int parse_build(int argc, char **argv, build_args *a)
     if (strcmp(a->input_format, "text") != 0 && strcmp(a->input_format, "jsonl") != 0)
         return cli_failf("index build", "--input-format: '%s' is not one of text, jsonl",
                          a->input_format), 2;
+    if (!a->hnsw && (a->hnsw_m != NOT_GIVEN || a->hnsw_ef_construction != NOT_GIVEN))
+        return cli_failf("index build", "--hnsw-m and --hnsw-ef-construction need --hnsw"), 2;
+    if (a->hnsw_m != NOT_GIVEN && (a->hnsw_m < 2 || a->hnsw_m > 2048))
+        return cli_failf("index build", "--hnsw-m must be in 2 .. 2048 (got %d)", a->hnsw_m), 2;
+    if (a->hnsw_ef_construction != NOT_GIVEN && a->hnsw_ef_construction < 1)
+        return cli_failf("index build", "--hnsw-ef-construction must be at least 1 (got %d)",
+                         a->hnsw_ef_construction), 2;
     cli_set_threads(a->threads);
     return -1;
 }
@@ -71,6 +90,9 @@ static void report(const build_args *a, const semb_index_build_result *r, int ma
     printf("indexed %zu documents into %s (%s, %.1f MB, document prompt \"%s\")\n",
            r->documents, a->output, a->precision, (double)r->file_bytes / 1e6,
            r->document_prompt);
+    if (a->hnsw)
+        printf("HNSW graph: M %d, ef_construction %d, %.2f MB, linked in %.1f s\n", a->hnsw_m,
+               a->hnsw_ef_construction, (double)r->hnsw_bytes / 1e6, r->hnsw_seconds);
 }
 
 static int index_build(int argc, char **argv)
@@ -90,6 +112,14 @@ static int index_build(int argc, char **argv)
     o.batch_size = a.batch_size;
     o.chunk_size = (size_t)a.chunk_size;
     o.model_name = a.model_dir;
+    o.hnsw = a.hnsw;
+    if (a.hnsw) {
+        a.hnsw_m = a.hnsw_m == NOT_GIVEN ? 16 : a.hnsw_m;
+        a.hnsw_ef_construction = a.hnsw_ef_construction == NOT_GIVEN ? 200
+                                                                     : a.hnsw_ef_construction;
+        o.hnsw_m = a.hnsw_m;
+        o.hnsw_ef_construction = a.hnsw_ef_construction;
+    }
     if (isatty(fileno(stderr)))
         o.progress = show_progress;
     semb_model *model = NULL;
@@ -127,13 +157,21 @@ static int index_info(int argc, char **argv)
            semb_precision_name(semb_index_precision(index)),
            semb_similarity_name(semb_index_similarity(index)), semb_index_model_name(index),
            semb_index_fingerprint(index));
+    semb_index_graph g;
+    semb_index_graph_info(index, &g);
+    if (g.present)
+        printf("hnsw: M %d, ef_construction %d, seed %llu, %llu bytes\n", g.m,
+               g.ef_construction, (unsigned long long)g.seed, (unsigned long long)g.bytes);
+    else
+        printf("hnsw: none (exact search only)\n");
     semb_index_close(index);
     return fflush(stdout) ? cli_failf("index info", "<stdout>: write failed") : 0;
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: semb index build --model DIR --corpus FILE --output INDEX [options]\n"
+    fprintf(out, "usage: semb index build --model DIR --corpus FILE --output INDEX [--hnsw] "
+                 "[options]\n"
                  "       semb index info --index INDEX\n\n"
                  "'semb index build --help' describes the options; 'semb search' queries an "
                  "index.\n");

@@ -12,9 +12,17 @@
 
 typedef struct search_args {
     const char *index_path, *model_dir, *query, *queries, *format, *query_prompt;
-    int k, batch_size, threads, rescore_multiplier;
+    int k, batch_size, threads, rescore_multiplier, ef;
     bool exact;
 } search_args;
+
+static bool ef_given(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--ef") == 0)
+            return true;
+    return false;
+}
 
 static int parse_args(int argc, char **argv, search_args *a)
 {
@@ -28,7 +36,12 @@ static int parse_args(int argc, char **argv, search_args *a)
         {"--format", CLI_STRING, &a->format,
          "text (default) or jsonl: {\"rank\", \"score\", \"id\", \"text\"} a hit"},
         {"--exact", CLI_FLAG, &a->exact,
-         "binary index: score every document with the float query (no Hamming shortlist)"},
+         "score every document: skip the index's HNSW graph, and for a binary index the "
+         "Hamming shortlist"},
+        {"--ef", CLI_INT, &a->ef,
+         "index with an HNSW graph: candidate list of the approximate search, at least 1 "
+         "(default max(k, 100); raised to k); larger is slower and finds more of the exact "
+         "top k"},
         {"--rescore-multiplier", CLI_INT, &a->rescore_multiplier,
          "binary index: rescore the best N * k by Hamming distance (default 4)"},
         {"--query-prompt", CLI_STRING, &a->query_prompt,
@@ -43,7 +56,9 @@ static int parse_args(int argc, char **argv, search_args *a)
     int rc = cli_parse(argc, argv, "search",
                        "--index INDEX --model DIR (--query TEXT | --queries FILE) [-k N]\n\n"
                        "Prints the k documents most similar to each query under the model's\n"
-                       "similarity function, best first; equal scores in corpus order.",
+                       "similarity function, best first; equal scores in corpus order. An index\n"
+                       "built with --hnsw is searched through its graph (approximate; scores\n"
+                       "exact) unless --exact; others exactly.",
                        options, sizeof options / sizeof options[0], NULL, NULL);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -55,6 +70,10 @@ static int parse_args(int argc, char **argv, search_args *a)
         return cli_failf("search", "-k must be at least 1 (got %d)", a->k), 2;
     if (a->batch_size <= 0 || a->rescore_multiplier < 0)
         return cli_failf("search", "--batch-size and --rescore-multiplier must be positive"), 2;
+    if (a->ef < 0 || (a->ef == 0 && ef_given(argc, argv)))
+        return cli_failf("search", "--ef must be at least 1 (got %d)", a->ef), 2;
+    if (a->ef && a->exact)
+        return cli_failf("search", "--ef is for the approximate search; --exact has none"), 2;
     if (strcmp(a->format, "text") != 0 && strcmp(a->format, "jsonl") != 0)
         return cli_failf("search", "--format: '%s' is not one of text, jsonl", a->format), 2;
     cli_set_threads(a->threads);
@@ -133,7 +152,7 @@ static semb_status search_all(const search_args *a, const semb_index *index, sem
     if (!hits)
         return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate %d hits per query", a->k);
     semb_search_options opts = {.exact = a->exact, .rescore_multiplier = a->rescore_multiplier,
-                                .query_prompt = a->query_prompt};
+                                .query_prompt = a->query_prompt, .ef = (size_t)a->ef};
     bool many = a->queries != NULL;
     semb_status st = SEMB_OK;
     for (size_t q0 = 0; !st && q0 < in->count; q0 += QUERY_BATCH) {
@@ -170,6 +189,26 @@ static semb_status read_queries(const search_args *a, cli_input *in, semb_error 
     return SEMB_OK;
 }
 
+/* Options that only one search path reads are errors on the other; the graph is loaded
+ * (and validated) before any query is encoded. */
+static semb_status check_search_mode(const search_args *a, semb_index *index, semb_error *err)
+{
+    semb_index_graph g;
+    semb_index_graph_info(index, &g);
+    if (a->ef && !g.present)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--ef: %s has no HNSW graph (build it with "
+                                                    "'semb index build --hnsw'); its search is "
+                                                    "exact", a->index_path);
+    if (!g.present || a->exact)
+        return SEMB_OK;
+    if (a->rescore_multiplier)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--rescore-multiplier: %s is searched "
+                                                    "through its HNSW graph, not a Hamming "
+                                                    "shortlist (add --exact to score every "
+                                                    "document)", a->index_path);
+    return semb_index_load_graph(index, err);
+}
+
 int cmd_search(int argc, char **argv)
 {
     search_args a;
@@ -185,6 +224,8 @@ int cmd_search(int argc, char **argv)
         st = semb_model_load(a.model_dir, &model, &err);
     if (!st)
         st = semb_index_check_model(index, model, a.model_dir, &err);
+    if (!st)
+        st = check_search_mode(&a, index, &err);
     if (!st)
         st = read_queries(&a, &in, &err);
     if (!st) {

@@ -101,6 +101,10 @@ semb_status hnsw_index_save(const hnsw_index *index, FILE *stream, uint64_t *byt
                             semb_error *err)
 {
     const hnsw_graph *g = index->graph;
+    if (hnsw_graph_count(g) != hnsw_graph_capacity(g))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "hnsw save: the graph holds %zu of its %zu vectors", hnsw_graph_count(g),
+                         hnsw_graph_capacity(g));
     blob_header h = {
         .version = HNSW_VERSION,
         .similarity = (uint32_t)index->similarity,
@@ -111,7 +115,7 @@ semb_status hnsw_index_save(const hnsw_index *index, FILE *stream, uint64_t *byt
         .count = hnsw_graph_count(g),
         .entry_point = hnsw_graph_entry_point(g),
         .seed = index->options.seed,
-        .vector_hash = index->vector_hash,
+        .vector_hash = hnsw_hasher_value(&index->hasher),
     };
     unsigned char header[HNSW_HEADER_SIZE];
     encode_header(&h, header);
@@ -252,7 +256,8 @@ static semb_status load_checked(const unsigned char *data, size_t size, const bl
     status = hnsw_index_create(n, dim, (semb_similarity)h->similarity, &opts, &index, err);
     if (status != SEMB_OK)
         return status;
-    index->vector_hash = h->vector_hash;
+    index->hasher.hash = h->vector_hash;
+    index->added = n;
     blob_reader r = {data, size, HNSW_HEADER_SIZE + 8 * n, levels, h->m, n};
     status = read_elements(&r, index, labels, vectors, err);
     if (status == SEMB_OK && r.at != size)

@@ -55,6 +55,7 @@ semb_status hnsw_index_create(size_t n, int dim, semb_similarity similarity,
     index->similarity = similarity;
     index->dim = dim;
     index->options = *opts;
+    hnsw_hasher_init(&index->hasher);
     hnsw_distance_fn distance =
         hnsw_distance_using(similarity != SEMB_SIMILARITY_EUCLIDEAN, kernel_path_best());
     status = hnsw_graph_create(dim, distance, n, (size_t)opts->m, (size_t)opts->ef_construction,
@@ -73,32 +74,65 @@ void hnsw_prepare_vector(semb_similarity similarity, const float *vector, int di
     similarity_prepare(similarity, out, 1, dim);
 }
 
-uint64_t hnsw_vectors_hash(const float *vectors, size_t n, int dim)
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+void hnsw_hasher_init(hnsw_hasher *h)
 {
-    const unsigned char *bytes = (const unsigned char *)vectors;
-    size_t size = n * (size_t)dim * sizeof(float);
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (size_t at = 0; at < size; at += 8) {
-        uint64_t word = 0;
-        memcpy(&word, bytes + at, size - at < 8 ? size - at : 8);
-        hash = (hash ^ word) * 0x100000001b3ULL;
-    }
-    return hash;
+    *h = (hnsw_hasher){.hash = FNV_OFFSET};
 }
 
-static semb_status check_finite(const float *rows, size_t n, int dim, const char *what,
-                                semb_error *err)
+void hnsw_hasher_feed(hnsw_hasher *h, const void *data, size_t bytes)
+{
+    const unsigned char *p = data;
+    while (bytes > 0) {
+        size_t take = 8 - h->tail_bytes < bytes ? 8 - h->tail_bytes : bytes;
+        memcpy(h->tail + h->tail_bytes, p, take);
+        h->tail_bytes += take;
+        p += take;
+        bytes -= take;
+        if (h->tail_bytes == 8) {
+            uint64_t word;
+            memcpy(&word, h->tail, 8);
+            h->hash = (h->hash ^ word) * FNV_PRIME;
+            h->tail_bytes = 0;
+        }
+    }
+}
+
+uint64_t hnsw_hasher_value(const hnsw_hasher *h)
+{
+    if (h->tail_bytes == 0)
+        return h->hash;
+    uint64_t word = 0;
+    memcpy(&word, h->tail, h->tail_bytes);
+    return (h->hash ^ word) * FNV_PRIME;
+}
+
+uint64_t hnsw_vectors_hash(const float *vectors, size_t n, int dim)
+{
+    hnsw_hasher h;
+    hnsw_hasher_init(&h);
+    hnsw_hasher_feed(&h, vectors, n * (size_t)dim * sizeof(float));
+    return hnsw_hasher_value(&h);
+}
+
+/* Rows are numbered from first in the message. */
+static semb_status check_finite(const float *rows, size_t n, size_t first, int dim,
+                                const char *what, semb_error *err)
 {
     for (size_t i = 0; i < n; i++)
         for (int d = 0; d < dim; d++)
             if (!isfinite(rows[i * (size_t)dim + d]))
                 return semb_fail(err, SEMB_ERR_INPUT, "hnsw: %s %zu, dimension %d: %g is not a finite number",
-                                 what, i, d, (double)rows[i * (size_t)dim + d]);
+                                 what, first + i, d, (double)rows[i * (size_t)dim + d]);
     return SEMB_OK;
 }
 
-/* The first failure of any thread wins; the others stop adding once they see it. */
-static semb_status add_all(hnsw_index *index, const float *vectors, size_t n, semb_error *err)
+/* Adds n vectors labelled first, first + 1, ...; the first failure of any thread wins, the
+ * others stop adding once they see it. */
+static semb_status add_all(hnsw_index *index, const float *vectors, size_t n, size_t first,
+                           semb_error *err)
 {
     semb_status status = SEMB_OK;
     int failed = 0;
@@ -116,7 +150,7 @@ static semb_status add_all(hnsw_index *index, const float *vectors, size_t n, se
             if (stop || mine != SEMB_OK)
                 continue;
             hnsw_prepare_vector(index->similarity, vectors + i * (size_t)dim, dim, row);
-            mine = hnsw_graph_add(index->graph, row, (uint32_t)i, &mine_err);
+            mine = hnsw_graph_add(index->graph, row, (uint32_t)(first + i), &mine_err);
             if (mine != SEMB_OK) {
 #pragma omp atomic write
                 failed = 1;
@@ -133,22 +167,41 @@ static semb_status add_all(hnsw_index *index, const float *vectors, size_t n, se
     return status;
 }
 
+semb_status hnsw_index_begin(size_t n, int dim, semb_similarity similarity,
+                             const hnsw_index_options *opts, hnsw_index **out, semb_error *err)
+{
+    hnsw_index_options defaults;
+    hnsw_index_options_default(&defaults);
+    return hnsw_index_create(n, dim, similarity, opts ? opts : &defaults, out, err);
+}
+
+semb_status hnsw_index_add(hnsw_index *index, const float *vectors, size_t count,
+                           semb_error *err)
+{
+    size_t capacity = hnsw_graph_capacity(index->graph);
+    if (count > capacity - index->added)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "hnsw: %zu more vectors do not fit (%zu of %zu added)", count,
+                         index->added, capacity);
+    semb_status status = check_finite(vectors, count, index->added, index->dim, "vector", err);
+    if (status != SEMB_OK)
+        return status;
+    hnsw_hasher_feed(&index->hasher, vectors, count * (size_t)index->dim * sizeof(float));
+    status = add_all(index, vectors, count, index->added, err);
+    index->added += count;
+    return status;
+}
+
 semb_status hnsw_index_build(const float *vectors, size_t n, int dim, semb_similarity similarity,
                              const hnsw_index_options *opts, hnsw_index **out, semb_error *err)
 {
-    *out = NULL;
-    hnsw_index_options defaults;
-    hnsw_index_options_default(&defaults);
     hnsw_index *index;
-    semb_status status = hnsw_index_create(n, dim, similarity, opts ? opts : &defaults, &index, err);
+    semb_status status = hnsw_index_begin(n, dim, similarity, opts, &index, err);
     if (status == SEMB_OK)
-        status = check_finite(vectors, n, dim, "vector", err);
-    if (status == SEMB_OK) {
-        index->vector_hash = hnsw_vectors_hash(vectors, n, dim);
-        status = add_all(index, vectors, n, err);
-    }
+        status = hnsw_index_add(index, vectors, n, err);
     if (status != SEMB_OK) {
         hnsw_index_free(index);
+        *out = NULL;
         return status;
     }
     *out = index;
@@ -225,16 +278,18 @@ typedef struct search_scratch {
 } search_scratch;
 
 /* One prepared query's k hits into hits (exactly k: exact search when the graph gives
- * fewer). */
-static semb_status search_one(const hnsw_index *index, const float *query, size_t k, size_t ef,
-                              search_scratch *s, semb_error *err)
+ * fewer). All `candidates` elements the graph search ends with are rescored, not only its
+ * best k: a hit tied in exact score with one outside hnswlib's float top k then still wins
+ * by lower index, as exact search would order them. */
+static semb_status search_one(const hnsw_index *index, const float *query, size_t k,
+                              size_t candidates, size_t ef, search_scratch *s, semb_error *err)
 {
     size_t found, count = 0;
-    semb_status status = hnsw_graph_search(index->graph, query, k, ef, s->ids, s->distances,
-                                           &found, err);
+    semb_status status = hnsw_graph_search(index->graph, query, candidates, ef, s->ids,
+                                           s->distances, &found, err);
     if (status != SEMB_OK)
         return status;
-    if (found == k) {
+    if (found >= k) {
         for (size_t i = 0; i < found; i++)
             score_element(index, query, s->ids[i], s->hits, &count, k);
     } else {
@@ -252,11 +307,14 @@ static semb_status search_all(const hnsw_index *index, const float *queries, siz
     semb_status status = SEMB_OK;
     int failed = 0;
     const int dim = index->dim;
-#pragma omp parallel
+#pragma omp parallel if (n_queries > 1)
     {
         semb_error mine_err = {0};
-        search_scratch s = {malloc(sizeof(float) * (size_t)dim), malloc(sizeof(uint32_t) * k_hits),
-                            malloc(sizeof(float) * k_hits), malloc(sizeof(hit) * k_hits)};
+        /* ef >= k_hits; more candidates than elements the graph cannot give */
+        size_t n = hnsw_graph_count(index->graph), candidates = ef < n ? ef : n;
+        search_scratch s = {malloc(sizeof(float) * (size_t)dim),
+                            malloc(sizeof(uint32_t) * candidates),
+                            malloc(sizeof(float) * candidates), malloc(sizeof(hit) * k_hits)};
         semb_status mine = SEMB_OK;
         if (!s.query || !s.ids || !s.distances || !s.hits)
             mine = semb_fail(&mine_err, SEMB_ERR_NOMEM, "hnsw: out of memory");
@@ -268,7 +326,7 @@ static semb_status search_all(const hnsw_index *index, const float *queries, siz
             if (stop || mine != SEMB_OK)
                 continue;
             hnsw_prepare_vector(index->similarity, queries + q * (size_t)dim, dim, s.query);
-            mine = search_one(index, s.query, k_hits, ef, &s, &mine_err);
+            mine = search_one(index, s.query, k_hits, candidates, ef, &s, &mine_err);
             for (size_t j = 0; mine == SEMB_OK && j < k_hits; j++) {
                 indices[q * k + j] = s.hits[j].index;
                 scores[q * k + j] = s.hits[j].score;
@@ -302,7 +360,7 @@ semb_status hnsw_index_search(const hnsw_index *index, const float *queries, siz
                          "hnsw: queries have dimension %d, the index %d", dim, index->dim);
     if (k == 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "hnsw: k must be at least 1");
-    semb_status status = check_finite(queries, n_queries, dim, "query", err);
+    semb_status status = check_finite(queries, n_queries, 0, dim, "query", err);
     if (status != SEMB_OK)
         return status;
     size_t n = hnsw_graph_count(index->graph);

@@ -62,6 +62,19 @@ void hnsw_index_options_default(hnsw_index_options *opts);
 semb_status hnsw_index_build(const float *vectors, size_t n, int dim, semb_similarity similarity,
                              const hnsw_index_options *opts, hnsw_index **out, semb_error *err);
 
+/* The same build in pieces, for vectors that arrive in chunks (an index file's embeddings
+ * as they are encoded): hnsw_index_begin makes an empty index for n vectors (errors as
+ * build's, except the NaN check), then each hnsw_index_add adds the next count vectors
+ * (caller-owned, only read), labelled by their place in the whole sequence; the hash
+ * covers the sequence, so the blob is the one hnsw_index_build would give the concatenated
+ * vectors (up to the parallel insertion order). Adding past n is SEMB_ERR_INVALID_ARG; a
+ * NaN or infinite value SEMB_ERR_INPUT naming its vector (by its place in the sequence)
+ * and dimension; after a failed add the index is only good for hnsw_index_free. */
+semb_status hnsw_index_begin(size_t n, int dim, semb_similarity similarity,
+                             const hnsw_index_options *opts, hnsw_index **out, semb_error *err);
+semb_status hnsw_index_add(hnsw_index *index, const float *vectors, size_t count,
+                           semb_error *err);
+
 /* NULL allowed. */
 void hnsw_index_free(hnsw_index *index);
 
@@ -75,7 +88,9 @@ hnsw_index_options hnsw_index_get_options(const hnsw_index *index);
  * OpenMP threads the caller set. ef is the candidate list (recall against speed); 0 means
  * max(k, HNSW_INDEX_DEFAULT_EF), and less than k is raised to k. Each query's hits go to
  * row q of indices and scores (both [n_queries, k], caller-allocated): min(k, count) hits,
- * the document indices given to build, best first, equal scores by lower index; *n_hits
+ * the document indices given to build, best first, equal scores by lower index (all ef
+ * candidates the graph search ends with are rescored, so exact ties among them resolve to
+ * the lower index as exact search resolves them); *n_hits
  * receives min(k, count) (the rest of each row is left untouched). Should the graph reach
  * fewer elements than that from a query (it can when a graph is disconnected), that query
  * is answered by exact search, so a row is always full. Errors: SEMB_ERR_INVALID_ARG for
@@ -90,8 +105,9 @@ semb_status hnsw_index_search(const hnsw_index *index, const float *queries, siz
 uint64_t hnsw_index_serialized_size(const hnsw_index *index);
 
 /* Writes the blob (layout above) to stream at its current position; *bytes_written (may be
- * NULL) receives hnsw_index_serialized_size. SEMB_ERR_IO with strerror when a write fails
- * (the stream's position is then unspecified). The stream stays open. */
+ * NULL) receives hnsw_index_serialized_size. SEMB_ERR_INVALID_ARG for an index begun but
+ * not given all its vectors; SEMB_ERR_IO with strerror when a write fails (the stream's
+ * position is then unspecified). The stream stays open. */
 semb_status hnsw_index_save(const hnsw_index *index, FILE *stream, uint64_t *bytes_written,
                             semb_error *err);
 

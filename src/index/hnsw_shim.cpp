@@ -145,6 +145,11 @@ extern "C" size_t hnsw_graph_count(const hnsw_graph *graph)
     return graph->hnsw.cur_element_count;
 }
 
+extern "C" size_t hnsw_graph_capacity(const hnsw_graph *graph)
+{
+    return graph->hnsw.max_elements_;
+}
+
 extern "C" size_t hnsw_graph_m(const hnsw_graph *graph)
 {
     return graph->hnsw.M_;

@@ -44,6 +44,7 @@ semb_status hnsw_graph_search(const hnsw_graph *graph, const float *query, size_
 
 /* What a saved graph holds: cannot fail, ids below hnsw_graph_count. */
 size_t hnsw_graph_count(const hnsw_graph *graph);
+size_t hnsw_graph_capacity(const hnsw_graph *graph);
 size_t hnsw_graph_m(const hnsw_graph *graph);
 size_t hnsw_graph_ef_construction(const hnsw_graph *graph);
 int hnsw_graph_max_level(const hnsw_graph *graph);

@@ -1,13 +1,23 @@
-/* The public search-index API of semb.h over index_file and exact_search. */
+/* The public search-index API of semb.h over index_file, exact_search and hnsw_index. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "index/exact_search.h"
+#include "index/hnsw_index.h"
 #include "index/index_file.h"
+#include "index/quantize.h"
 
 struct semb_index {
     index_file file;
+    /* The HNSW graph, loaded once on demand: searches take a const index, so the state
+     * below changes only under the lock and only from "not tried" to loaded or failed. */
+    pthread_mutex_t graph_lock;
+    bool graph_tried;
+    hnsw_index *graph;
+    semb_status graph_status;
+    semb_error graph_error;
 };
 
 const char *semb_precision_name(semb_precision precision)
@@ -42,6 +52,7 @@ semb_status semb_index_open(const char *path, semb_index **out, semb_error *err)
         free(index);
         return st;
     }
+    pthread_mutex_init(&index->graph_lock, NULL);
     *out = index;
     return SEMB_OK;
 }
@@ -50,8 +61,90 @@ void semb_index_close(semb_index *index)
 {
     if (!index)
         return;
+    hnsw_index_free(index->graph);
+    pthread_mutex_destroy(&index->graph_lock);
     index_file_close(&index->file);
     free(index);
+}
+
+void semb_index_graph_info(const semb_index *index, semb_index_graph *out)
+{
+    const index_file *f = &index->file;
+    *out = (semb_index_graph){.present = f->hnsw != NULL,
+                              .m = f->hnsw_m,
+                              .ef_construction = f->hnsw_ef_construction,
+                              .seed = f->hnsw_seed,
+                              .bytes = f->hnsw_size};
+}
+
+/* The graph's vectors: the stored rows as float (the mapping itself for float32). */
+static semb_status graph_vectors(const index_file *f, const float **out, float **owned,
+                                 semb_error *err)
+{
+    size_t n = (size_t)f->info.documents, dim = (size_t)f->info.dimension;
+    *owned = NULL;
+    if (f->info.precision == SEMB_PRECISION_FLOAT32) {
+        *out = (const float *)f->embeddings;
+        return SEMB_OK;
+    }
+    if (n > SIZE_MAX / sizeof(float) / dim || !(*owned = malloc(n * dim * sizeof(float))))
+        return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory decoding %zu rows for the "
+                                              "HNSW graph", f->path, n);
+    if (f->info.precision == SEMB_PRECISION_INT8)
+        dequantize_int8_rows((const int8_t *)f->embeddings, n, (int)dim, f->int8_starts,
+                             f->int8_steps, *owned);
+    else
+        unpack_binary_rows(f->embeddings, n, (int)dim, *owned);
+    *out = *owned;
+    return SEMB_OK;
+}
+
+/* hnsw_index_load over the file's embeddings, plus the checks only the file can make: the
+ * graph's similarity and parameters against the header and meta. */
+static semb_status load_graph(const index_file *f, hnsw_index **out, semb_error *err)
+{
+    const float *vectors = NULL;
+    float *owned;
+    semb_status st = graph_vectors(f, &vectors, &owned, err);
+    if (st)
+        return st;
+    st = hnsw_index_load(f->hnsw, (size_t)f->hnsw_size, vectors, (size_t)f->info.documents,
+                         f->info.dimension, out, err);
+    free(owned);
+    if (!st) {
+        hnsw_index_options o = hnsw_index_get_options(*out);
+        if (hnsw_index_similarity(*out) != f->info.similarity || o.m != f->hnsw_m ||
+            o.ef_construction != f->hnsw_ef_construction || o.seed != f->hnsw_seed) {
+            hnsw_index_free(*out);
+            *out = NULL;
+            st = semb_fail(err, SEMB_ERR_FORMAT, "the graph's similarity or parameters "
+                                                 "disagree with the index's header and meta");
+        }
+    }
+    if (st && st != SEMB_ERR_NOMEM) {
+        /* a graph that does not fit its own file is a corrupt file, whatever hnsw calls it */
+        semb_fail_prefix(err, "%s: HNSW graph unusable (rebuild the index): ", f->path);
+        if (err)
+            err->status = SEMB_ERR_FORMAT;
+        st = SEMB_ERR_FORMAT;
+    }
+    return st;
+}
+
+semb_status semb_index_load_graph(semb_index *index, semb_error *err)
+{
+    if (!index->file.hnsw)
+        return SEMB_OK;
+    pthread_mutex_lock(&index->graph_lock);
+    if (!index->graph_tried) {
+        index->graph_status = load_graph(&index->file, &index->graph, &index->graph_error);
+        index->graph_tried = true;
+    }
+    semb_status st = index->graph_status;
+    if (st && err)
+        *err = index->graph_error;
+    pthread_mutex_unlock(&index->graph_lock);
+    return st;
 }
 
 size_t semb_index_count(const semb_index *index)
@@ -102,6 +195,26 @@ semb_status semb_index_check_model(const semb_index *index, const semb_model *mo
     return SEMB_OK;
 }
 
+/* The graph's hits as exact_search gives its own: row q at entries[q * k]. */
+static semb_status approximate_search(const hnsw_index *graph, const index_file *f,
+                                      const float *queries, size_t n, size_t k, size_t ef,
+                                      topk_entry *entries, size_t *per_query, semb_error *err)
+{
+    size_t *indices = malloc((n ? n : 1) * k * sizeof *indices);
+    float *scores = malloc((n ? n : 1) * k * sizeof *scores);
+    semb_status st = indices && scores
+                         ? hnsw_index_search(graph, queries, n, f->info.dimension, k, ef,
+                                             indices, scores, per_query, err)
+                         : semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu x %zu "
+                                                          "hits", n, k);
+    for (size_t q = 0; !st && q < n; q++)
+        for (size_t r = 0; r < *per_query; r++)
+            entries[q * k + r] = (topk_entry){scores[q * k + r], indices[q * k + r]};
+    free(indices);
+    free(scores);
+    return st;
+}
+
 semb_status semb_index_search_embeddings(const semb_index *index, const float *queries,
                                          size_t n, size_t k, const semb_search_options *opts,
                                          semb_search_hit *hits, size_t *per_query,
@@ -112,13 +225,22 @@ semb_status semb_index_search_embeddings(const semb_index *index, const float *q
     if (n > SIZE_MAX / k / sizeof(topk_entry))
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "search: %zu queries x k %zu", n, k);
     const index_file *f = &index->file;
+    bool approximate = f->hnsw && !(opts && opts->exact);
+    /* the lock inside makes loading safe from a const index (see struct semb_index) */
+    semb_status st = approximate ? semb_index_load_graph((semb_index *)index, err) : SEMB_OK;
+    if (st)
+        return st;
     topk_entry *entries = malloc((n ? n : 1) * k * sizeof *entries);
     if (!entries)
         return semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu x %zu hits", n, k);
     search_params p = {.k = k,
                        .exact = opts && opts->exact,
                        .rescore_multiplier = opts ? opts->rescore_multiplier : 0};
-    semb_status st = exact_search(f, queries, n, &p, entries, per_query, err);
+    if (approximate)
+        st = approximate_search(index->graph, f, queries, n, k, opts ? opts->ef : 0, entries,
+                                per_query, err);
+    else
+        st = exact_search(f, queries, n, &p, entries, per_query, err);
     for (size_t q = 0; !st && q < n; q++)
         for (size_t r = 0; r < *per_query; r++) {
             const topk_entry *e = &entries[q * k + r];

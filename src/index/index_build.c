@@ -7,17 +7,19 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "index/corpus_reader.h"
+#include "index/hnsw_index.h"
 #include "index/index_file.h"
 #include "index/quantize.h"
 #include "index/similarity.h"
 
 #define DEFAULT_CHUNK 4096
 
+/* The sections every index has, in file order; then "int8_ranges" (int8) and "hnsw" (a
+ * graph, last: its size is known only once it is built). */
 enum { SEC_META, SEC_EMBEDDINGS, SEC_TEXT_OFFSETS, SEC_TEXTS, SEC_ID_OFFSETS, SEC_IDS,
-       SEC_INT8_RANGES, SEC_COUNT };
-static const char *const section_names[SEC_COUNT] = {
-    "meta", "embeddings", "text_offsets", "texts", "id_offsets", "ids", "int8_ranges"};
+       SEC_ALWAYS };
 
 typedef struct build_state {
     semb_model *model;
@@ -38,6 +40,9 @@ typedef struct build_state {
     index_writer writer;
     float *starts, *steps;  /* int8 ranges */
     FILE *float_spill;      /* int8 calibrated on the corpus: float rows until ranges exist */
+    size_t int8_section, hnsw_section; /* their places in the file's section list */
+    hnsw_index *graph;      /* with opts.hnsw: filled as rows are written */
+    float *decoded;         /* int8 / binary rows decoded for the graph, a chunk's worth */
     semb_index_build_result result;
 } build_state;
 
@@ -270,6 +275,23 @@ static semb_status read_chunk(build_state *b, chunk *c, size_t first, semb_error
 
 /* ---- storing embeddings ---- */
 
+/* Links rows into the graph as search will read them back from the file: float32 rows as
+ * given, int8 and binary ones decoded from what was stored (so the graph's vector hash is
+ * that of the file's decoded embeddings, and approximate scores equal exact ones). */
+static semb_status add_to_graph(build_state *b, const float *rows, const void *stored, size_t n,
+                                semb_error *err)
+{
+    if (b->o.precision == SEMB_PRECISION_INT8)
+        dequantize_int8_rows(stored, n, b->dim, b->starts, b->steps, b->decoded);
+    else if (b->o.precision == SEMB_PRECISION_BINARY)
+        unpack_binary_rows(stored, n, b->dim, b->decoded);
+    double t0 = timer_seconds();
+    semb_status st = hnsw_index_add(b->graph, b->o.precision == SEMB_PRECISION_FLOAT32
+                                                  ? rows : b->decoded, n, err);
+    b->result.hnsw_seconds += timer_seconds() - t0;
+    return st;
+}
+
 static semb_status write_rows(build_state *b, const float *rows, size_t n, size_t first,
                               semb_error *err)
 {
@@ -283,6 +305,8 @@ static semb_status write_rows(build_state *b, const float *rows, size_t n, size_
         quantize_binary_rows(rows, n, b->dim, out);
     semb_status st = index_writer_write(&b->writer, SEC_EMBEDDINGS, (uint64_t)first * row_bytes,
                                         out, n * row_bytes, err);
+    if (!st && b->graph)
+        st = add_to_graph(b, rows, out, n, err);
     if (out != rows)
         free(out);
     return st;
@@ -388,6 +412,15 @@ static semb_status make_meta(build_state *b, semb_error *err)
                              b->prompt, "precision", semb_precision_name(b->o.precision),
                              "similarity", semb_similarity_name(b->similarity), "semb_version",
                              semb_version(), "corpus", b->o.corpus_path);
+    if (meta && b->graph) {
+        hnsw_index_options h = hnsw_index_get_options(b->graph);
+        json_t *params = json_pack("{s:i, s:i, s:I}", "m", h.m, "ef_construction",
+                                   h.ef_construction, "seed", (json_int_t)h.seed);
+        if (!params || json_object_set_new(meta, "hnsw", params) != 0) {
+            json_decref(meta);
+            meta = NULL;
+        }
+    }
     b->meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     if (!b->meta)
@@ -406,17 +439,44 @@ static semb_status begin_file(build_state *b, const char *output_path, semb_erro
                        .ids_integer = b->ids_integer,
                        .max_seq_length = semb_model_max_seq_length(b->model)};
     semb_model_fingerprint(b->model, info.fingerprint);
-    uint64_t sizes[SEC_COUNT] = {
+    const char *names[SEC_ALWAYS + 2] = {"meta", "embeddings", "text_offsets", "texts",
+                                         "id_offsets", "ids"};
+    uint64_t sizes[SEC_ALWAYS + 2] = {
         [SEC_META] = strlen(b->meta),
         [SEC_EMBEDDINGS] = (uint64_t)b->n * index_row_bytes(b->o.precision, b->dim),
         [SEC_TEXT_OFFSETS] = ((uint64_t)b->n + 1) * 8,
         [SEC_TEXTS] = b->text_bytes,
         [SEC_ID_OFFSETS] = ((uint64_t)b->n + 1) * 8,
-        [SEC_IDS] = b->id_offsets[b->n],
-        [SEC_INT8_RANGES] = (uint64_t)b->dim * 2 * sizeof(float)};
-    size_t n_sections = b->o.precision == SEMB_PRECISION_INT8 ? SEC_COUNT : SEC_COUNT - 1;
-    return index_writer_begin(&b->writer, output_path, &info, section_names, sizes, n_sections,
-                              err);
+        [SEC_IDS] = b->id_offsets[b->n]};
+    size_t n = SEC_ALWAYS;
+    if (b->o.precision == SEMB_PRECISION_INT8) {
+        b->int8_section = n;
+        names[n] = "int8_ranges";
+        sizes[n++] = (uint64_t)b->dim * 2 * sizeof(float);
+    }
+    if (b->graph) {
+        b->hnsw_section = n;
+        names[n] = "hnsw";
+        sizes[n++] = INDEX_SECTION_SIZE_DEFERRED;
+    }
+    return index_writer_begin(&b->writer, output_path, &info, names, sizes, n, err);
+}
+
+/* The graph, once every row is in it, as the file's last section. */
+static semb_status write_graph(build_state *b, semb_error *err)
+{
+    uint64_t size = hnsw_index_serialized_size(b->graph), written;
+    FILE *stream;
+    semb_status st = index_writer_set_size(&b->writer, b->hnsw_section, size, err);
+    if (!st)
+        st = index_writer_stream(&b->writer, b->hnsw_section, &stream, err);
+    if (!st)
+        st = hnsw_index_save(b->graph, stream, &written, err);
+    if (st)
+        semb_fail_prefix(err, "%s: ", b->writer.file.path);
+    else
+        b->result.hnsw_bytes = written;
+    return st;
 }
 
 static semb_status write_tables(build_state *b, semb_error *err)
@@ -432,9 +492,9 @@ static semb_status write_tables(build_state *b, semb_error *err)
         st = index_writer_write(&b->writer, SEC_IDS, 0, b->id_blob, b->id_offsets[b->n], err);
     if (!st && b->o.precision == SEMB_PRECISION_INT8) {
         size_t half = (size_t)b->dim * sizeof(float);
-        st = index_writer_write(&b->writer, SEC_INT8_RANGES, 0, b->starts, half, err);
+        st = index_writer_write(&b->writer, b->int8_section, 0, b->starts, half, err);
         if (!st)
-            st = index_writer_write(&b->writer, SEC_INT8_RANGES, half, b->steps, half, err);
+            st = index_writer_write(&b->writer, b->int8_section, half, b->steps, half, err);
     }
     return st;
 }
@@ -474,6 +534,19 @@ static semb_status embed_corpus(build_state *b, chunk *c, semb_error *err)
     return st;
 }
 
+static semb_status begin_graph(build_state *b, semb_error *err)
+{
+    hnsw_index_options h;
+    hnsw_index_options_default(&h);
+    h.m = b->o.hnsw_m ? b->o.hnsw_m : h.m;
+    h.ef_construction = b->o.hnsw_ef_construction ? b->o.hnsw_ef_construction
+                                                  : h.ef_construction;
+    if (b->o.precision != SEMB_PRECISION_FLOAT32 &&
+        !(b->decoded = malloc(b->o.chunk_size * (size_t)b->dim * sizeof *b->decoded)))
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    return hnsw_index_begin(b->n, b->dim, b->similarity, &h, &b->graph, err);
+}
+
 static semb_status build(build_state *b, const char *output_path, semb_error *err)
 {
     semb_status st = scan_corpus(b, err);
@@ -484,6 +557,8 @@ static semb_status build(build_state *b, const char *output_path, semb_error *er
     chunk c = {0};
     if (!st)
         st = chunk_alloc(&c, b->o.chunk_size, b->dim, err);
+    if (!st && b->o.hnsw)
+        st = begin_graph(b, err);
     if (!st && b->o.precision == SEMB_PRECISION_INT8) {
         b->starts = malloc((size_t)b->dim * sizeof *b->starts);
         b->steps = malloc((size_t)b->dim * sizeof *b->steps);
@@ -500,6 +575,8 @@ static semb_status build(build_state *b, const char *output_path, semb_error *er
         st = embed_corpus(b, &c, err);
         if (!st)
             st = write_tables(b, err);
+        if (!st && b->graph)
+            st = write_graph(b, err);
         b->result.file_bytes = b->writer.file_size;
         if (!st)
             st = index_writer_commit(&b->writer, err);
@@ -521,6 +598,19 @@ static semb_status check_options(const semb_model *model, const semb_index_build
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "unknown precision %d", (int)o->precision);
     if (o->calibration_path && o->precision != SEMB_PRECISION_INT8)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "a calibration file is for int8 only");
+    if (!o->hnsw)
+        return SEMB_OK;
+    if (semb_model_similarity(model) == SEMB_SIMILARITY_MANHATTAN)
+        return semb_fail(err, SEMB_ERR_UNSUPPORTED,
+                         "%s uses manhattan similarity, which an HNSW graph (hnswlib: inner "
+                         "product and euclidean) cannot search; build without the graph for "
+                         "exact search", o->model_name ? o->model_name : "the model");
+    if (o->hnsw_m != 0 && (o->hnsw_m < 2 || o->hnsw_m > HNSW_INDEX_MAX_M))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "HNSW M %d: must be in 2 .. %d", o->hnsw_m,
+                         HNSW_INDEX_MAX_M);
+    if (o->hnsw_ef_construction < 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "HNSW ef_construction %d: must be at least 1",
+                         o->hnsw_ef_construction);
     return SEMB_OK;
 }
 
@@ -558,5 +648,7 @@ semb_status semb_index_build(semb_model *model, const semb_index_build_options *
     free(b.meta);
     free(b.starts);
     free(b.steps);
+    free(b.decoded);
+    hnsw_index_free(b.graph);
     return st;
 }

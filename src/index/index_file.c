@@ -118,29 +118,60 @@ semb_status index_writer_begin(index_writer *w, const char *path, const index_in
     if (n > INDEX_MAX_SECTIONS)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "%s: %zu sections (at most %d)", path, n,
                          INDEX_MAX_SECTIONS);
+    w->info = *info;
     uint64_t at = align_up(INDEX_HEADER_SIZE + n * INDEX_SECTION_ENTRY_SIZE);
     for (size_t i = 0; i < n; i++) {
         semb_status st = check_name(names[i], err);
         if (st)
             return st;
+        bool deferred = sizes[i] == INDEX_SECTION_SIZE_DEFERRED;
+        if (deferred && i + 1 != n)
+            return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                             "index section '%s': only the last size may be deferred", names[i]);
         snprintf(w->sections[i].name, sizeof w->sections[i].name, "%s", names[i]);
         w->sections[i].offset = at;
-        w->sections[i].size = sizes[i];
-        at = align_up(at + sizes[i]);
+        w->sections[i].size = deferred ? 0 : sizes[i];
+        w->deferred = deferred;
+        at = align_up(at + w->sections[i].size);
     }
     w->n_sections = n;
     w->file_size = at;
-    uint8_t header[INDEX_HEADER_SIZE + INDEX_MAX_SECTIONS * INDEX_SECTION_ENTRY_SIZE];
-    encode_header(w, info, header);
     semb_status st = atomic_file_open(&w->file, path, err);
     if (st)
         return st;
+    /* a placeholder until commit writes the final header over it */
     size_t header_bytes = INDEX_HEADER_SIZE + n * INDEX_SECTION_ENTRY_SIZE;
-    if (fwrite(header, 1, header_bytes, w->file.fp) != header_bytes) {
+    static const uint8_t zeros[INDEX_HEADER_SIZE + INDEX_MAX_SECTIONS * INDEX_SECTION_ENTRY_SIZE];
+    if (fwrite(zeros, 1, header_bytes, w->file.fp) != header_bytes) {
         index_writer_abort(w);
         return semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     }
     w->position = header_bytes;
+    return SEMB_OK;
+}
+
+semb_status index_writer_set_size(index_writer *w, size_t section, uint64_t size,
+                                  semb_error *err)
+{
+    if (!w->deferred || section + 1 != w->n_sections)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "%s: index section %zu has no deferred size", w->file.path, section);
+    w->sections[section].size = size;
+    w->file_size = align_up(w->sections[section].offset + size);
+    w->deferred = false;
+    return SEMB_OK;
+}
+
+semb_status index_writer_stream(index_writer *w, size_t section, FILE **stream,
+                                semb_error *err)
+{
+    if (section >= w->n_sections || (w->deferred && section + 1 == w->n_sections))
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "%s: index section %zu is not laid out",
+                         w->file.path, section);
+    if (fseeko(w->file.fp, (off_t)w->sections[section].offset, SEEK_SET) != 0)
+        return semb_fail(err, SEMB_ERR_IO, "%s: seek failed: %s", w->file.path, strerror(errno));
+    w->position = UINT64_MAX; /* the serializer moves it: the next write seeks */
+    *stream = w->file.fp;
     return SEMB_OK;
 }
 
@@ -164,7 +195,17 @@ semb_status index_writer_write(index_writer *w, size_t section, uint64_t at, con
 
 semb_status index_writer_commit(index_writer *w, semb_error *err)
 {
-    if (fflush(w->file.fp) != 0 || ftruncate(fileno(w->file.fp), (off_t)w->file_size) != 0) {
+    if (w->deferred) {
+        index_writer_abort(w);
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "%s: the last section was never sized",
+                         w->file.path);
+    }
+    uint8_t header[INDEX_HEADER_SIZE + INDEX_MAX_SECTIONS * INDEX_SECTION_ENTRY_SIZE];
+    encode_header(w, &w->info, header);
+    size_t header_bytes = INDEX_HEADER_SIZE + w->n_sections * INDEX_SECTION_ENTRY_SIZE;
+    if (fflush(w->file.fp) != 0 || ftruncate(fileno(w->file.fp), (off_t)w->file_size) != 0 ||
+        fseeko(w->file.fp, 0, SEEK_SET) != 0 ||
+        fwrite(header, 1, header_bytes, w->file.fp) != header_bytes) {
         semb_status st = semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", w->file.path,
                                    strerror(errno));
         index_writer_abort(w);
@@ -357,6 +398,34 @@ static semb_status string_table(index_file *f, const char *offsets_name, const c
     return SEMB_OK;
 }
 
+/* meta's "hnsw" object, which a graph needs and which without one is corrupt. */
+static semb_status parse_hnsw_meta(index_file *f, json_t *meta, semb_error *err)
+{
+    const index_section *s = index_file_section(f, "hnsw");
+    json_t *h = json_object_get(meta, "hnsw");
+    if (!s && !h)
+        return SEMB_OK;
+    if (!s || !h)
+        return BAD("%s: %s", f->path, s ? "an 'hnsw' section but no graph parameters in 'meta'"
+                                         : "graph parameters in 'meta' but no 'hnsw' section");
+    json_t *m = json_object_get(h, "m"), *ef = json_object_get(h, "ef_construction"),
+           *seed = json_object_get(h, "seed");
+    if (!json_is_integer(m) || !json_is_integer(ef) || !json_is_integer(seed) ||
+        json_integer_value(m) < 2 || json_integer_value(m) > INT32_MAX ||
+        json_integer_value(ef) < 1 || json_integer_value(ef) > INT32_MAX ||
+        json_integer_value(seed) < 0)
+        return BAD("%s: the graph parameters in 'meta' (m, ef_construction, seed) are not "
+                   "valid", f->path);
+    if (f->info.similarity == SEMB_SIMILARITY_MANHATTAN)
+        return BAD("%s: an HNSW graph in a manhattan index", f->path);
+    f->hnsw = (const uint8_t *)f->map + s->offset;
+    f->hnsw_size = s->size;
+    f->hnsw_m = (int)json_integer_value(m);
+    f->hnsw_ef_construction = (int)json_integer_value(ef);
+    f->hnsw_seed = (uint64_t)json_integer_value(seed);
+    return SEMB_OK;
+}
+
 static semb_status parse_meta(index_file *f, semb_error *err)
 {
     const uint8_t *data;
@@ -375,10 +444,11 @@ static semb_status parse_meta(index_file *f, semb_error *err)
     }
     f->model_name = strdup(model);
     f->document_prompt = strdup(prompt);
+    st = parse_hnsw_meta(f, meta, err);
     json_decref(meta);
-    if (!f->model_name || !f->document_prompt)
+    if (!st && (!f->model_name || !f->document_prompt))
         return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory", f->path);
-    return SEMB_OK;
+    return st;
 }
 
 static semb_status parse_int8_ranges(index_file *f, semb_error *err)
