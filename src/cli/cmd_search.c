@@ -32,7 +32,8 @@ static int parse_args(int argc, char **argv, search_args *a)
         {"--model", CLI_STRING, &a->model_dir, "the model the index was built with (required)"},
         {"--query", CLI_STRING, &a->query, "one query"},
         {"--queries", CLI_STRING, &a->queries, "a file of queries, one a line"},
-        {"--top-k", CLI_INT, &a->k, "hits per query (default 10; also -k N)"},
+        {"--top-k", CLI_INT, &a->k, "hits per query (default 10)"},
+        {"-k", CLI_INT, &a->k, "the same as --top-k"},
         {"--format", CLI_STRING, &a->format,
          "text (default) or jsonl: {\"rank\", \"score\", \"id\", \"text\"} a hit"},
         {"--exact", CLI_FLAG, &a->exact,
@@ -49,10 +50,6 @@ static int parse_args(int argc, char **argv, search_args *a)
         {"--batch-size", CLI_INT, &a->batch_size, "sentences per forward pass (default 32)"},
         {"--threads", CLI_INT, &a->threads, "threads (default: all cores)"},
     };
-    /* "-k N" is the flag every search tool has; cli_parse knows only long options */
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-k") == 0)
-            argv[i] = "--top-k";
     int rc = cli_parse(argc, argv, "search",
                        "--index INDEX --model DIR (--query TEXT | --queries FILE) [-k N]\n\n"
                        "Prints the k documents most similar to each query under the model's\n"

@@ -255,30 +255,6 @@ semb_status semb_index_search_embeddings(const semb_index *index, const float *q
     return st;
 }
 
-/* Encodes the queries with the query prompt prepended. */
-static semb_status encode_queries(semb_model *model, const char *const *queries, size_t n,
-                                  const char *prompt, float *out, semb_error *err)
-{
-    size_t plen = strlen(prompt);
-    char **texts = calloc(n ? n : 1, sizeof *texts);
-    semb_status st = texts ? SEMB_OK : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !st && i < n; i++) {
-        size_t len = strlen(queries[i]);
-        if (!(texts[i] = malloc(plen + len + 1)))
-            st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-        else {
-            memcpy(texts[i], prompt, plen);
-            memcpy(texts[i] + plen, queries[i], len + 1);
-        }
-    }
-    if (!st)
-        st = semb_encode(model, (const char *const *)texts, NULL, n, out, NULL, err);
-    for (size_t i = 0; texts && i < n; i++)
-        free(texts[i]);
-    free(texts);
-    return st;
-}
-
 semb_status semb_index_search(const semb_index *index, semb_model *model,
                               const char *const *queries, size_t n, size_t k,
                               const semb_search_options *opts, semb_search_hit *hits,
@@ -293,7 +269,8 @@ semb_status semb_index_search(const semb_index *index, semb_model *model,
     float *embeddings = malloc((n ? n : 1) * (size_t)dim * sizeof *embeddings);
     if (!embeddings)
         return semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu queries", n);
-    st = encode_queries(model, queries, n, prompt ? prompt : "", embeddings, err);
+    semb_encode_options encode = {.prompt = prompt};
+    st = semb_encode(model, queries, NULL, n, embeddings, &encode, err);
     if (!st)
         st = semb_index_search_embeddings(index, embeddings, n, k, opts, hits, per_query, err);
     free(embeddings);

@@ -54,18 +54,11 @@ semb_index_build_options semb_index_build_options_default(void)
                                       .chunk_size = DEFAULT_CHUNK};
 }
 
-/* The document prompt: the caller's, else the model's "document", "passage" or "corpus". */
+/* The document prompt: the caller's, else the model's (semb_model_document_prompt). */
 static const char *document_prompt(const semb_model *model, const char *given)
 {
-    if (given)
-        return given;
-    const char *names[] = {"document", "passage", "corpus"};
-    for (size_t i = 0; i < 3; i++) {
-        const char *p = semb_model_prompt(model, names[i]);
-        if (p)
-            return p;
-    }
-    return "";
+    const char *p = given ? given : semb_model_document_prompt(model);
+    return p ? p : "";
 }
 
 /* ---- pass 1: check and count every document, keep the ids ---- */
@@ -157,7 +150,7 @@ static semb_status check_duplicate_ids(build_state *b, semb_error *err)
 
 /* ---- encoding ---- */
 
-/* One chunk of documents with the prompt prepended, as semb_encode takes them. */
+/* One chunk of documents, as semb_encode takes them (it puts the prompt in front). */
 typedef struct chunk {
     char **texts;
     size_t *lengths, *lines;
@@ -196,43 +189,52 @@ static semb_status chunk_alloc(chunk *c, size_t capacity, int dim, semb_error *e
     return SEMB_OK;
 }
 
-static semb_status chunk_add(chunk *c, const char *prompt, const corpus_document *doc,
-                             semb_error *err)
+static semb_status chunk_add(chunk *c, const corpus_document *doc, semb_error *err)
 {
-    size_t plen = strlen(prompt);
-    char *t = malloc(plen + doc->length + 1);
+    char *t = malloc(doc->length + 1);
     if (!t)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory encoding the corpus");
-    memcpy(t, prompt, plen);
-    memcpy(t + plen, doc->text, doc->length + 1);
+    memcpy(t, doc->text, doc->length + 1);
     c->texts[c->count] = t;
-    c->lengths[c->count] = plen + doc->length;
+    c->lengths[c->count] = doc->length;
     c->lines[c->count++] = doc->line;
     return SEMB_OK;
 }
 
-/* Counts documents the model will truncate (the CLI reports them). */
+/* Counts documents the model will truncate, prompt included (the CLI reports them). */
 static semb_status count_truncated(build_state *b, const chunk *c, semb_error *err)
 {
-    size_t max = (size_t)semb_model_max_seq_length(b->model);
-    for (size_t i = 0; i < c->count; i++) {
-        size_t tokens;
-        semb_status st = semb_count_tokens(b->model, c->texts[i], c->lengths[i], &tokens, err);
-        if (st) {
-            semb_fail_prefix(err, "%s:%zu: ", b->reader.name, c->lines[i]);
-            return st;
+    size_t max = (size_t)semb_model_max_seq_length(b->model), plen = strlen(b->prompt);
+    char *joined = NULL;
+    size_t joined_size = 0;
+    semb_status st = SEMB_OK;
+    for (size_t i = 0; !st && i < c->count; i++) {
+        if (joined_size < plen + c->lengths[i]) {
+            char *grown = realloc(joined, plen + c->lengths[i] + 1);
+            if (!grown) {
+                st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            joined = grown;
+            joined_size = plen + c->lengths[i] + 1;
         }
-        if (tokens > max && b->result.truncated++ == 0)
+        memcpy(joined, b->prompt, plen);
+        memcpy(joined + plen, c->texts[i], c->lengths[i]);
+        size_t tokens;
+        if ((st = semb_count_tokens(b->model, joined, plen + c->lengths[i], &tokens, err)))
+            semb_fail_prefix(err, "%s:%zu: ", b->reader.name, c->lines[i]);
+        else if (tokens > max && b->result.truncated++ == 0)
             b->result.first_truncated_line = c->lines[i];
     }
-    return SEMB_OK;
+    free(joined);
+    return st;
 }
 
 /* Encodes a chunk into c->rows, prepared for the similarity (normalised for cosine). An
  * encoding error names the document's line instead of its place in the chunk. */
 static semb_status encode_chunk(build_state *b, chunk *c, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = b->o.batch_size};
+    semb_encode_options opts = {.batch_size = b->o.batch_size, .prompt = b->prompt};
     semb_status st = semb_encode(b->model, (const char *const *)c->texts, c->lengths, c->count,
                                  c->rows, &opts, err);
     if (st) {
@@ -266,7 +268,7 @@ static semb_status read_chunk(build_state *b, chunk *c, size_t first, semb_error
                                 doc.length + 1, err);
         b->text_offsets[i + 1] = b->text_offsets[i] + doc.length + 1;
         if (!st)
-            st = chunk_add(c, b->prompt, &doc, err);
+            st = chunk_add(c, &doc, err);
     }
     if (!st && !got)
         st = semb_fail(err, SEMB_ERR_IO, "%s: changed while the index was built", b->reader.name);
@@ -387,7 +389,7 @@ static semb_status calibrate_from_file(build_state *b, chunk *c, semb_error *err
         corpus_document doc;
         while (!st && c->count < c->capacity &&
                !(st = corpus_reader_next(&b->reader, &doc, &got, err)) && got)
-            st = chunk_add(c, b->prompt, &doc, err);
+            st = chunk_add(c, &doc, err);
         if (!st && c->count && !(st = encode_chunk(b, c, err)))
             int8_calibration_add(&cal, c->rows, c->count);
     }
