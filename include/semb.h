@@ -125,8 +125,10 @@ semb_status semb_count_tokens(const semb_model *model, const char *text, size_t 
 typedef struct semb_encode_options {
     int batch_size; /* sentences per forward pass; <= 0 means 32 */
     int normalize;  /* non-zero: L2-normalise even if the model has no Normalize module */
-    /* Text put before every input, as sentence-transformers' encode(prompt=...): NULL or ""
-     * for none. When the model's Pooling says include_prompt false, the prompt's tokens
+    /* Text put before every input, as sentence-transformers' encode(prompt=...): "" for none;
+     * NULL (and opts NULL) for the model's default prompt (semb_model_default_prompt_name),
+     * none when it has none, as encode() without a prompt. When the model's Pooling says
+     * include_prompt false, the prompt's tokens
      * (counted as sentence-transformers counts them: the prompt tokenized alone, less its
      * final special token) are left out of mean/max pooling. See semb_model_prompt. */
     const char *prompt;
@@ -271,8 +273,10 @@ const char *semb_model_query_prompt(const semb_model *model);
 const char *semb_model_document_prompt(const semb_model *model);
 
 typedef struct semb_rank_options {
-    const char *query_prompt;    /* prepended to each query; NULL or "": none */
-    const char *document_prompt; /* prepended to each candidate; NULL or "": none */
+    /* prepended to each query / candidate; "": none; NULL: the model's default prompt if it
+     * has one (semb_encode_options.prompt), as encode() without a prompt */
+    const char *query_prompt;
+    const char *document_prompt;
     size_t top_k;                /* hits kept per query; 0 or more than n_candidates: all */
     int batch_size;              /* sentences per forward pass; <= 0 means 32 */
 } semb_rank_options;
@@ -446,7 +450,8 @@ typedef struct semb_sts_metrics {
 
 /* Embeds sentence1[i] and sentence2[i] (NUL-terminated UTF-8) for i < n, scores each pair by
  * the model's similarity function and correlates the scores with gold[i]. opts may be NULL
- * (batch size 32; prompts are not used). Fails with SEMB_ERR_INPUT when n < 2, with
+ * (batch size 32; opts->prompt as semb_encode: NULL gives the model's default prompt, as
+ * sentence-transformers' encode() inside EmbeddingSimilarityEvaluator). Fails with SEMB_ERR_INPUT when n < 2, with
  * semb_encode's errors naming the pair ("pair:7: sentence2: ...", 1-based), SEMB_ERR_NOMEM. */
 semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
                           const char *const *sentence2, const double *gold, size_t n,
@@ -458,9 +463,11 @@ semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
 /* Options shared by the evaluators. Zero-initialised means the defaults. */
 typedef struct semb_eval_options {
     int batch_size;              /* sentences per forward pass; <= 0: 32 */
-    const char *query_prompt;    /* retrieval: prepended to every query (e.g. "query: "); NULL:
-                                    none (the CLI defaults to the model's "query" prompt) */
-    const char *document_prompt; /* retrieval: prepended to every document; NULL: none */
+    /* retrieval: prepended to every query / document (e.g. "query: "); "": none; NULL: the
+     * model's default prompt if any (the CLI defaults to the model's "query" / "document"
+     * prompts) */
+    const char *query_prompt;
+    const char *document_prompt;
     size_t chunk_size;           /* texts embedded at once, which bounds memory; 0: 16384 */
 } semb_eval_options;
 

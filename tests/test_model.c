@@ -524,6 +524,23 @@ static void test_similarity_and_prompts(void **state)
     assert_string_equal(semb_model_prompt(m, "query"), "query: ");
     assert_string_equal(semb_model_prompt(m, "passage"), "passage: ");
     assert_string_equal(semb_model_default_prompt_name(m), "passage");
+    { /* semb_encode without a prompt applies the default one, as encode() does; "" none */
+        const char *plain[] = {"a dog"}, *prompted[] = {"passage: a dog"};
+        float x[64], y[64], z[64];
+        assert_true(semb_model_dimension(m) <= 64);
+        assert_int_equal(semb_encode(m, plain, NULL, 1, x, NULL, &err), 0);
+        assert_int_equal(semb_encode(m, prompted, NULL, 1, y, &(semb_encode_options){.prompt = ""},
+                                     &err), 0);
+        assert_int_equal(semb_encode(m, plain, NULL, 1, z, &(semb_encode_options){.prompt = ""},
+                                     &err), 0);
+        double same = 0, differ = 0;
+        for (int i = 0; i < semb_model_dimension(m); i++) {
+            same += fabs(x[i] - y[i]);
+            differ += fabs(x[i] - z[i]);
+        }
+        assert_true(same < 1e-5);
+        assert_true(differ > 1e-3);
+    }
     semb_model_free(m);
 
     write_text(dir, "config_sentence_transformers.json", "{\"similarity_fn_name\": \"jaccard\"}");

@@ -112,16 +112,11 @@ int cmd_encode(int argc, char **argv)
         semb_model_free(model);
         return cli_fail("encode", &err);
     }
-    /* as sentence-transformers' encode(): an explicit prompt, else a named one, else the
-     * model's default_prompt_name */
-    if (!prompt) {
-        const char *name = prompt_name ? prompt_name : semb_model_default_prompt_name(model);
-        prompt = name ? semb_model_prompt(model, name) : NULL;
-        if (name && !prompt) {
-            cli_input_free(&in);
-            semb_model_free(model);
-            return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", name), 2;
-        }
+    /* an explicit prompt, else a named one, else (NULL) the model's default_prompt_name */
+    if (!prompt && prompt_name && !(prompt = semb_model_prompt(model, prompt_name))) {
+        cli_input_free(&in);
+        semb_model_free(model);
+        return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", prompt_name), 2;
     }
     semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize,
                                 .prompt = prompt};

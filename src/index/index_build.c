@@ -54,10 +54,15 @@ semb_index_build_options semb_index_build_options_default(void)
                                       .chunk_size = DEFAULT_CHUNK};
 }
 
-/* The document prompt: the caller's, else the model's (semb_model_document_prompt). */
+/* The document prompt, never NULL, so the index records what was used: the caller's, else
+ * the model's (semb_model_document_prompt), else its default prompt (what encode_document
+ * falls back to), else none. */
 static const char *document_prompt(const semb_model *model, const char *given)
 {
     const char *p = given ? given : semb_model_document_prompt(model);
+    const char *default_name = semb_model_default_prompt_name(model);
+    if (!p && default_name)
+        p = semb_model_prompt(model, default_name);
     return p ? p : "";
 }
 

@@ -175,7 +175,13 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
         return SEMB_OK;
     int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 32;
     bool normalize = m->normalize || (opts && opts->normalize);
-    const char *prompt = opts && opts->prompt && *opts->prompt ? opts->prompt : NULL;
+    /* sentence-transformers' encode(): no prompt given means the model's default prompt */
+    const char *prompt = opts && opts->prompt ? opts->prompt
+                         : m->folder.default_prompt_name
+                             ? semb_model_prompt(m, m->folder.default_prompt_name)
+                             : NULL;
+    if (prompt && !*prompt)
+        prompt = NULL;
     tokenized tok = {0};
     size_t *order = NULL;
     int skip = 0;
