@@ -446,6 +446,9 @@ typedef struct semb_sts_metrics {
     double spearman; /* in [-1, 1]; NaN when undefined (constant gold or predicted scores) */
     double pearson;
     size_t pairs;
+    /* the same under each similarity function, indexed by semb_similarity (spearman_cosine,
+     * spearman_dot, ... of EmbeddingSimilarityEvaluator); the two above are the model's own */
+    double spearman_by[4], pearson_by[4];
 } semb_sts_metrics;
 
 /* Embeds sentence1[i] and sentence2[i] (NUL-terminated UTF-8) for i < n, scores each pair by

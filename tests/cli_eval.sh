@@ -38,7 +38,7 @@ near() {
     awk -v g="$got" -v w="$3" -v t="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }' ||
         { echo "     $2: got '$got', want $3 +- $4"; return 1; }
 }
-sts_json='^\{"spearman": -?[01]\.[0-9]{6}, "pearson": -?[01]\.[0-9]{6}, "n": [0-9]+, "similarity": "cosine", "(model|baseline)": "[^"]+"\}$'
+sts_json='^\{"spearman": -?[01]\.[0-9]{6}, "pearson": -?[01]\.[0-9]{6}, "n": [0-9]+(, "(spearman|pearson)_(cosine|dot|euclidean|manhattan)": -?[01]\.[0-9]{6}){0,8}, "similarity": "cosine", "(model|baseline)": "[^"]+"\}$'
 f='[01]\.[0-9]{6}'
 retrieval_json="^\\{\"mrr@10\": $f, \"ndcg@10\": $f, \"map@100\": $f, \"accuracy@1\": $f, \"accuracy@3\": $f, \"accuracy@5\": $f, \"accuracy@10\": $f, \"precision@1\": $f, \"precision@3\": $f, \"precision@5\": $f, \"precision@10\": $f, \"recall@1\": $f, \"recall@3\": $f, \"recall@5\": $f, \"recall@10\": $f, \"queries\": [0-9]+, \"documents\": [0-9]+, \"similarity\": \"cosine\", \"(model|baseline)\": \"[^\"]+\"\\}\$"
 
@@ -57,6 +57,9 @@ cp -r "$fixture" "$tmp/manhattan" && chmod -R u+w "$tmp/manhattan"
 printf '{"similarity_fn_name": "manhattan"}\n' >"$tmp/manhattan/config_sentence_transformers.json"
 check "sts manhattan model runs" run "$tmp/man.json" "$semb" eval sts --model "$tmp/manhattan" --data "$stsb/test.tsv"
 check "sts reports the model's similarity" grep -q '"similarity": "manhattan"' "$tmp/man.json"
+check "sts reports every similarity function" [ "$(field "$tmp/test.json" spearman_cosine)" = "$(field "$tmp/test.json" spearman)" ]
+check "sts headline is the model's function" [ "$(field "$tmp/man.json" spearman)" = "$(field "$tmp/man.json" spearman_manhattan)" ]
+check "sts manhattan agrees across models" [ "$(field "$tmp/man.json" spearman_manhattan)" = "$(field "$tmp/test.json" spearman_manhattan)" ]
 check "sts manhattan scores differ from cosine" bash -c "! grep -q '\"spearman\": $(field "$tmp/test.json" spearman),' '$tmp/man.json'"
 check "sts --pretty" bash -c "'$semb' eval sts --model '$fixture' --data '$stsb/test.tsv' --pretty | grep -qE '^  spearman +0\.3788\$'"
 

@@ -588,6 +588,10 @@ static void test_sts_evaluate_by_hand(void **state)
     assert_int_equal(pub.pairs, N);
     assert_close(pub.spearman, got.spearman / 100, 1e-12, "public spearman");
     assert_close(pub.pearson, got.pearson / 100, 1e-12, "public pearson");
+    assert_close(pub.spearman_by[SEMB_SIMILARITY_COSINE], pub.spearman, 1e-12, "by cosine");
+    assert_close(got.spearman_by[SEMB_SIMILARITY_COSINE], got.spearman, 1e-12, "by cosine x100");
+    assert_true(pub.spearman_by[SEMB_SIMILARITY_MANHATTAN] > -1);
+    assert_true(pub.spearman_by[SEMB_SIMILARITY_MANHATTAN] != pub.spearman);
     const char *bad = s2[6];
     s2[6] = "\xff";
     assert_int_equal(semb_eval_sts(m, s1, s2, gold, N, NULL, &pub, &err), SEMB_ERR_INPUT);

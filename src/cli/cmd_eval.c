@@ -223,6 +223,13 @@ static int eval_sts(int argc, char **argv)
     report_number(&r, "spearman", result.spearman / 100);
     report_number(&r, "pearson", result.pearson / 100);
     report_count(&r, "n", result.n);
+    for (int f = 0; !a.baseline && f < 4; f++) { /* as EmbeddingSimilarityEvaluator's keys */
+        char key[32];
+        snprintf(key, sizeof key, "spearman_%s", semb_similarity_name((semb_similarity)f));
+        report_number(&r, key, result.spearman_by[f] / 100);
+        snprintf(key, sizeof key, "pearson_%s", semb_similarity_name((semb_similarity)f));
+        report_number(&r, key, result.pearson_by[f] / 100);
+    }
     return report_end(&r, command, &a, semb_similarity_name(sim));
 }
 

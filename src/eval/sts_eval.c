@@ -195,6 +195,8 @@ semb_status sts_score(const double *predicted, const double *gold, size_t n, sts
 {
     out->n = n;
     out->spearman = out->pearson = NAN;
+    for (int f = 0; f < 4; f++)
+        out->spearman_by[f] = out->pearson_by[f] = NAN;
     if (n < 2)
         return semb_fail(err, SEMB_ERR_INPUT,
                          "a correlation needs at least 2 sentence pairs, got %zu", n);
@@ -223,7 +225,8 @@ static void name_failing_sentence(const sts_dataset *data, size_t first, size_t 
               second ? 2 : 1, tail);
 }
 
-/* Scores of pairs [first, first + count) into predicted, by the model's similarity. */
+/* Scores of pairs [first, first + count) under each similarity function into
+ * predicted[f * n_pairs + pair], from raw (unnormalised) embeddings. */
 static semb_status score_chunk(semb_model *model, const sts_dataset *data, size_t first,
                                size_t count, const semb_encode_options *opts,
                                const char **texts, size_t *lengths, float *emb,
@@ -240,11 +243,23 @@ static semb_status score_chunk(semb_model *model, const sts_dataset *data, size_
         name_failing_sentence(data, first, count, err);
         return st;
     }
-    semb_similarity sim = semb_model_similarity(model);
-    similarity_prepare(sim, emb, 2 * count, dim);
-    for (size_t i = 0; i < count; i++)
-        predicted[first + i] =
-            similarity_pair(sim, emb + i * (size_t)dim, emb + (count + i) * (size_t)dim, dim);
+    size_t n = data->count;
+    for (size_t i = 0; i < count; i++) {
+        const float *a = emb + i * (size_t)dim, *b = emb + (count + i) * (size_t)dim;
+        double dot = 0, na = 0, nb = 0;
+        for (int d = 0; d < dim; d++) {
+            dot += (double)a[d] * b[d];
+            na += (double)a[d] * a[d];
+            nb += (double)b[d] * b[d];
+        }
+        double denom = sqrt(na) * sqrt(nb);
+        predicted[SEMB_SIMILARITY_COSINE * n + first + i] = denom > 0 ? dot / denom : 0.0;
+        predicted[SEMB_SIMILARITY_DOT * n + first + i] = dot;
+        predicted[SEMB_SIMILARITY_EUCLIDEAN * n + first + i] =
+            similarity_pair(SEMB_SIMILARITY_EUCLIDEAN, a, b, dim);
+        predicted[SEMB_SIMILARITY_MANHATTAN * n + first + i] =
+            similarity_pair(SEMB_SIMILARITY_MANHATTAN, a, b, dim);
+    }
     return SEMB_OK;
 }
 
@@ -255,7 +270,7 @@ semb_status sts_evaluate(semb_model *model, const sts_dataset *data,
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "sts_evaluate: NULL model, data or result");
     size_t chunk = data->count < STS_PAIRS_PER_CHUNK ? data->count : STS_PAIRS_PER_CHUNK;
     int dim = semb_model_dimension(model);
-    double *predicted = malloc((data->count ? data->count : 1) * sizeof *predicted);
+    double *predicted = malloc(4 * (data->count ? data->count : 1) * sizeof *predicted);
     const char **texts = malloc((2 * chunk + 1) * sizeof *texts);
     size_t *lengths = malloc((2 * chunk + 1) * sizeof *lengths);
     float *emb = malloc((2 * chunk + 1) * (size_t)dim * sizeof *emb);
@@ -267,8 +282,16 @@ semb_status sts_evaluate(semb_model *model, const sts_dataset *data,
         size_t count = data->count - first < chunk ? data->count - first : chunk;
         st = score_chunk(model, data, first, count, opts, texts, lengths, emb, predicted, err);
     }
+    semb_similarity own = semb_model_similarity(model);
     if (!st)
-        st = sts_score(predicted, data->scores, data->count, out, err);
+        st = sts_score(predicted + own * data->count, data->scores, data->count, out, err);
+    for (int f = 0; !st && f < 4; f++) {
+        sts_result r;
+        if (!(st = sts_score(predicted + f * data->count, data->scores, data->count, &r, err))) {
+            out->spearman_by[f] = r.spearman;
+            out->pearson_by[f] = r.pearson;
+        }
+    }
     free(predicted);
     free(texts);
     free(lengths);
@@ -304,8 +327,13 @@ semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
         st = semb_fail(err, SEMB_ERR_INPUT, "a correlation needs at least 2 sentence pairs, got %zu", n);
     if (!st)
         st = sts_evaluate(model, &view, &o, &r, err);
-    if (!st)
-        *out = (semb_sts_metrics){r.spearman / 100, r.pearson / 100, r.n};
+    if (!st) {
+        *out = (semb_sts_metrics){r.spearman / 100, r.pearson / 100, r.n, {0}, {0}};
+        for (int f = 0; f < 4; f++) {
+            out->spearman_by[f] = r.spearman_by[f] / 100;
+            out->pearson_by[f] = r.pearson_by[f] / 100;
+        }
+    }
     free(view.length1);
     free(view.length2);
     free(view.line_numbers);

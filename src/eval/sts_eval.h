@@ -37,6 +37,10 @@ typedef struct sts_result {
     double spearman; /* x100; NaN when undefined (constant gold or predicted scores) */
     double pearson;  /* x100; NaN likewise */
     size_t n;        /* pairs evaluated */
+    /* sts_evaluate: the same under each similarity function (indexed by semb_similarity), as
+     * EmbeddingSimilarityEvaluator reports spearman_cosine, spearman_dot, ...; spearman and
+     * pearson above are the model's own function's. Others leave them NaN. */
+    double spearman_by[4], pearson_by[4];
 } sts_result;
 
 /* Correlations between predicted[0..n) and gold[0..n), x100. Fails with SEMB_ERR_INPUT
@@ -46,8 +50,8 @@ semb_status sts_score(const double *predicted, const double *gold, size_t n, sts
                       semb_error *err);
 
 /* Embeds both columns of data with model (opts as for semb_encode; NULL for defaults),
- * scores each pair by the model's similarity function (cosine: 0 when one embedding is the zero
- * vector) and
+ * scores each pair by each similarity function (cosine: 0 when one embedding is the zero
+ * vector; the model's own is the headline) and
  * correlates them with the gold scores. Pairs are encoded in chunks, so memory does not grow
  * with the dataset. The weights are not changed, so a trainer may call this between steps.
  * Errors are those of semb_encode (rewritten to name file:line and column of the sentence)
