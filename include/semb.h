@@ -216,6 +216,10 @@ typedef struct semb_train_options {
     const char *dump_gradients_path; /* first step's gradients (before clipping), or NULL */
     int progress;               /* non-zero: a progress display on stderr (a redrawn line on a
                                    terminal, plain lines otherwise) */
+    /* Where a run's messages go (data warnings naming FILE:LINE, evaluation results): one
+     * line each, no newline, valid during the call. NULL: stderr, as "semb train: MESSAGE". */
+    void (*on_message)(void *user, const char *message);
+    void *message_user;
     /* Checkpoints: output_dir/checkpoint-<step>/ (model + optimizer + sampler + RNG), written
      * atomically every save_every steps and always at the end of a run. */
     int save_every;             /* <= 0: only at the end */

@@ -375,6 +375,63 @@ static void test_train10_trace(void **state)
     free(tmp);
 }
 
+/* The run's messages reach on_message (data warnings with FILE:LINE, evaluation results)
+ * instead of stderr. */
+typedef struct messages {
+    char text[8][512];
+    int n;
+} messages;
+
+static void collect(void *user, const char *message)
+{
+    messages *m = user;
+    if (m->n < 8)
+        snprintf(m->text[m->n++], sizeof m->text[0], "%s", message);
+}
+
+static void test_messages_reach_the_callback(void **state)
+{
+    char *tmp = test_make_temp_dir();
+    char *data = path_join(tmp, "data.jsonl"), *out = path_join(tmp, "out");
+    char *sts = path_join(tmp, "sts.tsv");
+    FILE *f = fopen(data, "w");
+    for (int i = 0; i < 12; i++) {
+        fprintf(f, "{\"anchor\": \"a%d b\", \"positive\": \"c%d d\"}\n", i, i);
+        if (i == 2)
+            fputs("not json\n", f);
+    }
+    fclose(f);
+    f = fopen(sts, "w");
+    fputs("score\tsentence1\tsentence2\n1\ta b\tc d\n3\ta dog\ta cat\n5\tx\tx\n", f);
+    fclose(f);
+    semb_train_options o = semb_train_options_default();
+    o.model_dir = test_shared_path("fixtures/bert-tiny-mean");
+    o.data_path = data;
+    o.output_dir = out;
+    o.batch_size = 4;
+    o.steps = 1;
+    o.shuffle = 0;
+    o.eval_sts_path = sts;
+    messages got = {0};
+    o.on_message = collect;
+    o.message_user = &got;
+    semb_error err = {0};
+    if (semb_train(&o, &err))
+        fail_msg("%s", err.message);
+    int warned = 0, evaluated = 0;
+    for (int i = 0; i < got.n; i++) {
+        warned |= strstr(got.text[i], "data.jsonl:4") != NULL;
+        evaluated |= strstr(got.text[i], "sts.tsv: STS Spearman") != NULL;
+    }
+    if (!warned || !evaluated)
+        fail_msg("%d messages, first '%s'", got.n, got.n ? got.text[0] : "");
+    free(data);
+    free(out);
+    free(sts);
+    test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     int rc = test_require_shared("test_train");
@@ -385,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_dumped_gradients_match_reference),
         cmocka_unit_test(test_gradcache_equals_full_batch),
         cmocka_unit_test(test_train10_trace),
+        cmocka_unit_test(test_messages_reach_the_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

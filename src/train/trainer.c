@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,10 +259,30 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
     return SEMB_OK;
 }
 
-/* Data warnings as the CLI prints them: one stderr line each. */
-static void print_warning(void *user, const char *message)
+/* One message of the run to the caller's callback, or to stderr as the CLI prints it. The
+ * progress line is cleared first so the message does not land inside it. */
+static void trainer_message(trainer *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void trainer_message(trainer *t, const char *fmt, ...)
 {
-    fprintf(stderr, "semb train: warning: %s\n", message);
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (t->o->on_message) {
+        t->o->on_message(t->o->message_user, message);
+        return;
+    }
+    if (t->o->progress)
+        progress_clear_line(&t->progress);
+    fprintf(stderr, "semb train: %s\n", message);
+}
+
+/* Data warnings of the readers. */
+static void reader_warning(void *user, const char *message)
+{
+    trainer_message(user, "warning: %s", message);
 }
 
 /* The files: --data FILE, --data FILE:WEIGHT..., --data-config. */
@@ -315,18 +336,18 @@ static semb_status open_data(trainer *t, semb_error *err)
         .batch_size = o->batch_size, .datasets_per_batch = o->datasets_per_batch,
         .shuffle_buffer = o->shuffle ? (size_t)o->shuffle_buffer : 0, .seed = o->seed,
         .reader = {.max_line_bytes = o->max_line_bytes, .strict = o->strict,
-                   .warn = print_warning}};
+                   .warn = reader_warning, .warn_user = t}};
     return sampler_create(&t->sources, &so, &t->sampler, err);
 }
 
 /* At the end: files whose first pass never finished, with lines skipped so far. */
-static void report_unfinished(const trainer *t)
+static void report_unfinished(trainer *t)
 {
     for (size_t i = 0; i < sampler_dataset_count(t->sampler); i++) {
         sampler_dataset_info d = sampler_dataset(t->sampler, i);
         if (!d.counts_final && d.skipped)
-            fprintf(stderr, "semb train: warning: %s: skipped %llu of the first %llu lines read\n",
-                    d.path, (unsigned long long)d.skipped, (unsigned long long)d.lines);
+            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read", d.path,
+                            (unsigned long long)d.skipped, (unsigned long long)d.lines);
     }
 }
 
@@ -507,10 +528,8 @@ static semb_status evaluate(trainer *t, semb_error *err)
     semb_status st = sts_evaluate(t->model, &t->sts, NULL, &r, err);
     if (st)
         return semb_fail_prefix(err, "step %d: evaluation: ", t->step);
-    if (t->o->progress)
-        progress_clear_line(&t->progress);
-    fprintf(stderr, "semb train: step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)\n",
-            t->step, base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
+    trainer_message(t, "step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)", t->step,
+                    base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
     if (t->log) {
         fprintf(t->log, "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": %.6g}\n",
                 t->step, r.spearman, r.pearson);
