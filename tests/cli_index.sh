@@ -188,4 +188,6 @@ check "a corrupt graph still searches --exact" run "$tmp/b" "$semb" search --ind
 head -c $((graph_at + 100)) "$tmp/h_float32.idx" >"$tmp/hcut.idx"
 expect_error --no-stdout "graph section cut" 'hcut.idx: truncated or extended' \
     "$semb" search --index "$tmp/hcut.idx" --model "$fixture" --query beer
+check "index info takes the file as its argument" bash -c "'$semb' index info '$tmp/float32.idx' | grep -q '^documents: '"
+expect_error --no-stdout "index info two files" "give one index file" "$semb" index info "$tmp/float32.idx" "$tmp/float32.idx"
 finish cli_index

@@ -1,6 +1,7 @@
 /* semb index build: a corpus embedded into one search index file (semb search reads it). */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -140,9 +141,19 @@ static int index_info(int argc, char **argv)
 {
     const char *path = NULL;
     const cli_option options[] = {
-        {"--index", CLI_STRING, &path, "the index file (required)"},
+        {"--index", CLI_STRING, &path, "the index file (or give it as the one argument)"},
     };
-    int rc = cli_parse(argc, argv, "index info", "--index INDEX", options, 1, NULL, NULL);
+    char **positional = NULL;
+    size_t n_positional = 0;
+    int rc = cli_parse(argc, argv, "index info", "(--index INDEX | INDEX)", options, 1,
+                       &positional, &n_positional);
+    if (!rc && (n_positional > 1 || (n_positional == 1 && path))) {
+        cli_failf("index info", "give one index file (see --help)");
+        rc = 2;
+    }
+    if (!rc && n_positional == 1)
+        path = positional[0];
+    free(positional);
     if (rc)
         return rc == 1 ? 0 : 2;
     if (!path)
@@ -172,7 +183,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: semb index build --model DIR --corpus FILE --output INDEX [--hnsw] "
                  "[options]\n"
-                 "       semb index info --index INDEX\n\n"
+                 "       semb index info (--index INDEX | INDEX)\n\n"
                  "'semb index build --help' describes the options; 'semb search' queries an "
                  "index.\n");
 }
