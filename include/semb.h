@@ -621,7 +621,10 @@ typedef struct semb_index_build_options {
     const char *calibration_path;  /* int8: a text file (one text a line) whose embeddings
                                       give the ranges; NULL: the corpus itself */
     const char *document_prompt;   /* prepended to each document; NULL: the model's "document"
-                                      prompt, else "passage", else "corpus", else none */
+                                      prompt, else "passage", else "corpus", else its default
+                                      prompt, else none */
+    const char *corpus_name;       /* how messages and the index's meta name the corpus file
+                                      (e.g. "<stdin>" for a spooled copy); NULL: corpus_path */
     int batch_size;                /* sentences per forward pass; <= 0: 32 */
     size_t chunk_size;             /* documents read and encoded at a time; 0: 4096 */
     const char *model_name;        /* recorded for messages; NULL: "model" */

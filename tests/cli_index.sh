@@ -190,4 +190,12 @@ expect_error --no-stdout "graph section cut" 'hcut.idx: truncated or extended' \
     "$semb" search --index "$tmp/hcut.idx" --model "$fixture" --query beer
 check "index info takes the file as its argument" bash -c "'$semb' index info '$tmp/float32.idx' | grep -q '^documents: '"
 expect_error --no-stdout "index info two files" "give one index file" "$semb" index info "$tmp/float32.idx" "$tmp/float32.idx"
+# a corpus on stdin is spooled beside the output (read twice) and removed; messages say <stdin>
+mkdir -p "$tmp/stdin"
+check "build from stdin" bash -c "'$semb' index build --model '$fixture' --corpus - --output '$tmp/stdin/s.idx' --threads 2 --chunk-size 64 <'$tmp/titles.txt' >/dev/null"
+check "stdin index equals the file's" bash -c "[ \"\$('$semb' search --index '$tmp/stdin/s.idx' --model '$fixture' --query 'beer' -k 5)\" = \"\$('$semb' search --index '$tmp/float32.idx' --model '$fixture' --query 'beer' -k 5)\" ]"
+check "no spooled copy left" [ "$(ls "$tmp/stdin")" = s.idx ]
+printf 'fine\n\377 bad\n' >"$tmp/bad_stdin.txt"
+expect_error --no-stdout "stdin invalid UTF-8 named <stdin>:2" "<stdin>:2: invalid UTF-8" bash -c "'$semb' index build --model '$fixture' --corpus - --output '$tmp/stdin/b.idx' <'$tmp/bad_stdin.txt'"
+check "failed stdin build leaves nothing" [ "$(ls "$tmp/stdin")" = s.idx ]
 finish cli_index

@@ -1,4 +1,5 @@
 /* semb index build: a corpus embedded into one search index file (semb search reads it). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/error.h"
 
 typedef struct build_args {
     const char *model_dir, *corpus, *input_format, *output, *precision, *calibration,
@@ -32,7 +34,7 @@ static int parse_build(int argc, char **argv, build_args *a)
                       .hnsw_ef_construction = NOT_GIVEN};
     const cli_option options[] = {
         {"--model", CLI_STRING, &a->model_dir, "sentence-transformers model folder (required)"},
-        {"--corpus", CLI_STRING, &a->corpus, "the documents, a file (required)"},
+        {"--corpus", CLI_STRING, &a->corpus, "the documents: a file, or - for stdin (required)"},
         {"--input-format", CLI_STRING, &a->input_format,
          "text: one document a line (default); jsonl: a JSON string or an object with \"text\" "
          "and optional \"title\", \"id\"/\"_id\" a line"},
@@ -96,6 +98,43 @@ static void report(const build_args *a, const semb_index_build_result *r, int ma
                a->hnsw_ef_construction, (double)r->hnsw_bytes / 1e6, r->hnsw_seconds);
 }
 
+/* Copies stdin into a new file beside the output (the build reads its corpus twice, so a
+ * pipe must be kept); *path is malloc'd, the caller removes the file. */
+static semb_status spool_stdin(const char *output, char **path, semb_error *err)
+{
+    size_t size = strlen(output) + sizeof ".stdin-XXXXXX";
+    *path = malloc(size);
+    if (!*path)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    snprintf(*path, size, "%s.stdin-XXXXXX", output);
+    int fd = mkstemp(*path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    semb_status st = SEMB_OK;
+    if (!f) {
+        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a copy of stdin: %s", *path,
+                       strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    } else {
+        char buffer[1 << 16];
+        size_t got;
+        while (!st && (got = fread(buffer, 1, sizeof buffer, stdin)) > 0)
+            if (fwrite(buffer, 1, got, f) != got)
+                st = semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", *path, strerror(errno));
+        if (!st && ferror(stdin))
+            st = semb_fail(err, SEMB_ERR_IO, "<stdin>: read failed");
+        if (fclose(f) != 0 && !st)
+            st = semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", *path, strerror(errno));
+    }
+    if (st) {
+        if (fd >= 0)
+            unlink(*path);
+        free(*path);
+        *path = NULL;
+    }
+    return st;
+}
+
 static int index_build(int argc, char **argv)
 {
     build_args a;
@@ -126,8 +165,19 @@ static int index_build(int argc, char **argv)
     semb_model *model = NULL;
     if (semb_model_load(a.model_dir, &model, &err))
         return cli_fail("index build", &err);
+    char *spooled = NULL;
+    semb_status st = SEMB_OK;
+    if (strcmp(a.corpus, "-") == 0 && !(st = spool_stdin(a.output, &spooled, &err))) {
+        o.corpus_path = spooled;
+        o.corpus_name = "<stdin>";
+    }
     semb_index_build_result result;
-    semb_status st = semb_index_build(model, &o, a.output, &result, &err);
+    if (!st)
+        st = semb_index_build(model, &o, a.output, &result, &err);
+    if (spooled) {
+        unlink(spooled);
+        free(spooled);
+    }
     if (!st)
         report(&a, &result, semb_model_max_seq_length(model));
     semb_model_free(model);

@@ -418,7 +418,8 @@ static semb_status make_meta(build_state *b, semb_error *err)
                              b->o.model_name ? b->o.model_name : "model", "document_prompt",
                              b->prompt, "precision", semb_precision_name(b->o.precision),
                              "similarity", semb_similarity_name(b->similarity), "semb_version",
-                             semb_version(), "corpus", b->o.corpus_path);
+                             semb_version(), "corpus",
+                             b->o.corpus_name ? b->o.corpus_name : b->o.corpus_path);
     if (meta && b->graph) {
         hnsw_index_options h = hnsw_index_get_options(b->graph);
         json_t *params = json_pack("{s:i, s:i, s:I}", "m", h.m, "ef_construction",
@@ -634,9 +635,11 @@ semb_status semb_index_build(semb_model *model, const semb_index_build_options *
     b.prompt = document_prompt(model, opts->document_prompt);
     b.dim = semb_model_dimension(model);
     b.similarity = semb_model_similarity(model);
-    if (opts->corpus_path)
+    if (opts->corpus_path) {
         st = corpus_reader_open(&b.reader, opts->corpus_path, opts->input_format, err);
-    else
+        if (!st && opts->corpus_name)
+            b.reader.name = opts->corpus_name;
+    } else
         corpus_reader_open_memory(&b.reader, opts->texts, opts->lengths, opts->ids,
                                   opts->n_texts);
     if (!st)
