@@ -179,6 +179,38 @@ for kv in average_precision=0.562159 f1=0.584416 precision=0.833333 recall=0.450
     sentences=598 duplicates=300 candidates=43891; do
     check "mining ${kv%%=*} as the Python reference" near "$tmp/m.json" "${kv%%=*}" "${kv#*=}" 0.000002
 done
+# the same pairs as sentences with ids and id pairs give the same numbers; distractors add
+# sentences (python3's json module writes the two files)
+python3 - "$tmp/m300.jsonl" "$tmp/m_sent.tsv" "$tmp/m_dup.tsv" "$tmp/m_sent_distract.tsv" <<'PY'
+import json, sys
+ids, order, pairs = {}, [], []
+for line in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(line)
+    for t in (d["anchor"], d["positive"]):
+        if t not in ids:
+            ids[t] = "s%d" % len(ids)
+            order.append(t)
+    if ids[d["anchor"]] != ids[d["positive"]]:
+        pairs.append((ids[d["anchor"]], ids[d["positive"]]))
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    for t in order:
+        f.write("%s\t%s\n" % (ids[t], t))
+with open(sys.argv[3], "w") as f:
+    for a, b in pairs:
+        f.write("%s\t%s\n" % (a, b))
+with open(sys.argv[4], "w", encoding="utf-8") as f:
+    for t in order:
+        f.write("%s\t%s\n" % (ids[t], t))
+    for i in range(50):
+        f.write("x%d\tA distractor sentence number %d about nothing.\n" % (i, i))
+PY
+check "mining by ids runs" run "$tmp/mid.json" "$semb" eval paraphrase-mining --model "$fixture" --sentences "$tmp/m_sent.tsv" --duplicates "$tmp/m_dup.tsv"
+check "mining by ids = by pairs (AP)" [ "$(field "$tmp/mid.json" average_precision)" = "$(field "$tmp/m.json" average_precision)" ]
+check "mining by ids = by pairs (F1)" [ "$(field "$tmp/mid.json" f1)" = "$(field "$tmp/m.json" f1)" ]
+check "mining with distractors runs" run "$tmp/mdis.json" "$semb" eval paraphrase-mining --model "$fixture" --sentences "$tmp/m_sent_distract.tsv" --duplicates "$tmp/m_dup.tsv"
+check "distractors are mined too" [ "$(field "$tmp/mdis.json" sentences)" -eq $(( $(field "$tmp/mid.json" sentences) + 50 )) ]
+expect_error --no-stdout "mining ids need both files" "both --sentences and --duplicates" "$semb" eval paraphrase-mining --model "$fixture" --sentences "$tmp/m_sent.tsv"
+expect_error --no-stdout "mining ids or pairs" "both --sentences and --duplicates" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m300.jsonl" --sentences "$tmp/m_sent.tsv" --duplicates "$tmp/m_dup.tsv"
 check "mining top-k 3 in chunks" run "$tmp/m3.json" "$semb" eval paraphrase-mining --model "$fixture" --data "$tmp/m300.jsonl" --top-k 3 --query-chunk-size 7 --corpus-chunk-size 50 --threads 1
 check "mining top-k 3 AP" near "$tmp/m3.json" average_precision 0.600287 0.000002
 check "mining top-k 3 candidates" near "$tmp/m3.json" candidates 1369 0

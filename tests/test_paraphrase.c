@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/duplicates_data.h"
 #include "eval/paraphrase_eval.h"
 #include "eval/paraphrase_mining.h"
 #include "eval/triplet_eval.h"
@@ -243,6 +244,66 @@ static void test_triplet_accuracy_with_ties(void **state)
     assert_int_equal(z[SEMB_SIMILARITY_COSINE], 0);
 }
 
+/* duplicates_data: sentences with ids (distractors kept) and id pairs, and each error naming
+ * FILE:LINE. */
+static void write_file(const char *dir, const char *name, const char *text, char *path,
+                       size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void expect_duplicates_error(const char *sentences, const char *pairs, const char *needle)
+{
+    char *dir = test_make_temp_dir();
+    char s[4200], d[4200];
+    write_file(dir, "s.tsv", sentences, s, sizeof s);
+    write_file(dir, "d.tsv", pairs, d, sizeof d);
+    duplicates_data dd;
+    semb_error err = {0};
+    assert_int_equal(duplicates_data_read(s, d, &dd, &err), SEMB_ERR_FORMAT);
+    if (!strstr(err.message, needle))
+        fail_msg("'%s' lacks '%s'", err.message, needle);
+    assert_null(dd.sentences);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void test_duplicates_files(void **state)
+{
+    char *dir = test_make_temp_dir();
+    char s[4200], d[4200];
+    write_file(dir, "s.tsv", "q1\tHow old are you?\r\n\nq2\tWhat is your age?\nq3\tA tab\there\nq4\t\n",
+               s, sizeof s);
+    write_file(dir, "d.tsv", "q2\tq1\n", d, sizeof d);
+    duplicates_data dd;
+    semb_error err = {0};
+    if (duplicates_data_read(s, d, &dd, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(dd.n_sentences, 4);
+    assert_string_equal(dd.sentences[0], "How old are you?");
+    assert_string_equal(dd.sentences[2], "A tab\there"); /* split at the first TAB only */
+    assert_string_equal(dd.sentences[3], "");
+    assert_int_equal(dd.n_dup, 1);
+    assert_int_equal(dd.dup_a[0], 1);
+    assert_int_equal(dd.dup_b[0], 0);
+    duplicates_data_free(&dd);
+    test_rmtree(dir);
+    free(dir);
+
+    expect_duplicates_error("q1\ta\nq1\tb\n", "q1\tq1\n", "s.tsv:2: id 'q1' given twice (first on line 1)");
+    expect_duplicates_error("q1\ta\nq2\tb\n", "q1\tq3\n", "d.tsv:1: id 'q3' is not in");
+    expect_duplicates_error("q1\ta\nq2\tb\n", "q1\tq1\n", "d.tsv:1: a sentence paired with itself");
+    expect_duplicates_error("q1\ta\nno tab\n", "q1\tq2\n", "s.tsv:2: expected ID<TAB>SENTENCE");
+    expect_duplicates_error("q1\ta\nq2\tb\n", "q1\tq2\tq3\n", "d.tsv:1: expected ID<TAB>ID");
+    expect_duplicates_error("\ta\n", "q1\tq2\n", "s.tsv:1: empty id");
+    expect_duplicates_error("q1\t\xff\n", "q1\tq2\n", "s.tsv:1: invalid UTF-8");
+    expect_duplicates_error("q1\ta\n", "\n", "d.tsv: no entries");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_metrics_by_hand),
         cmocka_unit_test(test_duplicate_sets),
         cmocka_unit_test(test_triplet_accuracy_with_ties),
+        cmocka_unit_test(test_duplicates_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "eval/beir_data.h"
+#include "eval/duplicates_data.h"
 #include "eval/example_file.h"
 #include "eval/retrieval_eval.h"
 #include "eval/sts_eval.h"
@@ -471,9 +472,13 @@ static int eval_paraphrase_mining(int argc, char **argv)
     eval_args a = {0};
     int top_k = 100, max_pairs = 500000, query_chunk = 0, corpus_chunk = 0;
     bool closure = false;
+    const char *sentences = NULL, *duplicates = NULL;
     const cli_option options[] = {
         EVAL_MODEL_OPTIONS(a), EVAL_CHUNK_OPTION(a),
-        {"--data", CLI_STRING, &a.data, "duplicate pairs (required)"},
+        {"--data", CLI_STRING, &a.data, "duplicate pairs (or --sentences and --duplicates)"},
+        {"--sentences", CLI_STRING, &sentences,
+         "ID<TAB>SENTENCE lines: every sentence mined, distractors included"},
+        {"--duplicates", CLI_STRING, &duplicates, "ID<TAB>ID lines: the duplicate pairs"},
         {"--add-transitive-closure", CLI_FLAG, &closure, "a~b and b~c make a~c a duplicate"},
         {"--top-k", CLI_INT, &top_k, "neighbours mined per sentence (default 100)"},
         {"--max-pairs", CLI_INT, &max_pairs, "pairs mined at most (default 500000)"},
@@ -482,21 +487,36 @@ static int eval_paraphrase_mining(int argc, char **argv)
          "sentences scored against them at once (default 8192)"},
     };
     int rc = parse(argc, argv, command,
-                   "--model DIR --data PAIRS.jsonl [options]\n\n"
+                   "--model DIR (--data PAIRS.jsonl | --sentences S.tsv --duplicates D.tsv)\n"
+                   "       [options]\n\n"
                    "Each line of PAIRS.jsonl is a duplicate pair; the sentences are the distinct\n"
-                   "texts. Mines the most similar pairs (top-k per sentence, at most max-pairs)\n"
+                   "texts. Or, as ParaphraseMiningEvaluator's sentences_map and duplicates_list,\n"
+                   "sentences with ids (those in no pair are distractors) and id pairs. Mines the most similar pairs (top-k per sentence, at most max-pairs)\n"
                    "and prints the average precision of the ranked pairs, and the best F1 with its\n"
                    "threshold, precision and recall, as sentence-transformers'\n"
                    "ParaphraseMiningEvaluator.",
                    options, sizeof options / sizeof options[0]);
-    if (rc >= 0 || (rc = check_args(command, &a, true, false)) >= 0)
+    if (rc >= 0)
+        return rc;
+    bool by_ids = sentences || duplicates;
+    if (by_ids && (a.data || !sentences || !duplicates))
+        return cli_failf(command, "give --data, or both --sentences and --duplicates"), 2;
+    if (by_ids)
+        a.data = sentences; /* named in the report; check_args wants a data file */
+    if ((rc = check_args(command, &a, true, false)) >= 0)
         return rc;
     if (top_k <= 0 || max_pairs <= 0 || query_chunk < 0 || corpus_chunk < 0)
         return cli_failf(command, "--top-k, --max-pairs and the chunk sizes must be positive"), 2;
     semb_error err = {0};
     mining_data d;
-    if (mining_data_read(a.data, &d, &err))
+    if (by_ids) {
+        duplicates_data dd;
+        if (duplicates_data_read(sentences, duplicates, &dd, &err))
+            return cli_fail(command, &err);
+        d = (mining_data){dd.sentences, dd.n_sentences, dd.dup_a, dd.dup_b, dd.n_dup, 0};
+    } else if (mining_data_read(a.data, &d, &err)) {
         return mining_data_free(&d), cli_fail(command, &err);
+    }
     if (d.dropped)
         fprintf(stderr, "semb %s: warning: %zu pair%s of identical texts left out (a sentence is "
                         "never mined with itself)\n", command, d.dropped, d.dropped == 1 ? "" : "s");
