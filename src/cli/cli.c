@@ -224,3 +224,12 @@ semb_status cli_read_input(const char *path, const char *format, cli_input *out,
         cli_input_free(out);
     return st;
 }
+
+void cli_print_json_string(const char *s)
+{
+    json_t *j = json_string(s);
+    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    fputs(text ? text : "null", stdout);
+    free(text);
+    json_decref(j);
+}

@@ -41,6 +41,10 @@ typedef struct cli_input {
 semb_status cli_read_input(const char *path, const char *format, cli_input *out, semb_error *err);
 void cli_input_free(cli_input *in);
 
+/* Prints s on stdout as a JSON string literal, quotes and escapes included ("null" when it
+ * is not valid UTF-8 or memory runs out). */
+void cli_print_json_string(const char *s);
+
 /* Sets threads from --threads (<= 0: all cores). */
 void cli_set_threads(int threads);
 

@@ -110,11 +110,7 @@ static void report_string(report *r, const char *key, const char *value)
         printf("%s\n", value);
         return;
     }
-    json_t *s = json_string(value);
-    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-    fputs(text ? text : "null", stdout); /* null: not UTF-8 */
-    free(text);
-    json_decref(s);
+    cli_print_json_string(value);
 }
 
 /* The model (or baseline) and similarity keys, then the end of the object. */

@@ -204,15 +204,6 @@ static void print_plain(const char *s)
         putchar((unsigned char)*s < ' ' ? ' ' : *s);
 }
 
-static void print_json_string(const char *s)
-{
-    json_t *j = json_string(s);
-    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    fputs(text ? text : "null", stdout);
-    free(text);
-    json_decref(j);
-}
-
 static void print_rankings(const rank_args *a, const rank_texts *t, size_t k,
                            const size_t *indices, const float *scores)
 {
@@ -231,7 +222,7 @@ static void print_rankings(const rank_args *a, const rank_texts *t, size_t k,
                     printf("{\"query\": %zu, ", q);
                 printf("%s\"rank\": %zu, \"score\": %.6f, \"index\": %zu, \"text\": ",
                        several ? "" : "{", r + 1, score, c);
-                print_json_string(t->candidates.texts[c]);
+                cli_print_json_string(t->candidates.texts[c]);
                 puts("}");
             } else {
                 printf("%4zu  %9.6f  ", r + 1, score);

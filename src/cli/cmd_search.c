@@ -77,15 +77,6 @@ static int parse_args(int argc, char **argv, search_args *a)
     return -1;
 }
 
-static void print_json_string(const char *s)
-{
-    json_t *v = json_string(s);
-    char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-    fputs(text ? text : "null", stdout);
-    free(text);
-    json_decref(v);
-}
-
 /* Text output keeps one hit a line: line breaks inside a document print as spaces. */
 static void print_one_line(const char *s)
 {
@@ -103,9 +94,9 @@ static void print_hit(const search_args *a, const semb_search_hit *h, size_t que
         if (h->id_is_integer)
             fputs(h->id, stdout);
         else
-            print_json_string(h->id);
+            cli_print_json_string(h->id);
         fputs(", \"text\": ", stdout);
-        print_json_string(h->text);
+        cli_print_json_string(h->text);
         puts("}");
         return;
     }

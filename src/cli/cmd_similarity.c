@@ -63,15 +63,6 @@ static int print_matrix(semb_model *model, char **texts, size_t n)
     return 0;
 }
 
-static void print_json_string(const char *s)
-{
-    json_t *j = json_string(s);
-    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    fputs(text ? text : "null", stdout);
-    free(text);
-    json_decref(j);
-}
-
 /* One line per pair, best first: text "score<TAB>line i<TAB>line j<TAB>text i<TAB>text j"
  * (1-based input lines), or jsonl {"rank", "score", "line_i", "line_j", "text_i", "text_j"}. */
 static void print_pairs(const cli_input *in, const semb_scored_pair *pairs, size_t n, bool jsonl)
@@ -85,9 +76,9 @@ static void print_pairs(const cli_input *in, const semb_scored_pair *pairs, size
         }
         printf("{\"rank\": %zu, \"score\": %.6f, \"line_i\": %zu, \"line_j\": %zu, \"text_i\": ", k + 1,
                p->score, li, lj);
-        print_json_string(in->texts[p->i]);
+        cli_print_json_string(in->texts[p->i]);
         fputs(", \"text_j\": ", stdout);
-        print_json_string(in->texts[p->j]);
+        cli_print_json_string(in->texts[p->j]);
         fputs("}\n", stdout);
     }
 }
