@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "core/error.h"
+#include "index/hnsw_index.h"
 
 typedef struct build_args {
     const char *model_dir, *corpus, *input_format, *output, *precision, *calibration,
@@ -154,9 +155,10 @@ static int index_build(int argc, char **argv)
     o.model_name = a.model_dir;
     o.hnsw = a.hnsw;
     if (a.hnsw) {
-        a.hnsw_m = a.hnsw_m == NOT_GIVEN ? 16 : a.hnsw_m;
-        a.hnsw_ef_construction = a.hnsw_ef_construction == NOT_GIVEN ? 200
-                                                                     : a.hnsw_ef_construction;
+        a.hnsw_m = a.hnsw_m == NOT_GIVEN ? HNSW_INDEX_DEFAULT_M : a.hnsw_m;
+        a.hnsw_ef_construction = a.hnsw_ef_construction == NOT_GIVEN
+                                     ? HNSW_INDEX_DEFAULT_EF_CONSTRUCTION
+                                     : a.hnsw_ef_construction;
         o.hnsw_m = a.hnsw_m;
         o.hnsw_ef_construction = a.hnsw_ef_construction;
     }
