@@ -116,3 +116,21 @@ void test_free_triples(test_triples *t)
     free(t->ids);
     free(t->counts);
 }
+
+int test_temp_file_setup(void **state)
+{
+    test_temp_file *t = calloc(1, sizeof *t);
+    t->dir = test_make_temp_dir();
+    snprintf(t->path, sizeof t->path, "%s/test.idx", t->dir);
+    *state = t;
+    return 0;
+}
+
+int test_temp_file_teardown(void **state)
+{
+    test_temp_file *t = *state;
+    test_rmtree(t->dir);
+    free(t->dir);
+    free(t);
+    return 0;
+}

@@ -30,6 +30,15 @@ char *test_read_file(const char *path, size_t *size);
 char *test_make_temp_dir(void);
 void test_rmtree(const char *path);
 
+/* A cmocka fixture: *state becomes a test_temp_file whose path names "test.idx" in a fresh
+ * temporary directory; teardown removes the directory. */
+typedef struct test_temp_file {
+    char *dir;
+    char path[4096];
+} test_temp_file;
+int test_temp_file_setup(void **state);
+int test_temp_file_teardown(void **state);
+
 /* shared/fixtures/<name> loaded as a model; fails the test if it cannot. */
 semb_model *test_load_fixture(const char *fixture);
 

@@ -172,28 +172,6 @@ static void test_hamming_matches_reference(void **state)
 
 /* ---- index files written directly ---- */
 
-typedef struct temp {
-    char *dir;
-    char path[4096];
-} temp;
-
-static int setup_temp(void **state)
-{
-    temp *t = calloc(1, sizeof *t);
-    t->dir = test_make_temp_dir();
-    snprintf(t->path, sizeof t->path, "%s/test.idx", t->dir);
-    *state = t;
-    return 0;
-}
-
-static int teardown_temp(void **state)
-{
-    temp *t = *state;
-    test_rmtree(t->dir);
-    free(t->dir);
-    free(t);
-    return 0;
-}
 
 /* An index of rows[n * dim] as semb_index_build stores them: prepared for the similarity,
  * quantized with the rows' own ranges; document i has text "document i" and id i. */
@@ -259,7 +237,7 @@ static float *random_rows(size_t n, int dim)
 
 static void test_file_round_trip(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     const int dim = 13;
     for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
         float *rows = random_rows(40, dim);
@@ -332,7 +310,7 @@ static void check_against_reference(const index_file *f, const float *queries, s
 
 static void test_exact_matches_reference(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     /* three corpus blocks; 140 queries are two query tiles (int8: decoded blocks and a
      * matrix product), 7 and 3 take int8's fused kernel (two query groups, and one) */
     const size_t n = 5000, nq = 140, counts[] = {140, 7, 3};
@@ -360,7 +338,7 @@ static void test_exact_matches_reference(void **state)
 
 static void test_k_beyond_corpus_and_zero(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     float *rows = random_rows(7, 8), *queries = random_rows(2, 8);
     write_index(t->path, rows, 7, 8, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE);
     index_file f;
@@ -388,7 +366,7 @@ static void test_k_beyond_corpus_and_zero(void **state)
 
 static void test_exact_ties_in_corpus_order(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     /* small integer vectors: every dot product is exact in float, and rows repeat, so
      * scores tie exactly; n spans two blocks, so ties cross blocks and threads */
     const size_t n = 4500;
@@ -449,7 +427,7 @@ static void expect_open_fails(const char *path, const char *what)
 
 static void test_truncated_and_flipped_files(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
         float *rows = random_rows(30, 9);
         write_index(t->path, rows, 30, 9, (semb_precision)p, SEMB_SIMILARITY_COSINE);
@@ -515,7 +493,7 @@ static semb_model *fixture_or_skip(const char *name)
 
 static void test_build_and_search(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     semb_model *model = fixture_or_skip("bert-tiny-mean");
     int dim = semb_model_dimension(model);
     semb_index_build_options o = semb_index_build_options_default();
@@ -577,7 +555,7 @@ static void test_build_and_search(void **state)
 
 static void test_other_model_refused(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     semb_model *model = fixture_or_skip("bert-tiny-mean");
     semb_model *other = test_load_fixture("bert-tiny-cls");
     semb_index_build_options o = semb_index_build_options_default();
@@ -603,7 +581,7 @@ static void test_other_model_refused(void **state)
 }
 
 /* Builds from a corpus file; returns the status, message in err. */
-static semb_status build_file(temp *t, semb_model *model, const char *content,
+static semb_status build_file(test_temp_file *t, semb_model *model, const char *content,
                               const char *format, semb_error *err)
 {
     char corpus[4200];
@@ -616,7 +594,7 @@ static semb_status build_file(temp *t, semb_model *model, const char *content,
     return semb_index_build(model, &o, t->path, NULL, err);
 }
 
-static void expect_build_error(temp *t, semb_model *model, const char *content,
+static void expect_build_error(test_temp_file *t, semb_model *model, const char *content,
                                const char *format, const char *part)
 {
     semb_error err = {0};
@@ -628,7 +606,7 @@ static void expect_build_error(temp *t, semb_model *model, const char *content,
 
 static void test_build_inputs(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     semb_model *model = fixture_or_skip("bert-tiny-mean");
     semb_error err = {0};
     /* ids, titles, blank lines */
@@ -673,16 +651,16 @@ int main(void)
         cmocka_unit_test(test_int8_by_hand),
         cmocka_unit_test(test_binary_by_hand),
         cmocka_unit_test(test_hamming_matches_reference),
-        cmocka_unit_test_setup_teardown(test_file_round_trip, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_exact_matches_reference, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_k_beyond_corpus_and_zero, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_exact_ties_in_corpus_order, setup_temp,
-                                        teardown_temp),
-        cmocka_unit_test_setup_teardown(test_truncated_and_flipped_files, setup_temp,
-                                        teardown_temp),
-        cmocka_unit_test_setup_teardown(test_build_and_search, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_other_model_refused, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_build_inputs, setup_temp, teardown_temp),
+        cmocka_unit_test_setup_teardown(test_file_round_trip, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_exact_matches_reference, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_k_beyond_corpus_and_zero, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_exact_ties_in_corpus_order, test_temp_file_setup,
+                                        test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_and_flipped_files, test_temp_file_setup,
+                                        test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_build_and_search, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_other_model_refused, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_build_inputs, test_temp_file_setup, test_temp_file_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

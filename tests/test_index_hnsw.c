@@ -20,28 +20,6 @@
 #include "index/quantize.h"
 #include "index/similarity.h"
 
-typedef struct temp {
-    char *dir;
-    char path[4096];
-} temp;
-
-static int setup_temp(void **state)
-{
-    temp *t = calloc(1, sizeof *t);
-    t->dir = test_make_temp_dir();
-    snprintf(t->path, sizeof t->path, "%s/test.idx", t->dir);
-    *state = t;
-    return 0;
-}
-
-static int teardown_temp(void **state)
-{
-    temp *t = *state;
-    test_rmtree(t->dir);
-    free(t->dir);
-    free(t);
-    return 0;
-}
 
 /* Points around `clusters` random centres of lengths 1 to 1.5 (dot and euclidean see the
  * lengths; as with a dot-product model's embeddings they differ, but not by orders). */
@@ -224,7 +202,7 @@ static double overlap(const semb_search_hit *a, const semb_search_hit *b, size_t
 
 static void test_approximate_equals_exact_at_high_ef(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     const size_t n = 1500, nq = 25, k = 10;
     const int dim = 24;
     const semb_similarity sims[] = {SEMB_SIMILARITY_COSINE, SEMB_SIMILARITY_DOT,
@@ -272,7 +250,7 @@ static void test_approximate_equals_exact_at_high_ef(void **state)
 /* opts.exact on an index with a graph gives exact_search's hits, bit for bit. */
 static void test_exact_path_ignores_the_graph(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     const size_t n = 600, k = 7;
     const int dim = 16;
     float *rows = clustered(n, dim, 8, 9), *queries = clustered(3, dim, 8, 10);
@@ -340,7 +318,7 @@ static void expect_open_fails(const char *path, const char *part)
 
 static void test_bad_graphs_refused(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     const size_t n = 200;
     const int dim = 8;
     float *rows = clustered(n, dim, 4, 11), *other = clustered(n, dim, 4, 12);
@@ -388,7 +366,7 @@ static void write_bytes(const char *path, const uint8_t *data, size_t size)
  * against the file, the rest against the graph. */
 static void test_flipped_graph_bytes(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     const size_t n = 150;
     const int dim = 6;
     float *rows = clustered(n, dim, 3, 13);
@@ -444,7 +422,7 @@ static const char *const corpus_texts[] = {
 
 static void test_build_with_graph(void **state)
 {
-    temp *t = *state;
+    test_temp_file *t = *state;
     if (!test_shared_dir())
         skip();
     semb_model *model = test_load_fixture("bert-tiny-mean");
@@ -504,13 +482,13 @@ static void test_build_with_graph(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_approximate_equals_exact_at_high_ef, setup_temp,
-                                        teardown_temp),
-        cmocka_unit_test_setup_teardown(test_exact_path_ignores_the_graph, setup_temp,
-                                        teardown_temp),
-        cmocka_unit_test_setup_teardown(test_bad_graphs_refused, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_flipped_graph_bytes, setup_temp, teardown_temp),
-        cmocka_unit_test_setup_teardown(test_build_with_graph, setup_temp, teardown_temp),
+        cmocka_unit_test_setup_teardown(test_approximate_equals_exact_at_high_ef, test_temp_file_setup,
+                                        test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_exact_path_ignores_the_graph, test_temp_file_setup,
+                                        test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_graphs_refused, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_graph_bytes, test_temp_file_setup, test_temp_file_teardown),
+        cmocka_unit_test_setup_teardown(test_build_with_graph, test_temp_file_setup, test_temp_file_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
