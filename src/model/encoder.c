@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/gemm_packed.h"
+#include "kernels/kernel_path.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 
@@ -21,6 +23,7 @@ void encoder_workspace_free(encoder_workspace *ws)
     free(ws->projected);
     free(ws->ffn);
     free(ws->position_bias);
+    free(ws->packed.arena);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -136,26 +139,96 @@ semb_status encoder_validate_batch(const encoder_config *cfg, const packed_batch
     return SEMB_OK;
 }
 
+/* The four matrices of layer l inside the packed arena: qkv, out, ffn_in, ffn_out. */
+typedef struct packed_layer {
+    const float *qkv, *out, *ffn_in, *ffn_out;
+} packed_layer;
+
+static size_t packed_layer_floats(const encoder_config *cfg)
+{
+    int H = cfg->hidden_size, I = cfg->intermediate_size;
+    return gemm_packed_floats(3 * H, H) + gemm_packed_floats(H, H) + gemm_packed_floats(I, H) +
+           gemm_packed_floats(H, I);
+}
+
+static packed_layer packed_layer_at(const encoder_config *cfg, const float *arena, int l)
+{
+    int H = cfg->hidden_size, I = cfg->intermediate_size;
+    packed_layer p;
+    p.qkv = arena + (size_t)l * packed_layer_floats(cfg);
+    p.out = p.qkv + gemm_packed_floats(3 * H, H);
+    p.ffn_in = p.out + gemm_packed_floats(H, H);
+    p.ffn_out = p.ffn_in + gemm_packed_floats(I, H);
+    return p;
+}
+
+static semb_status ensure_packed(const encoder_config *cfg, const encoder_params *params,
+                                 encoder_packed_weights *pw, semb_error *err)
+{
+    if (pw->arena && pw->version == params->version)
+        return SEMB_OK;
+    size_t floats = packed_layer_floats(cfg) * (size_t)cfg->num_layers;
+    if (!pw->arena || pw->floats != floats) {
+        free(pw->arena);
+        pw->arena = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        pw->floats = pw->arena ? floats : 0;
+        if (!pw->arena)
+            return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate %zu MB of packed weights",
+                             floats * sizeof(float) >> 20);
+    }
+    int H = cfg->hidden_size, I = cfg->intermediate_size;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        const layer_params *lp = &params->layers[l];
+        packed_layer p = packed_layer_at(cfg, pw->arena, l);
+        gemm_pack_weight((float *)p.qkv, lp->qkv_weight, 3 * H, H);
+        gemm_pack_weight((float *)p.out, lp->out_weight, H, H);
+        gemm_pack_weight((float *)p.ffn_in, lp->ffn_in_weight, I, H);
+        gemm_pack_weight((float *)p.ffn_out, lp->ffn_out_weight, H, I);
+    }
+    pw->version = params->version;
+    return SEMB_OK;
+}
+
+/* One layer's linear maps: through the packed weights (bias and activation fused into the
+ * product) when there are any, else linear_forward and a separate activation pass. */
+static void layer_linear(const float *packed, gemm_epilogue epilogue, activation_kind act,
+                         float *out, const float *inp, const float *weight, const float *bias,
+                         int M, int K, int N)
+{
+    if (packed) {
+        gemm_packed(out, N, inp, K, packed, M, N, K, bias, epilogue, false);
+        return;
+    }
+    linear_forward(out, inp, weight, bias, M, K, N);
+    if (epilogue != GEMM_EPILOGUE_NONE)
+        activation_forward(act, out, out, (size_t)M * (size_t)N);
+}
+
 static semb_status layer_forward(const encoder_config *cfg, const layer_params *lp,
-                                 const packed_batch *batch, encoder_workspace *ws,
-                                 const float *position_bias, semb_error *err)
+                                 const packed_layer *packed, const packed_batch *batch,
+                                 encoder_workspace *ws, const float *position_bias,
+                                 semb_error *err)
 {
     int T = batch->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
     int heads = cfg->num_heads, head_dim = H / heads;
     float eps = cfg->layer_norm_eps;
-    linear_forward(ws->qkv, ws->hidden, lp->qkv_weight, lp->qkv_bias, T, H, 3 * H);
+    const gemm_epilogue none = GEMM_EPILOGUE_NONE, act = gemm_epilogue_for(cfg->activation);
+    layer_linear(packed ? packed->qkv : NULL, none, cfg->activation, ws->qkv, ws->hidden,
+                 lp->qkv_weight, lp->qkv_bias, T, H, 3 * H);
     semb_status st = attention_forward(ws->context, NULL, ws->qkv, ws->qkv + H, ws->qkv + 2 * H,
                                        3 * H, batch->cu_seqlens, batch->n_seqs, heads, head_dim,
                                        1.0f / sqrtf((float)head_dim), position_bias,
                                        batch->max_len);
     if (st)
         return semb_fail(err, st, "attention: out of memory");
-    linear_forward(ws->projected, ws->context, lp->out_weight, lp->out_bias, T, H, H);
+    layer_linear(packed ? packed->out : NULL, none, cfg->activation, ws->projected, ws->context,
+                 lp->out_weight, lp->out_bias, T, H, H);
     add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->attn_norm_weight,
                           lp->attn_norm_bias, T, H, eps);
-    linear_forward(ws->ffn, ws->hidden, lp->ffn_in_weight, lp->ffn_in_bias, T, H, I);
-    activation_forward(cfg->activation, ws->ffn, ws->ffn, (size_t)T * (size_t)I);
-    linear_forward(ws->projected, ws->ffn, lp->ffn_out_weight, lp->ffn_out_bias, T, I, H);
+    layer_linear(packed ? packed->ffn_in : NULL, act, cfg->activation, ws->ffn, ws->hidden,
+                 lp->ffn_in_weight, lp->ffn_in_bias, T, H, I);
+    layer_linear(packed ? packed->ffn_out : NULL, none, cfg->activation, ws->projected, ws->ffn,
+                 lp->ffn_out_weight, lp->ffn_out_bias, T, I, H);
     add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->ffn_norm_weight,
                           lp->ffn_norm_bias, T, H, eps);
     return SEMB_OK;
@@ -178,9 +251,15 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);
-    for (int l = 0; l < cfg->num_layers; l++)
-        if ((st = layer_forward(cfg, &params->layers[l], batch, ws, position_bias, err)))
+    bool use_packed = kernel_path_best() == KERNEL_PATH_AVX2;
+    if (use_packed && (st = ensure_packed(cfg, params, &ws->packed, err)))
+        return st;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        packed_layer p = use_packed ? packed_layer_at(cfg, ws->packed.arena, l) : (packed_layer){0};
+        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, batch, ws,
+                                position_bias, err)))
             return st;
+    }
     *hidden = ws->hidden;
     return SEMB_OK;
 }

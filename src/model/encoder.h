@@ -19,20 +19,33 @@ typedef struct packed_batch {
     int max_len;           /* longest sequence */
 } packed_batch;
 
-/* Activation buffers, grown on demand and reused across calls. Zero-initialise; release
- * with encoder_workspace_free. Not shared between threads. */
+/* The layers' four weight matrices packed for gemm_packed (AVX2 CPUs): built on the first
+ * forward and again whenever the parameters' version moves. Costs one more copy of the
+ * layers' weights (not the embeddings), as ONNX Runtime's pre-packed weights do. */
+typedef struct encoder_packed_weights {
+    float *arena; /* 64-byte aligned; NULL until built */
+    size_t floats;
+    uint64_t version; /* encoder_params.version it was packed from */
+} encoder_packed_weights;
+
+/* Activation buffers, grown on demand and reused across calls, and the packed weights.
+ * Zero-initialise; release with encoder_workspace_free. Not shared between threads. */
 typedef struct encoder_workspace {
     float *hidden, *qkv, *context, *projected, *ffn;
     size_t token_capacity;
     float *position_bias; /* MPNet: [heads][2 * max_len - 1] */
     size_t position_bias_capacity;
+    encoder_packed_weights packed;
 } encoder_workspace;
 
 void encoder_workspace_free(encoder_workspace *ws);
 
 /* Runs embeddings and every layer. On success *hidden points to [total_tokens, hidden]
  * floats inside ws (valid until the next call). Token ids outside the vocabulary or
- * sequences longer than the position limit give SEMB_ERR_INVALID_ARG. */
+ * sequences longer than the position limit give SEMB_ERR_INVALID_ARG; SEMB_ERR_NOMEM when
+ * the activations or the packed weights cannot be allocated. On AVX2 CPUs the linear layers
+ * run through gemm_packed with the bias and activation fused; elsewhere (or under
+ * SEMB_CPU=generic) through linear_forward. */
 semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
                             const packed_batch *batch, encoder_workspace *ws, float **hidden,
                             semb_error *err);

@@ -271,3 +271,8 @@ semb_status encoder_params_save(const encoder_params *p, const char *path, semb_
     free(names);
     return st;
 }
+
+void encoder_params_changed(encoder_params *p)
+{
+    p->version++;
+}

@@ -45,7 +45,14 @@ typedef struct encoder_params {
     float *pooler_weight, *pooler_bias; /* BERT/MPNet pooler: carried, not used */
     layer_params *layers;
     char name_prefix[32]; /* prefix the loaded file used ("", "bert.", ...) */
+    uint64_t version; /* bumped by encoder_params_changed: caches derived from the weights
+                       * (the packed copies of encoder_forward) are rebuilt when it moves */
 } encoder_params;
+
+/* Records that the weights in p->arena were changed in place (an optimizer step, a
+ * checkpoint restored, ...): every writer after loading must call it, or encoding keeps
+ * using packed copies of the old weights. */
+void encoder_params_changed(encoder_params *p);
 
 /* Lays out and allocates (zeroed) the parameters for cfg. with_pooler adds BERT/MPNet's
  * pooler.dense tensors. Free with encoder_params_free. */

@@ -759,6 +759,7 @@ semb_status checkpoint_load(const char *dir, encoder_params *params, adamw_state
                 memcpy(targets[k] + params->tensors[i].offset, o.found[k * n + i]->data,
                        params->tensors[i].numel * sizeof(float));
         adam->step = o.optimizer_step;
+        encoder_params_changed(params);
     } else {
         checkpoint_state_free(out);
     }

@@ -659,8 +659,10 @@ static semb_status one_step(trainer *t, double *loss, double *lr, double *norm, 
     adamw_config adam = adamw_config_default();
     adam.weight_decay = o->weight_decay;
     *lr = lr_schedule_lr(&t->schedule, o->lr, step);
-    return adamw_step(&adam, &t->adam, *lr, t->model->params.arena, t->grads.arena, t->trainable,
-                      t->n_trainable, err);
+    st = adamw_step(&adam, &t->adam, *lr, t->model->params.arena, t->grads.arena, t->trainable,
+                    t->n_trainable, err);
+    encoder_params_changed(&t->model->params);
+    return st;
 }
 
 static semb_status train_loop(trainer *t, semb_error *err)
