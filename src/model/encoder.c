@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "model/encoder_bf16.h"
 
 void encoder_workspace_free(encoder_workspace *ws)
 {
@@ -178,9 +179,13 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);
-    for (int l = 0; l < cfg->num_layers; l++)
-        if ((st = layer_forward(cfg, &params->layers[l], batch, ws, position_bias, err)))
+    for (int l = 0; l < cfg->num_layers; l++) {
+        st = ws->bf16 ? encoder_layer_forward_bf16(cfg, &params->layers[l], &ws->bf16->layers[l],
+                                                   batch, ws, position_bias, err)
+                      : layer_forward(cfg, &params->layers[l], batch, ws, position_bias, err);
+        if (st)
             return st;
+    }
     *hidden = ws->hidden;
     return SEMB_OK;
 }
