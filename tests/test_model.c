@@ -114,6 +114,67 @@ static void test_fixture_embeddings_match_reference(void **state)
     }
 }
 
+static double cosine(const float *a, const float *b, size_t dim)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t d = 0; d < dim; d++) {
+        ab += (double)a[d] * b[d];
+        aa += (double)a[d] * a[d];
+        bb += (double)b[d] * b[d];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+/* --precision bf16 on every fixture: each embedding's cosine with the float32 one at least
+ * 0.999, not all equal (the bf16 path really ran), fp32 afterwards unchanged (the workspace
+ * does not keep bf16 on), and a precision outside the enum refused. */
+static void test_encode_bf16_near_fp32(void **state)
+{
+    double worst_all = 1;
+    for (size_t f = 0; f < sizeof fixture_names / sizeof fixture_names[0]; f++) {
+        semb_model *m = load_fixture(fixture_names[f]);
+        fixture_sentences s = load_sentences(fixture_names[f]);
+        size_t dim = (size_t)semb_model_dimension(m);
+        float *e32 = malloc(s.n * dim * sizeof(float)), *e16 = malloc(s.n * dim * sizeof(float));
+        float *again = malloc(s.n * dim * sizeof(float));
+        semb_encode_options o32 = {.precision = SEMB_COMPUTE_FP32};
+        semb_encode_options o16 = {.precision = SEMB_COMPUTE_BF16};
+        semb_error err = {0};
+        assert_int_equal(semb_encode(m, s.texts, s.lengths, s.n, e32, &o32, &err), SEMB_OK);
+        assert_int_equal(semb_encode(m, s.texts, s.lengths, s.n, e16, &o16, &err), SEMB_OK);
+        assert_int_equal(semb_encode(m, s.texts, s.lengths, s.n, again, &o32, &err), SEMB_OK);
+        assert_memory_equal(e32, again, s.n * dim * sizeof(float));
+        double worst = 1;
+        for (size_t i = 0; i < s.n; i++)
+            worst = fmin(worst, cosine(e32 + i * dim, e16 + i * dim, dim));
+        printf("  %-22s bf16 vs fp32: min cosine 1 - %.2e over %zu sentences\n",
+               fixture_names[f], 1 - worst, s.n);
+        assert_true(worst >= 0.999);
+        assert_true(memcmp(e32, e16, s.n * dim * sizeof(float)) != 0);
+        worst_all = fmin(worst_all, worst);
+        free(e32), free(e16), free(again);
+        free_sentences(&s);
+        semb_model_free(m);
+    }
+    printf("  all fixtures: min cosine 1 - %.2e\n", 1 - worst_all);
+    semb_model *m = load_fixture("bert-tiny-mean");
+    const char *text = "a";
+    float out[32];
+    semb_encode_options bad = {.precision = (semb_compute_precision)7};
+    semb_error err = {0};
+    assert_int_equal(semb_encode(m, &text, NULL, 1, out, &bad, &err), SEMB_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "precision"));
+    semb_compute_precision p;
+    assert_int_equal(semb_compute_precision_from_name("bf16", &p, &err), SEMB_OK);
+    assert_int_equal(p, SEMB_COMPUTE_BF16);
+    assert_int_equal(semb_compute_precision_from_name("fp32", &p, &err), SEMB_OK);
+    assert_int_equal(p, SEMB_COMPUTE_FP32);
+    assert_int_equal(semb_compute_precision_from_name("fp16", &p, &err), SEMB_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "'fp16'"));
+    assert_string_equal(semb_compute_precision_name(SEMB_COMPUTE_BF16), "bf16");
+    semb_model_free(m);
+}
+
 static void test_fixture_token_ids(void **state)
 {
     for (size_t f = 0; f < sizeof fixture_names / sizeof fixture_names[0]; f++) {
@@ -627,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_mpnet_buckets),
         cmocka_unit_test(test_fixture_token_ids),
         cmocka_unit_test(test_fixture_embeddings_match_reference),
+        cmocka_unit_test(test_encode_bf16_near_fp32),
         cmocka_unit_test(test_missing_folder_and_files),
         cmocka_unit_test(test_invalid_json_in_each_config),
         cmocka_unit_test(test_unknown_architecture_and_pooling),

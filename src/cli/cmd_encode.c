@@ -67,7 +67,7 @@ static semb_status encode_all(semb_model *model, const cli_input *in, FILE *fp, 
 int cmd_encode(int argc, char **argv)
 {
     const char *model_dir = NULL, *input = "-", *input_format = "text", *output = NULL,
-               *format = NULL, *prompt = NULL, *prompt_name = NULL;
+               *format = NULL, *prompt = NULL, *prompt_name = NULL, *precision = "fp32";
     int batch_size = 32, threads = 0;
     bool normalize = false;
     const cli_option options[] = {
@@ -85,6 +85,9 @@ int cmd_encode(int argc, char **argv)
          "text put before every sentence (\"\" for none; default: the model's default prompt)"},
         {"--prompt-name", CLI_STRING, &prompt_name,
          "use the model's prompt of this name (config_sentence_transformers.json)"},
+        {"--precision", CLI_STRING, &precision,
+         "fp32 (default) or bf16: linear layers with bfloat16 inputs and float32 accumulation "
+         "(hardware bf16 with AVX512-BF16 or AMX, else emulated and no faster)"},
     };
     int rc = cli_parse(argc, argv, "encode", "--model DIR [options]", options,
                        sizeof options / sizeof options[0], NULL, NULL);
@@ -96,6 +99,10 @@ int cmd_encode(int argc, char **argv)
         return cli_failf("encode", "--batch-size must be positive"), 2;
     if (prompt && prompt_name)
         return cli_failf("encode", "give --prompt or --prompt-name, not both"), 2;
+    semb_error err = {0};
+    semb_compute_precision compute;
+    if (semb_compute_precision_from_name(precision, &compute, &err))
+        return cli_failf("encode", "--precision: '%s' is not fp32 or bf16", precision), 2;
     if (!format)
         format = output && path_has_suffix(output, ".npy") ? "npy" : "jsonl";
     bool npy = strcmp(format, "npy") == 0;
@@ -103,7 +110,6 @@ int cmd_encode(int argc, char **argv)
         return cli_failf("encode", "--format: '%s' is not one of npy, jsonl", format), 2;
     cli_set_threads(threads);
 
-    semb_error err = {0};
     semb_model *model = NULL;
     cli_input in;
     if (semb_model_load(model_dir, &model, &err))
@@ -119,7 +125,7 @@ int cmd_encode(int argc, char **argv)
         return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", prompt_name), 2;
     }
     semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize,
-                                .prompt = prompt};
+                                .prompt = prompt, .precision = compute};
     atomic_file af = {0};
     semb_status st = SEMB_OK;
     FILE *fp = stdout;

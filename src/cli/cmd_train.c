@@ -32,7 +32,8 @@ static int collect_data(int argc, char **argv, const char ***specs, size_t *n)
 int cmd_train(int argc, char **argv)
 {
     semb_train_options o = semb_train_options_default();
-    const char *scheduler = "linear", *similarity = "cosine", *last_data = NULL;
+    const char *scheduler = "linear", *similarity = "cosine", *last_data = NULL,
+               *precision = "fp32";
     int threads = 0, seed = 42, max_line_bytes = (int)o.max_line_bytes;
     double scale = 0, dropout = -1;
     bool symmetric = false, no_shuffle = false, strict = false, no_normalize = false;
@@ -112,6 +113,11 @@ int cmd_train(int argc, char **argv)
          "longer lines are skipped (default 1048576)"},
         {"--strict", CLI_FLAG, &strict, "stop at the first unusable line instead of skipping it"},
         {"--seed", CLI_INT, &seed, "seed for data order and dropout (default 42)"},
+        {"--precision", CLI_STRING, &precision,
+         "fp32 (default) or bf16 mixed precision: linear layers forward and backward with "
+         "bfloat16 inputs and float32 accumulation; attention, softmax, LayerNorm, loss, "
+         "optimizer and master weights float32 (hardware bf16 with AVX512-BF16 or AMX, else "
+         "emulated and no faster); a --resume must give the same"},
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
         {"--log", CLI_STRING, &o.log_path,
          "JSONL log, a line per --log-every steps: step, loss (mean over the interval), lr, "
@@ -162,6 +168,9 @@ int cmd_train(int argc, char **argv)
     if (given(argc, argv, "--max-seq-length") && o.max_seq_length < 1)
         return cli_failf("train", "--max-seq-length: %d is not a positive number",
                          o.max_seq_length), 2;
+    semb_error err = {0};
+    if (semb_compute_precision_from_name(precision, &o.precision, &err))
+        return cli_failf("train", "--precision: '%s' is not fp32 or bf16", precision), 2;
     if (max_line_bytes < 1)
         return cli_failf("train", "--max-line-bytes: %d is not a positive number",
                          max_line_bytes), 2;
@@ -180,7 +189,6 @@ int cmd_train(int argc, char **argv)
     o.seed = (uint64_t)seed;
     o.progress = isatty(STDERR_FILENO);
     cli_set_threads(threads);
-    semb_error err = {0};
     semb_train_result r;
     const char *out = o.resume_dir ? o.resume_dir : o.output_dir;
     rc = 0;

@@ -12,6 +12,7 @@
 #include "kernels/kernel_path.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "model/encoder_bf16.h"
 
 void encoder_workspace_free(encoder_workspace *ws)
 {
@@ -251,13 +252,16 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);
-    bool use_packed = kernel_path_best() == KERNEL_PATH_AVX2;
+    bool use_packed = !ws->bf16 && kernel_path_best() == KERNEL_PATH_AVX2;
     if (use_packed && (st = ensure_packed(cfg, params, &ws->packed, err)))
         return st;
     for (int l = 0; l < cfg->num_layers; l++) {
         packed_layer p = use_packed ? packed_layer_at(cfg, ws->packed.arena, l) : (packed_layer){0};
-        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, batch, ws,
-                                position_bias, err)))
+        st = ws->bf16 ? encoder_layer_forward_bf16(cfg, &params->layers[l], &ws->bf16->layers[l],
+                                                   batch, ws, position_bias, err)
+                      : layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, batch, ws,
+                                      position_bias, err);
+        if (st)
             return st;
     }
     *hidden = ws->hidden;

@@ -36,6 +36,9 @@ typedef struct encoder_workspace {
     float *position_bias; /* MPNet: [heads][2 * max_len - 1] */
     size_t position_bias_capacity;
     encoder_packed_weights packed;
+    /* Set by the caller: NULL runs the linear layers in float32; else in bf16 with these
+     * copies of the linear weights (model/encoder_bf16.h), current with the parameters. */
+    const struct encoder_bf16_weights *bf16;
 } encoder_workspace;
 
 void encoder_workspace_free(encoder_workspace *ws);

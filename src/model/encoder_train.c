@@ -11,6 +11,8 @@
 #include "kernels/dropout.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_bf16.h"
+#include "model/encoder_bf16.h"
 #include "model/encoder_internal.h"
 
 /* Dropout sites within a layer; the embeddings use layer index -1. */
@@ -106,33 +108,70 @@ static semb_status activations_reserve(const encoder_config *cfg, const packed_b
     return SEMB_OK;
 }
 
+/* linear_forward, or its bf16 form when the pass has a bf16 copy of the weight. */
+static semb_status linear(float *out, const float *inp, const float *weight,
+                          const uint16_t *weight_bf16, const float *bias, int M, int K, int N,
+                          semb_error *err)
+{
+    if (weight_bf16)
+        return linear_forward_bf16(out, inp, weight_bf16, bias, M, K, N, err);
+    linear_forward(out, inp, weight, bias, M, K, N);
+    return SEMB_OK;
+}
+
+/* linear_backward, or its bf16 form with the copy the forward pass used. */
+static semb_status linear_grad(float *d_inp, float *d_weight, float *d_bias, const float *d_out,
+                               const float *inp, const float *weight,
+                               const uint16_t *weight_bf16, int M, int K, int N, semb_error *err)
+{
+    if (weight_bf16)
+        return linear_backward_bf16(d_inp, d_weight, d_bias, d_out, inp, weight_bf16, M, K, N, err);
+    linear_backward(d_inp, d_weight, d_bias, d_out, inp, weight, M, K, N);
+    return SEMB_OK;
+}
+
+/* Layer l's bf16 weight copies, or all NULL for a float32 pass. */
+static layer_bf16_weights layer_bf16(const encoder_activations *a, int l)
+{
+    return a->bf16 ? a->bf16->layers[l] : (layer_bf16_weights){0};
+}
+
 static semb_status layer_forward_train(const encoder_config *cfg, const layer_params *lp, int l,
                                        const packed_batch *b, const encoder_dropout *dropout,
-                                       layer_activations *la, float *out,
+                                       layer_activations *la, layer_bf16_weights w16, float *out,
                                        const float *position_bias, semb_error *err)
 {
     int T = b->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
     int heads = cfg->num_heads, head_dim = H / heads;
     size_t TH = (size_t)T * (size_t)H;
     float eps = cfg->layer_norm_eps;
-    linear_forward(la->qkv, la->input, lp->qkv_weight, lp->qkv_bias, T, H, 3 * H);
-    semb_status st = attention_forward_train(
+    semb_status st = linear(la->qkv, la->input, lp->qkv_weight, w16.qkv, lp->qkv_bias, T, H,
+                            3 * H, err);
+    if (st)
+        return st;
+    st = attention_forward_train(
         la->context, la->probs, la->qkv, la->qkv + H, la->qkv + 2 * H, 3 * H, b->cu_seqlens,
         b->n_seqs, heads, head_dim, 1.0f / sqrtf((float)head_dim), position_bias, b->max_len,
         site_dropout(dropout, l, SITE_ATTENTION_PROBS));
     if (st)
         return semb_fail(err, st, "attention: cannot run layer %d", l);
     /* attn_sum = dropout(context · Wo + bo) + input; DistilBERT has no dropout there. */
-    linear_forward(la->attn_sum, la->context, lp->out_weight, lp->out_bias, T, H, H);
+    if ((st = linear(la->attn_sum, la->context, lp->out_weight, w16.out, lp->out_bias, T, H, H,
+                     err)))
+        return st;
     if (cfg->arch != ENCODER_DISTILBERT)
         dropout_forward(la->attn_sum, la->attn_sum, TH, site_dropout(dropout, l, SITE_ATTENTION_OUTPUT));
     for (size_t i = 0; i < TH; i++)
         la->attn_sum[i] += la->input[i];
     layernorm_forward(la->attn_out, la->attn_mean, la->attn_rstd, la->attn_sum,
                       lp->attn_norm_weight, lp->attn_norm_bias, T, H, eps);
-    linear_forward(la->ffn_pre, la->attn_out, lp->ffn_in_weight, lp->ffn_in_bias, T, H, I);
+    if ((st = linear(la->ffn_pre, la->attn_out, lp->ffn_in_weight, w16.ffn_in, lp->ffn_in_bias,
+                     T, H, I, err)))
+        return st;
     activation_forward(cfg->activation, la->ffn_act, la->ffn_pre, (size_t)T * (size_t)I);
-    linear_forward(la->ffn_sum, la->ffn_act, lp->ffn_out_weight, lp->ffn_out_bias, T, I, H);
+    if ((st = linear(la->ffn_sum, la->ffn_act, lp->ffn_out_weight, w16.ffn_out,
+                     lp->ffn_out_bias, T, I, H, err)))
+        return st;
     dropout_forward(la->ffn_sum, la->ffn_sum, TH, site_dropout(dropout, l, SITE_FFN_OUTPUT));
     for (size_t i = 0; i < TH; i++)
         la->ffn_sum[i] += la->attn_out[i];
@@ -160,8 +199,8 @@ semb_status encoder_forward_train(const encoder_config *cfg, const encoder_param
                     site_dropout(dropout, -1, SITE_EMBEDDINGS));
     for (int l = 0; l < cfg->num_layers; l++) {
         float *out = l + 1 < cfg->num_layers ? a->layers[l + 1].input : a->output;
-        st = layer_forward_train(cfg, &params->layers[l], l, batch, dropout, &a->layers[l], out,
-                                 a->position_bias, err);
+        st = layer_forward_train(cfg, &params->layers[l], l, batch, dropout, &a->layers[l],
+                                 layer_bf16(a, l), out, a->position_bias, err);
         if (st)
             return st;
     }
@@ -174,8 +213,9 @@ static semb_status layer_backward(const encoder_config *cfg, const layer_params 
                                   layer_params *gp, int l, const packed_batch *b,
                                   const encoder_dropout *dropout, const layer_activations *la,
                                   encoder_activations *a, const float *d_out, float *d_in,
-                                  float *d_position_bias)
+                                  float *d_position_bias, semb_error *err)
 {
+    layer_bf16_weights w16 = layer_bf16(a, l);
     int T = b->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
     int heads = cfg->num_heads, head_dim = H / heads;
     size_t TH = (size_t)T * (size_t)H;
@@ -190,12 +230,15 @@ static semb_status layer_backward(const encoder_config *cfg, const layer_params 
     dropout_backward(a->d_next, a->d_sum, TH, site_dropout(dropout, l, SITE_FFN_OUTPUT));
     size_t TI = (size_t)T * (size_t)I;
     memset(a->d_ffn, 0, TI * sizeof(float));
-    linear_backward(a->d_ffn, gp->ffn_out_weight, gp->ffn_out_bias, a->d_next, la->ffn_act,
-                    lp->ffn_out_weight, T, I, H);
+    semb_status st = linear_grad(a->d_ffn, gp->ffn_out_weight, gp->ffn_out_bias, a->d_next,
+                                 la->ffn_act, lp->ffn_out_weight, w16.ffn_out, T, I, H, err);
+    if (st)
+        return st;
     memset(a->d_ffn_pre, 0, TI * sizeof(float));
     activation_backward(cfg->activation, a->d_ffn_pre, la->ffn_pre, a->d_ffn, TI);
-    linear_backward(d_attn_out, gp->ffn_in_weight, gp->ffn_in_bias, a->d_ffn_pre, la->attn_out,
-                    lp->ffn_in_weight, T, H, I);
+    if ((st = linear_grad(d_attn_out, gp->ffn_in_weight, gp->ffn_in_bias, a->d_ffn_pre,
+                          la->attn_out, lp->ffn_in_weight, w16.ffn_in, T, H, I, err)))
+        return st;
     /* attention LayerNorm; the residual sends its gradient straight to the layer input */
     memset(a->d_sum, 0, TH * sizeof(float));
     layernorm_backward(a->d_sum, gp->attn_norm_weight, gp->attn_norm_bias, d_attn_out,
@@ -207,18 +250,18 @@ static semb_status layer_backward(const encoder_config *cfg, const layer_params 
     else
         memcpy(a->d_next, a->d_sum, TH * sizeof(float));
     memset(a->d_context, 0, TH * sizeof(float));
-    linear_backward(a->d_context, gp->out_weight, gp->out_bias, a->d_next, la->context,
-                    lp->out_weight, T, H, H);
+    if ((st = linear_grad(a->d_context, gp->out_weight, gp->out_bias, a->d_next, la->context,
+                          lp->out_weight, w16.out, T, H, H, err)))
+        return st;
     memset(a->d_qkv, 0, 3 * TH * sizeof(float));
-    semb_status st = attention_backward(
+    st = attention_backward(
         a->d_qkv, a->d_qkv + H, a->d_qkv + 2 * H, d_position_bias, a->d_context, la->qkv,
         la->qkv + H, la->qkv + 2 * H, 3 * H, la->probs, b->cu_seqlens, b->n_seqs, heads, head_dim,
         1.0f / sqrtf((float)head_dim), b->max_len, site_dropout(dropout, l, SITE_ATTENTION_PROBS));
     if (st)
-        return st;
-    linear_backward(d_in, gp->qkv_weight, gp->qkv_bias, a->d_qkv, la->input, lp->qkv_weight, T,
-                    H, 3 * H);
-    return SEMB_OK;
+        return semb_fail(err, st, "attention backward failed in layer %d", l);
+    return linear_grad(d_in, gp->qkv_weight, gp->qkv_bias, a->d_qkv, la->input, lp->qkv_weight,
+                       w16.qkv, T, H, 3 * H, err);
 }
 
 /* Scatter-add of the embedding gradient into the tables. Parallel over hidden columns, so
@@ -276,9 +319,9 @@ semb_status encoder_backward(const encoder_config *cfg, const encoder_params *pa
     for (int l = cfg->num_layers - 1; l >= 0; l--) {
         semb_status st = layer_backward(cfg, &params->layers[l], &grads->layers[l], l, batch,
                                         dropout, &a->layers[l], a, d_out, d_in,
-                                        a->d_position_bias);
+                                        a->d_position_bias, err);
         if (st)
-            return semb_fail(err, st, "attention backward failed in layer %d", l);
+            return st;
         float *t = d_out;
         d_out = d_in;
         d_in = t;

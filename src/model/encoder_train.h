@@ -43,6 +43,9 @@ typedef struct encoder_activations {
     float *output;             /* [T, H] the last layer's output (token embeddings) */
     float *position_bias;      /* MPNet: [heads][2 * max_len - 1] */
     int position_bias_len;     /* max_len it was built for */
+    /* Set by the caller before the forward pass: NULL runs the linear layers in float32,
+     * else in bf16 with these weight copies (model/encoder_bf16.h), for the backward too. */
+    const struct encoder_bf16_weights *bf16;
     /* backward scratch */
     float *d_hidden, *d_next, *d_qkv, *d_context, *d_ffn, *d_ffn_pre, *d_sum, *d_position_bias;
 } encoder_activations;

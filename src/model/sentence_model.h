@@ -6,6 +6,7 @@
 
 #include "io/st_folder.h"
 #include "model/encoder.h"
+#include "model/encoder_bf16.h"
 #include "model/pooling.h"
 #include "text/tokenizer.h"
 
@@ -18,6 +19,7 @@ struct semb_model {
     bool normalize;
     int max_seq_length;
     encoder_workspace workspace; /* reused across semb_encode calls on this model */
+    encoder_bf16_weights bf16_weights; /* SEMB_COMPUTE_BF16: made afresh by each semb_encode */
 };
 
 /* Resolves the max sequence length as sentence-transformers does: sentence_bert_config.json,

@@ -503,6 +503,8 @@ static void write_hyperparameters(FILE *f, const model_card *c)
     else
         fputs("- `max_grad_norm`: None (no clipping)\n", f);
     fprintf(f, "- `dropout`: %s\n", py_float(hp->dropout, buf, sizeof buf));
+    if (hp->bf16)
+        fputs("- `bf16`: True\n", f);
     fprintf(f, "- `max_steps`: %lld\n", (long long)hp->steps);
     if (hp->epochs >= 0)
         fprintf(f, "- `num_train_epochs`: %.2f\n", hp->epochs);

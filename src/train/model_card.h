@@ -68,6 +68,7 @@ typedef struct model_card_hyperparameters {
     const char *similarity;      /* "cosine" or "dot" */
     double scale;
     bool symmetric;              /* MultipleNegativesSymmetricRankingLoss */
+    bool bf16;                   /* bf16 mixed precision (shown as Trainer's `bf16` argument) */
     double training_seconds;     /* < 0: unknown */
 } model_card_hyperparameters;
 

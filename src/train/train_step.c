@@ -11,6 +11,7 @@ void train_step_state_free(train_step_state *s)
     if (!s)
         return;
     embedder_free(&s->embedder);
+    encoder_bf16_weights_free(&s->bf16);
     free(s->embeddings);
     free(s->d_embeddings);
     memset(s, 0, sizeof *s);
@@ -42,9 +43,13 @@ semb_status train_step_gradients(train_step_state *s, const semb_model *model,
             return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate embeddings for %d texts", n);
         s->capacity = need;
     }
+    semb_status st = SEMB_OK;
+    if (cfg->precision == SEMB_COMPUTE_BF16 &&
+        (st = encoder_bf16_weights_refresh(&s->bf16, &model->config, &model->params, err)))
+        return st;
+    s->embedder.activations.bf16 = cfg->precision == SEMB_COMPUTE_BF16 ? &s->bf16 : NULL;
     int chunk = cfg->mini_batch_size > 0 && cfg->mini_batch_size < n ? cfg->mini_batch_size : n;
     int n_chunks = (n + chunk - 1) / chunk;
-    semb_status st = SEMB_OK;
     /* Pass 1 (GradCache only): embeddings of every chunk; activations are overwritten by the
      * next chunk, which is the point. Without GradCache the single chunk's forward pass is
      * kept for the backward pass below. */

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "model/encoder_bf16.h"
 #include "train/embedder.h"
 #include "train/mnrl_loss.h"
 
@@ -30,18 +31,21 @@ typedef struct train_step_config {
     int mini_batch_size;      /* texts per GradCache chunk; <= 0: the whole batch at once */
     float hidden_dropout, attention_dropout;
     uint64_t dropout_key;     /* fresh per step; chunk c uses a key derived from (key, c) */
+    semb_compute_precision precision; /* of the encoder's linear layers, forward and backward */
 } train_step_config;
 
 typedef struct train_step_state {
     embedder embedder;
     float *embeddings, *d_embeddings; /* [(2 + k) * B, dim] */
     size_t capacity;
+    encoder_bf16_weights bf16; /* SEMB_COMPUTE_BF16: the weights' copies, made each step */
 } train_step_state;
 
 void train_step_state_free(train_step_state *s);
 
 /* Accumulates the batch's gradient into grads (the caller zeroes it first) and sets *loss.
- * Errors from tokens outside the vocabulary, allocation failures, invalid sizes. */
+ * In bf16 the weights are copied to bfloat16 at the start of the call, so a step's chunks
+ * (GradCache) share one copy and an optimizer step in between is always seen. Errors from tokens outside the vocabulary, allocation failures, invalid sizes. */
 semb_status train_step_gradients(train_step_state *s, const semb_model *model,
                                  const text_batch *batch, const train_step_config *cfg,
                                  encoder_params *grads, double *loss, semb_error *err);

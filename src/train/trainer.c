@@ -188,6 +188,7 @@ static semb_status configure(trainer *t, semb_error *err)
     loss->scale = o->scale > 0 ? (float)o->scale : loss->similarity == SIMILARITY_COSINE ? 20.0f : 1.0f;
     loss->symmetric = o->symmetric;
     t->step_cfg.mini_batch_size = o->mini_batch_size;
+    t->step_cfg.precision = o->precision;
     t->step_cfg.hidden_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->hidden_dropout;
     t->step_cfg.attention_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->attention_dropout;
     int warmup = o->warmup_steps >= 0 ? o->warmup_steps
@@ -256,6 +257,9 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--scale: %g is not a finite number", o->scale);
     if (!(o->dropout < 1))
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--dropout: %g is not in [0, 1)", o->dropout);
+    if (o->precision != SEMB_COMPUTE_FP32 && o->precision != SEMB_COMPUTE_BF16)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--precision: %d is not fp32 or bf16",
+                         (int)o->precision);
     return SEMB_OK;
 }
 
@@ -367,7 +371,7 @@ static json_t *options_json(const trainer *t)
         return NULL;
     return json_pack(
         "{s:i, s:i, s:i, s:f, s:i, s:s, s:f, s:f, s:s, s:f, s:b, s:f, s:f, s:i, s:b, s:i, s:i, "
-        "s:o}",
+        "s:s, s:o}",
         "steps", t->steps, "batch_size", o->batch_size, "mini_batch_size",
         o->mini_batch_size > 0 ? o->mini_batch_size : 0, "lr", o->lr, "warmup_steps",
         t->warmup_steps, "scheduler", o->scheduler ? o->scheduler : "linear", "weight_decay",
@@ -376,8 +380,8 @@ static json_t *options_json(const trainer *t)
         "symmetric", c->loss.symmetric, "hidden_dropout", (double)c->hidden_dropout,
         "attention_dropout", (double)c->attention_dropout, "datasets_per_batch",
         o->datasets_per_batch, "shuffle", o->shuffle != 0, "shuffle_buffer",
-        o->shuffle ? o->shuffle_buffer : 0, "max_seq_length", t->model->max_seq_length, "data",
-        files);
+        o->shuffle ? o->shuffle_buffer : 0, "max_seq_length", t->model->max_seq_length,
+        "precision", semb_compute_precision_name(o->precision), "data", files);
 }
 
 /* options_json with the seed, as a decimal string: JSON integers stop at 2^53 in many readers. */
@@ -431,6 +435,10 @@ static semb_status restore(trainer *t, semb_error *err)
     json_t *current = resume_options(t);
     char *state_path = path_join(cs.path, "trainer_state.json");
     if (!current || !state_path)
+        st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    /* checkpoints from before --precision existed were trained in fp32 */
+    if (!st && !json_object_get(cs.options, "precision") &&
+        json_object_set_new(cs.options, "precision", json_string("fp32")))
         st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     if (!st)
         st = checkpoint_compare_options(cs.path, cs.options, current, err);
@@ -581,6 +589,7 @@ static semb_status write_card(const char *dir, void *ctx, semb_error *err)
         .datasets_per_batch = n > 1 ? o->datasets_per_batch : 0,
         .similarity = t->step_cfg.loss.similarity == SIMILARITY_DOT ? "dot" : "cosine",
         .scale = t->step_cfg.loss.scale, .symmetric = t->step_cfg.loss.symmetric,
+        .bf16 = o->precision == SEMB_COMPUTE_BF16,
         .training_seconds = t->record.seconds};
     card.history_steps = t->record.steps;
     card.history_loss = t->record.loss;
