@@ -52,6 +52,11 @@ void gemm_packed_reference(float *C, int ldc, const float *A, int lda, const flo
         }
 }
 
+/* The first tile of a panel block finds the panel in L3 or memory (the weights of a whole
+ * model do not fit in cache), one 64-byte line per k: it prefetches ahead, the later tiles
+ * find the block in L1. */
+enum { GEMM_PREFETCH_FLOATS = 16 * GEMM_NR };
+
 typedef struct tile_args {
     const float *a; /* the tile's first row of A at the block's first k */
     int lda;
@@ -78,6 +83,7 @@ SIMD_AVX2 static inline __m256 epilogue_apply(gemm_epilogue e, __m256 x)
 /* One R x 16 tile over one K block. R is a constant after inlining, so the accumulators
  * stay in registers. */
 SIMD_AVX2 static inline __attribute__((always_inline)) void tile_kernel(const int R,
+                                                                      const bool prefetch,
                                                                       const tile_args *t)
 {
     __m256 acc0[GEMM_MR], acc1[GEMM_MR];
@@ -104,6 +110,8 @@ SIMD_AVX2 static inline __attribute__((always_inline)) void tile_kernel(const in
     int kc = t->kc;
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++, b += GEMM_NR) {
+        if (prefetch)
+            _mm_prefetch((const char *)(b + GEMM_PREFETCH_FLOATS), _MM_HINT_T0);
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
@@ -130,15 +138,19 @@ SIMD_AVX2 static inline __attribute__((always_inline)) void tile_kernel(const in
     }
 }
 
-SIMD_AVX2 static void tile_rows(int rows, const tile_args *t)
+SIMD_AVX2 static void tile_rows(int rows, bool first, const tile_args *t)
 {
+    if (first && rows == GEMM_MR) {
+        tile_kernel(GEMM_MR, true, t);
+        return;
+    }
     switch (rows) {
-    case 6: tile_kernel(6, t); break;
-    case 5: tile_kernel(5, t); break;
-    case 4: tile_kernel(4, t); break;
-    case 3: tile_kernel(3, t); break;
-    case 2: tile_kernel(2, t); break;
-    default: tile_kernel(1, t); break;
+    case 6: tile_kernel(6, false, t); break;
+    case 5: tile_kernel(5, false, t); break;
+    case 4: tile_kernel(4, false, t); break;
+    case 3: tile_kernel(3, false, t); break;
+    case 2: tile_kernel(2, false, t); break;
+    default: tile_kernel(1, false, t); break;
     }
 }
 
@@ -175,7 +187,7 @@ SIMD_AVX2 static void gemm_task(const gemm_job *j, int m0, int m1, int p0, int p
             for (int i = m0; i < m1; i += GEMM_MR) {
                 t.a = j->A + (size_t)i * (size_t)j->lda + (size_t)k0;
                 t.c = j->C + (size_t)i * (size_t)j->ldc + n0;
-                tile_rows(m1 - i < GEMM_MR ? m1 - i : GEMM_MR, &t);
+                tile_rows(m1 - i < GEMM_MR ? m1 - i : GEMM_MR, i == m0, &t);
             }
         }
     }
