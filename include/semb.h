@@ -276,6 +276,8 @@ typedef struct semb_train_result {
     double step_seconds;        /* median wall time of one step in this run (evaluations and
                                    checkpoints not included) */
     double eval_sts_spearman;   /* x100 at the end; NaN without eval_sts_path */
+    double data_seconds;        /* the part of this run's steps spent getting batches: reading
+                                   the files, sampling and tokenizing (done inside each step) */
 } semb_train_result;
 
 /* Defaults as sentence-transformers and the 1B-pairs recipe use them. */

@@ -21,14 +21,15 @@ train() {
     "$semb" train --model "$fixture" --steps 3 --batch-size 4 --threads 1 "$@" >"$tmp/train.out" 2>"$tmp/train.err" ||
         { echo "     $(tail -3 "$tmp/train.err")"; return 1; }
 }
-# log_ok FILE STEPS: one JSON object per step with step 1..STEPS and numeric loss, lr, grad_norm, pairs_per_s
+# log_ok FILE STEPS: one JSON object per step with step 1..STEPS and numeric loss, lr, grad_norm,
+# pairs_per_s, step_s, data_s
 log_ok() {
     [ "$(wc -l <"$1")" -eq "$2" ] || return 1
     local n=0 line key
     while IFS= read -r line; do
         n=$((n + 1))
         [[ $line =~ ^\{.*\}$ && $line =~ \"step\":\ *$n[,}] ]] || return 1
-        for key in loss lr grad_norm pairs_per_s; do
+        for key in loss lr grad_norm pairs_per_s step_s data_s; do
             [[ $line =~ \"$key\":\ *-?[0-9] ]] || return 1
         done
     done <"$1"
@@ -60,6 +61,7 @@ printf 'What do you know about cats?\nThe weather is rainy today.\nChess is a bo
 check "train pairs" train --data "$tmp/pairs.jsonl" --output "$tmp/out-pairs" --log "$tmp/log.jsonl"
 check "log: one JSON object per step" log_ok "$tmp/log.jsonl" 3
 check "stdout names the output" grep -q "out-pairs" "$tmp/train.out"
+check "stdout gives the data pipeline's share" grep -q "^reading and tokenizing data: .*%)$" "$tmp/train.out"
 check "no warnings on clean data" test ! -s "$tmp/train.err"
 carried_ok() { # every file of the input model but the weights (and the test references) is carried over unchanged
     local f n=0

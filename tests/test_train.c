@@ -1,5 +1,6 @@
 /* Training against the float64 references of shared/fixtures: first-step MNRL gradients of
- * three architectures, GradCache equal to the full batch, and the 10-step AdamW trace. */
+ * three architectures, GradCache equal to the full batch, and the 10-step AdamW trace; the
+ * log's timing of the data pipeline. */
 #include "support.h"
 
 #include <jansson.h>
@@ -578,6 +579,63 @@ static void test_messages_reach_the_callback(void **state)
     free(tmp);
 }
 
+/* The log's step_s and data_s (reading + tokenizing, timed inside the step), averaged over
+ * each --log-every interval, and the run's data_seconds: present, consistent with the other
+ * fields, and the data time a part of the step time. No timing thresholds. */
+static void test_log_times_the_data_pipeline(void **state)
+{
+    char *tmp = test_make_temp_dir();
+    char *data = path_join(tmp, "data.jsonl"), *out = path_join(tmp, "out");
+    char *log = path_join(tmp, "log.jsonl");
+    FILE *f = fopen(data, "w");
+    for (int i = 0; i < 12; i++)
+        fprintf(f, "{\"anchor\": \"a%d b\", \"positive\": \"c%d d\"}\n", i, i);
+    fclose(f);
+    semb_train_options o = semb_train_options_default();
+    o.model_dir = test_shared_path("fixtures/bert-tiny-mean");
+    o.data_path = data;
+    o.output_dir = out;
+    o.batch_size = 4;
+    o.steps = 5;
+    o.log_every = 2;
+    o.log_path = log;
+    semb_train_result r;
+    semb_error err = {0};
+    if (semb_train_run(&o, &r, &err))
+        fail_msg("%s", err.message);
+    assert_true(r.data_seconds > 0 && r.data_seconds <= r.seconds);
+
+    static const int logged_steps[] = {2, 4, 5}; /* every 2 steps, and the last */
+    double data_total = 0;
+    f = fopen(log, "r");
+    char line[512];
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        json_t *entry = json_loads(line, 0, NULL);
+        assert_non_null(entry);
+        assert_int_equal(json_integer_value(json_object_get(entry, "step")), logged_steps[i]);
+        json_t *step_s = json_object_get(entry, "step_s"), *data_s = json_object_get(entry, "data_s");
+        assert_true(json_is_number(step_s) && json_is_number(data_s));
+        double step = json_number_value(step_s), got = json_number_value(data_s);
+        double pairs_per_s = json_number_value(json_object_get(entry, "pairs_per_s"));
+        printf("  step %d: step_s %.6f data_s %.6f\n", logged_steps[i], step, got);
+        assert_true(got >= 0 && got <= step);
+        /* step_s is the same interval as pairs_per_s (printed to 2 decimals) */
+        assert_true(fabs(pairs_per_s * step - o.batch_size) <= 0.01 * o.batch_size);
+        data_total += got * (i < 2 ? 2 : 1);
+        json_decref(entry);
+    }
+    assert_null(fgets(line, sizeof line, f));
+    fclose(f);
+    /* the intervals' averages add up to the run's total (the log prints 6 decimals) */
+    assert_true(fabs(data_total - r.data_seconds) <= 5e-6 * 5);
+    free(data);
+    free(out);
+    free(log);
+    test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     int rc = test_require_shared("test_train");
@@ -591,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_bf16_gradients_near_fp32),
         cmocka_unit_test(test_train10_trace_bf16),
         cmocka_unit_test(test_messages_reach_the_callback),
+        cmocka_unit_test(test_log_times_the_data_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

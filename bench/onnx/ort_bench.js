@@ -7,13 +7,12 @@
 //   node ort_bench.js check   --dir OUT                 outputs vs the torch reference embeddings
 //   node ort_bench.js bench   --dir OUT [--tokens F]    sentences/s per (batch, threads)
 //       [--batch 32,128] [--threads 1,2] [--reps 3] [--max-len 256]
-//   node ort_bench.js summary LOG                       medians of semb and ORT lines in LOG
 //
 // OUT holds minilm_meanpool.onnx, corpus.json and torch_ref_embeddings.f32 (export-onnx --out OUT).
 // --tokens: one JSON array of token ids per line (`semb tokenize` output), encoded instead of
 // corpus.json's sentences. Timing covers session.run and normalisation, not tokenization nor
 // tensor building (the torch anchor pads its batches before timing too). One RESULT json line per
-// configuration, like torch_cpu_bench.py run.
+// configuration, like torch_cpu_bench.py run; bench/run.sh collects them (bench/tables.py).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -150,6 +149,7 @@ async function bench(a) {
                 engine: 'onnxruntime-node', version: ort.env.versions.node, batch: b, threads: t, unit: 'sent/s',
                 source: a.tokens ? path.basename(a.tokens) : 'corpus.json', sentences: sents.length,
                 tokens_real: realLens.reduce((x, y) => x + y, 0), tokens_padded: padded.reduce((x, y) => x + y, 0),
+                tokens_sq: realLens.reduce((x, y) => x + y * y, 0),
                 rep_seconds: times, thr_min: thr[0], thr_median: median(thr), thr_max: thr[thr.length - 1],
                 gflops_median: flops(padded) / med / 1e9, gflops_real_median: flops(realLens) / med / 1e9,
             }));
@@ -158,37 +158,10 @@ async function bench(a) {
     }
 }
 
-// Medians per (batch, threads) over every semb line ("encode batch B threads T: X sentences/s")
-// and ORT RESULT line in a log of alternating runs.
-function summary(a) {
-    const semb = {}, ortr = {};
-    for (const line of fs.readFileSync(a.pos[0], 'utf8').split('\n')) {
-        let m = line.match(/encode batch\s+(\d+) threads (\d+):\s+([\d.]+) sentences\/s/);
-        if (m) (semb[`${m[1]}/${m[2]}`] ??= []).push(parseFloat(m[3]));
-        m = line.match(/^RESULT (.*)$/);
-        if (m) {
-            const r = JSON.parse(m[1]);
-            (ortr[`${r.batch}/${r.threads}`] ??= []).push(r.thr_median);
-        }
-    }
-    const keys = Object.keys(ortr).sort((x, y) => {
-        const [bx, tx] = x.split('/').map(Number), [by, ty] = y.split('/').map(Number);
-        return tx - ty || bx - by;
-    });
-    const f = (xs) => (xs && xs.length ? median(xs).toFixed(0) : '-');
-    const rng = (xs) => (xs && xs.length ? `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}` : '-');
-    console.log('| sentences/s, median (range) | ' + keys.map((k) => `batch ${k.split('/')[0]}, ${k.split('/')[1]} thr`).join(' | ') + ' |');
-    console.log('|---|' + keys.map(() => '---:').join('|') + '|');
-    console.log('| semb fp32 | ' + keys.map((k) => `${f(semb[k])} (${rng(semb[k])})`).join(' | ') + ' |');
-    console.log(`| ONNX Runtime ${ort.env.versions.node} fp32 | ` + keys.map((k) => `${f(ortr[k])} (${rng(ortr[k])})`).join(' | ') + ' |');
-    console.log('| semb / ORT | ' + keys.map((k) => (semb[k] && ortr[k] ? (median(semb[k]) / median(ortr[k])).toFixed(2) : '-')).join(' | ') + ' |');
-    console.log(`(${Math.max(...keys.map((k) => (semb[k] || []).length))} semb and ${Math.max(...keys.map((k) => ortr[k].length))} ORT runs per column)`);
-}
-
 const a = parseArgs(process.argv.slice(2));
-const cmds = { check, bench, summary };
+const cmds = { check, bench };
 if (!cmds[a.cmd]) {
-    console.error('usage: ort_bench.js check|bench|summary [options] (see the head of this file)');
+    console.error('usage: ort_bench.js check|bench [options] (see the head of this file)');
     process.exit(2);
 }
 Promise.resolve(cmds[a.cmd](a)).catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

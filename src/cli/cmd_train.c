@@ -121,7 +121,8 @@ int cmd_train(int argc, char **argv)
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
         {"--log", CLI_STRING, &o.log_path,
          "JSONL log, a line per --log-every steps: step, loss (mean over the interval), lr, "
-         "grad_norm, pairs_per_s, tokens_per_s, elapsed_s; and eval lines; appended on --resume"},
+         "grad_norm, pairs_per_s, tokens_per_s, elapsed_s, step_s, data_s (of step_s: reading "
+         "and tokenizing); and eval lines; appended on --resume"},
         {"--log-every", CLI_INT, &o.log_every, "steps per log line (default 1)"},
         {"--dump-gradients", CLI_STRING, &o.dump_gradients_path,
          "write the first step's gradients (before clipping) and loss as safetensors"},
@@ -199,6 +200,9 @@ int cmd_train(int argc, char **argv)
                "continue with --resume %s\n", r.steps_done, r.steps_total, out, out);
     else
         printf("trained %d steps; model saved to %s\n", r.steps_done, out);
+    if (!rc && r.seconds > 0)
+        printf("reading and tokenizing data: %.3f s of %.3f s (%.1f%%)\n", r.data_seconds,
+               r.seconds, 100 * r.data_seconds / r.seconds);
     free(specs);
     return rc;
 }

@@ -145,6 +145,7 @@ typedef struct trainer {
     bool stopped_early;
     double loop_seconds;
     double *step_times;    /* this run's step durations, for the median */
+    double data_seconds;   /* this run's time in next_batch (reading, sampling, tokenizing) */
     train_record record;
     sts_dataset sts;
     bool has_sts;
@@ -629,14 +630,17 @@ static semb_status save_checkpoint(trainer *t, semb_error *err)
     return st;
 }
 
+/* seconds and data_seconds: per step, averaged over the logging interval; data_seconds is
+ * the part of seconds spent getting the batch (the data pipeline runs inside the step). */
 static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
-                     size_t tokens, double elapsed)
+                     double data_seconds, size_t tokens, double elapsed)
 {
     fprintf(t->log,
             "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
-            "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f}\n",
+            "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
+            "\"data_s\": %.6f}\n",
             t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
-            (double)tokens / seconds, elapsed);
+            (double)tokens / seconds, elapsed, seconds, data_seconds);
     fflush(t->log);
 }
 
@@ -647,7 +651,9 @@ static semb_status one_step(trainer *t, double *loss, double *lr, double *norm, 
     const semb_train_options *o = t->o;
     int step = t->step;
     text_batch batch;
+    double data_start = timer_seconds();
     semb_status st = next_batch(t, &batch, tokens, err);
+    t->data_seconds += timer_seconds() - data_start;
     if (st)
         return semb_fail_prefix(err, "step %d: ", step);
     memset(t->grads.arena, 0, t->grads.arena_floats * sizeof(float));
@@ -687,7 +693,7 @@ static semb_status train_loop(trainer *t, semb_error *err)
                       stderr, start);
     semb_status st = SEMB_OK;
     size_t interval_tokens = 0;
-    double interval_start = start;
+    double interval_start = start, interval_data = 0;
     t->step_times = malloc((size_t)(t->steps - t->start_step) * sizeof *t->step_times);
     if (!t->step_times)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
@@ -709,9 +715,11 @@ static semb_status train_loop(trainer *t, semb_error *err)
             int steps_in = t->step % every ? t->step % every : every;
             double seconds = (now - interval_start) / steps_in;
             log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr, norm, seconds,
+                     (t->data_seconds - interval_data) / steps_in,
                      interval_tokens / (size_t)steps_in, t->record.seconds);
             interval_tokens = 0;
             interval_start = now;
+            interval_data = t->data_seconds;
         }
         if (o->progress)
             progress_update(&t->progress, &(progress_step){t->step, loss, lr, o->batch_size}, now);
@@ -763,7 +771,7 @@ semb_status semb_train_run(const semb_train_options *o, semb_train_result *resul
         *result = (semb_train_result){t.step, t.steps, t.stopped_early,
                                       train_record_recent_loss(&t.record, 50), t.loop_seconds,
                                       median(t.step_times, (size_t)(t.step - t.start_step)),
-                                      spearman};
+                                      spearman, t.data_seconds};
     }
     trainer_free(&t);
     return st;
