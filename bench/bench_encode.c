@@ -254,15 +254,10 @@ static bool set_precision(semb_encode_options *o, const char *name)
 {
     if (!name)
         return true;
-#ifdef SEMB_HAVE_COMPUTE_PRECISION /* semb_encode_options.precision exists */
     semb_error err = {0};
     if (semb_compute_precision_from_name(name, &o->precision, &err) == SEMB_OK)
         return true;
     fprintf(stderr, "--precision: %s\n", err.message);
-#else
-    (void)o;
-    fprintf(stderr, "--precision %s: this build's semb_encode_options has no precision\n", name);
-#endif
     return false;
 }
 
