@@ -152,6 +152,94 @@ static void test_adamw_bad_arguments(void **state)
     adamw_state_free(&st);
 }
 
+/* Random arenas for the path tests: two tensors, one decayed; moments as after some steps. */
+enum { PATH_N = 100003 };
+
+typedef struct path_arena {
+    float p[PATH_N], g[PATH_N];
+    adamw_state st;
+} path_arena;
+
+static path_arena *path_arena_new(uint64_t seed)
+{
+    path_arena *a = malloc(sizeof *a);
+    assert_non_null(a);
+    semb_error err = {0};
+    assert_int_equal(adamw_state_create(PATH_N, &a->st, &err), SEMB_OK);
+    rng_state rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < PATH_N; i++) {
+        a->p[i] = rng_normal(&rng);
+        a->g[i] = rng_normal(&rng) * 1e-2f;
+        a->st.exp_avg[i] = rng_normal(&rng) * 1e-3f;
+        a->st.exp_avg_sq[i] = fabsf(rng_normal(&rng)) * 1e-5f;
+    }
+    a->st.step = 7;
+    return a;
+}
+
+static void path_arena_free(path_arena *a)
+{
+    adamw_state_free(&a->st);
+    free(a);
+}
+
+/* The AVX2 update is the scalar one lane by lane: the same bits, with weight decay or without,
+ * a scaled gradient, both branches of lerp (beta1 0.9 and 0.3) and a tail of 3 floats. */
+static void test_avx2_path_gives_generic_bits(void **state)
+{
+    if (!kernel_path_supported(KERNEL_PATH_AVX2)) {
+        fprintf(stderr, "SKIPPED test_avx2_path_gives_generic_bits: no AVX2 on this CPU\n");
+        skip();
+    }
+    param_tensor tensors[] = {tensor("a", 0, 50000, true), tensor("b", 50000, PATH_N - 50000, false)};
+    static const double beta1s[] = {0.9, 0.3};
+    static const float scales[] = {1.0f, 0.37f};
+    semb_error err = {0};
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 2; c++) {
+            path_arena *x = path_arena_new(11), *y = path_arena_new(11);
+            adamw_config cfg = adamw_config_default();
+            cfg.beta1 = beta1s[b];
+            cfg.grad_scale = scales[c];
+            for (int step = 0; step < 3; step++) {
+                assert_int_equal(adamw_step_using(KERNEL_PATH_GENERIC, &cfg, &x->st, 1e-3 * (step + 1),
+                                                  x->p, x->g, tensors, 2, &err), SEMB_OK);
+                assert_int_equal(adamw_step_using(KERNEL_PATH_AVX2, &cfg, &y->st, 1e-3 * (step + 1),
+                                                  y->p, y->g, tensors, 2, &err), SEMB_OK);
+            }
+            assert_memory_equal(x->p, y->p, sizeof x->p);
+            assert_memory_equal(x->st.exp_avg, y->st.exp_avg, PATH_N * sizeof(float));
+            assert_memory_equal(x->st.exp_avg_sq, y->st.exp_avg_sq, PATH_N * sizeof(float));
+            path_arena_free(x);
+            path_arena_free(y);
+        }
+}
+
+/* Clipping folded into the step (grad_scale = the clipping factor) is clipping in place and
+ * then stepping, bit for bit. */
+static void test_grad_scale_equals_clipping_first(void **state)
+{
+    param_tensor tensors[] = {tensor("a", 0, 50000, true), tensor("b", 50000, PATH_N - 50000, false)};
+    path_arena *x = path_arena_new(5), *y = path_arena_new(5);
+    semb_error err = {0};
+    double norm;
+    assert_int_equal(grad_clip_norm(x->g, PATH_N, 0.5, &norm, &err), SEMB_OK);
+    assert_true(norm > 0.5); /* the factor is below 1: clipping happens */
+    adamw_config cfg = adamw_config_default();
+    assert_int_equal(adamw_step(&cfg, &x->st, 1e-3, x->p, x->g, tensors, 2, &err), SEMB_OK);
+    assert_true(grad_norm(y->g, PATH_N) == norm);
+    cfg.grad_scale = grad_norm_clip_coefficient(0.5, norm);
+    assert_true(cfg.grad_scale < 1.0f);
+    assert_int_equal(adamw_step(&cfg, &y->st, 1e-3, y->p, y->g, tensors, 2, &err), SEMB_OK);
+    assert_memory_equal(x->p, y->p, sizeof x->p);
+    assert_memory_equal(x->st.exp_avg_sq, y->st.exp_avg_sq, PATH_N * sizeof(float));
+    assert_true(grad_norm_clip_coefficient(10.0, norm) == 1.0f);
+    assert_true(grad_norm_clip_coefficient(1.0, NAN) == 1.0f);
+    path_arena_free(x);
+    path_arena_free(y);
+}
+
 /* ---- gradient clipping ---- */
 
 static void test_clip_below_threshold_leaves_grads(void **state)
@@ -292,6 +380,8 @@ int main(void)
         cmocka_unit_test(test_first_step_by_hand),
         cmocka_unit_test(test_three_steps_match_double_reference),
         cmocka_unit_test(test_adamw_bad_arguments),
+        cmocka_unit_test(test_avx2_path_gives_generic_bits),
+        cmocka_unit_test(test_grad_scale_equals_clipping_first),
         cmocka_unit_test(test_clip_below_threshold_leaves_grads),
         cmocka_unit_test(test_clip_above_threshold_scales),
         cmocka_unit_test(test_clip_non_finite_and_bad_max),

@@ -69,7 +69,8 @@ typedef struct tile_args {
     gemm_epilogue epilogue;
 } tile_args;
 
-SIMD_AVX2 static inline __m256 epilogue_apply(gemm_epilogue e, __m256 x)
+SIMD_AVX2 static inline __attribute__((always_inline)) __m256 epilogue_apply(gemm_epilogue e,
+                                                                       __m256 x)
 {
     switch (e) {
     case GEMM_EPILOGUE_NONE: return x;

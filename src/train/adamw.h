@@ -9,12 +9,20 @@
 #include "model/encoder_params.h"
 #include "semb.h"
 
+#include "kernels/kernel_path.h"
+
 typedef struct adamw_config {
     double beta1, beta2, eps;
     double weight_decay; /* applied only to tensors whose weight_decay flag is set */
+    /* Each gradient is read as grads[i] * grad_scale (one float multiply, as torch's
+     * clip_grad_norm_ scales the gradients in place before the step): the clipping factor of
+     * grad_norm_clip_coefficient, applied here instead of in a pass of its own. 0 (a
+     * zero-initialised config) counts as 1: no clipping factor is ever 0. */
+    float grad_scale;
 } adamw_config;
 
-/* torch's defaults with transformers' usual decay: betas (0.9, 0.999), eps 1e-8, wd 0.01. */
+/* torch's defaults with transformers' usual decay: betas (0.9, 0.999), eps 1e-8, wd 0.01;
+ * grad_scale 1. */
 adamw_config adamw_config_default(void);
 
 typedef struct adamw_state {
@@ -41,6 +49,13 @@ semb_status adamw_step(const adamw_config *cfg, adamw_state *state, double lr, f
                        const float *grads, const param_tensor *tensors, size_t n_tensors,
                        semb_error *err);
 
+/* adamw_step on a chosen path (tests): KERNEL_PATH_AVX2 runs 8 parameters per instruction
+ * with the same float operations in the same order (no FMA contraction), so both paths give
+ * the same bits; a path this CPU lacks runs as KERNEL_PATH_GENERIC. */
+semb_status adamw_step_using(kernel_path path, const adamw_config *cfg, adamw_state *state,
+                             double lr, float *params, const float *grads,
+                             const param_tensor *tensors, size_t n_tensors, semb_error *err);
+
 /* torch.nn.utils.clip_grad_norm_: the L2 norm of all n gradients (summed in double) is
  * written to *total_norm; if max_norm / (norm + 1e-6) < 1 every gradient is multiplied by
  * that factor. A norm that is not finite leaves the gradients untouched (torch would fill
@@ -48,5 +63,14 @@ semb_status adamw_step(const adamw_config *cfg, adamw_state *state, double lr, f
  * Errors: SEMB_ERR_INVALID_ARG for max_norm <= 0 or not finite. */
 semb_status grad_clip_norm(float *grads, size_t n, double max_norm, double *total_norm,
                            semb_error *err);
+
+/* The L2 norm of n gradients, summed in double over fixed slices (the same bits on any thread
+ * count): grad_clip_norm's norm. Cannot fail. */
+double grad_norm(const float *grads, size_t n);
+
+/* clip_grad_norm_'s factor for a gradient of norm total_norm: max_norm / (norm + 1e-6) in
+ * float when that is below 1, else 1 (also for a norm that is not finite). Multiplying every
+ * gradient by it is what grad_clip_norm does. */
+float grad_norm_clip_coefficient(double max_norm, double total_norm);
 
 #endif
