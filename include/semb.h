@@ -153,8 +153,8 @@ typedef struct semb_encode_options {
      * (counted as sentence-transformers counts them: the prompt tokenized alone, less its
      * final special token) are left out of mean/max pooling. See semb_model_prompt. */
     const char *prompt;
-    /* SEMB_COMPUTE_FP32 (0, the default) or SEMB_COMPUTE_BF16: each call then copies the
-     * linear weights to bfloat16 once (about 10 MB of rounding for a MiniLM-sized model).
+    /* SEMB_COMPUTE_FP32 (0, the default) or SEMB_COMPUTE_BF16: the linear weights are then
+     * copied to bfloat16 on the first such call and again after they change (training).
      * bf16 embeddings measured within cosine 0.999999 of float32 ones. Another value:
      * SEMB_ERR_INVALID_ARG. */
     semb_compute_precision precision;

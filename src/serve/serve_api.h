@@ -1,0 +1,87 @@
+/* The JSON API behind `semb serve`, independent of HTTP: a context holding the loaded model
+ * (and optionally an index), and one handler per endpoint turning a parsed JSON request into
+ * a status and a JSON body. The HTTP layer (serve_http.c, libmicrohttpd) only routes, checks
+ * limits and the API key, parses bodies and writes responses; tests and the fuzz target call
+ * the handlers and serve_dispatch directly.
+ *
+ * Threads: every handler may run on any of the HTTP server's threads at once. The model is
+ * not thread-safe (semb_encode reuses its workspace), so handlers encode only through
+ * serve_encode (which batches concurrent requests together for the encoder) or, for library
+ * calls that encode by themselves (semb_rank, semb_bias_evaluate, semb_index_search), inside
+ * serve_model_acquire / serve_model_release. */
+#ifndef SEMB_SERVE_SERVE_API_H
+#define SEMB_SERVE_SERVE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "semb.h"
+
+typedef struct serve_limits {
+    size_t max_body;    /* bytes of a request body (413 beyond) */
+    int max_inputs;     /* texts in one request (400 beyond: code "too_many_inputs") */
+    int max_batch;      /* texts the encoder takes in one batch (dynamic batching) */
+    bool reject_long;   /* a text over the model's max sequence length: 400 instead of
+                           truncating it and reporting it in the response */
+    double batch_window_ms; /* how long the batcher waits for more requests to join */
+} serve_limits;
+
+/* --max-body 1 MiB, 2,048 inputs, batch 64, truncate, 2 ms. */
+serve_limits serve_limits_default(void);
+
+typedef struct serve_context serve_context;
+
+/* A context serving model (borrowed; must outlive the context) and index (borrowed, may be
+ * NULL: /search then answers 400 "no_index"); name is what /v1/models and responses call
+ * the model (copied). Errors: SEMB_ERR_NOMEM, SEMB_ERR_INVALID_ARG (limits out of range),
+ * SEMB_ERR_INPUT (the index was built with another model). */
+semb_status serve_context_create(semb_model *model, semb_index *index, const char *name,
+                                 const serve_limits *limits, serve_context **out,
+                                 semb_error *err);
+
+/* Waits for encoding in flight to finish, then frees. NULL is a no-op. */
+void serve_context_free(serve_context *ctx);
+
+semb_model *serve_context_model(serve_context *ctx);
+semb_index *serve_context_index(serve_context *ctx);
+const char *serve_context_name(const serve_context *ctx);
+const serve_limits *serve_context_limits(const serve_context *ctx);
+
+/* Embeds n texts (lengths may be NULL: NUL-terminated) into out[n * dimension] through the
+ * shared encoder, with prompt as semb_encode_options.prompt (NULL: the model's default).
+ * *tokens (may be NULL) receives the tokens encoded, after truncation; *truncated (may be
+ * NULL) the number of texts that were truncated. Safe from any thread; concurrent calls are
+ * encoded together. Errors: those of semb_encode. */
+semb_status serve_encode(serve_context *ctx, const char *const *texts, const size_t *lengths,
+                         size_t n, const char *prompt, float *out, size_t *tokens,
+                         size_t *truncated, semb_error *err);
+
+/* Exclusive use of the model for a library call that encodes by itself; pair every acquire
+ * with one release on the same thread. */
+semb_model *serve_model_acquire(serve_context *ctx);
+void serve_model_release(serve_context *ctx);
+
+/* A handler's answer: an HTTP status and a JSON body (owned: the caller json_decref's it). */
+typedef struct serve_response {
+    int status;
+    json_t *body;
+} serve_response;
+
+/* {"error": {"message": ..., "type": ..., "code": ...}} with status, the OpenAI error shape:
+ * type "invalid_request_error" for 4xx, "server_error" for 5xx; code a short machine-readable
+ * word ("invalid_json", "missing_field", "wrong_type", "too_many_inputs", ...). Never fails
+ * (a body that cannot be allocated becomes a static one). */
+serve_response serve_error(int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The endpoints. request is the parsed body (any JSON value: handlers check its type and
+ * every field's, answering 400 with a message naming the field). */
+serve_response serve_embeddings(serve_context *ctx, const json_t *request); /* POST /v1/embeddings */
+serve_response serve_similarity(serve_context *ctx, const json_t *request); /* POST /similarity */
+serve_response serve_rank(serve_context *ctx, const json_t *request);       /* POST /rank */
+serve_response serve_search(serve_context *ctx, const json_t *request);     /* POST /search */
+serve_response serve_cluster(serve_context *ctx, const json_t *request);    /* POST /cluster */
+serve_response serve_bias(serve_context *ctx, const json_t *request);       /* POST /bias */
+
+#endif
