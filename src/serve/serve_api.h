@@ -62,11 +62,21 @@ semb_status serve_encode(serve_context *ctx, const char *const *texts, const siz
 semb_model *serve_model_acquire(serve_context *ctx);
 void serve_model_release(serve_context *ctx);
 
-/* A handler's answer: an HTTP status and a JSON body (owned: the caller json_decref's it). */
+/* A handler's answer: an HTTP status and either a JSON body (owned: the caller json_decref's
+ * it) or, when body is NULL, text (owned: the caller frees it; static_text instead when the
+ * bytes are static, as the web page) with its content type. allow names the methods of a 405. */
 typedef struct serve_response {
     int status;
     json_t *body;
+    char *text;
+    const char *static_text;
+    size_t text_length;
+    const char *content_type; /* NULL: application/json */
+    const char *allow;
 } serve_response;
+
+/* Releases what the response owns. */
+void serve_response_free(serve_response *r);
 
 /* {"error": {"message": ..., "type": ..., "code": ...}} with status, the OpenAI error shape:
  * type "invalid_request_error" for 4xx, "server_error" for 5xx; code a short machine-readable
@@ -74,6 +84,29 @@ typedef struct serve_response {
  * (a body that cannot be allocated becomes a static one). */
 serve_response serve_error(int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The whole request path without HTTP: checks the API key (authorization is the
+ * Authorization header or NULL; compared in constant time when the server has a key), routes
+ * method + path (404 unknown route, 405 wrong method), parses the body as JSON (400
+ * invalid_json; bodies are checked as UTF-8 by the parser), calls the endpoint's handler and
+ * records the request in the metrics. The HTTP layer and the fuzz target call it. */
+serve_response serve_dispatch(serve_context *ctx, const char *method, const char *path,
+                              const char *authorization, const char *body, size_t length);
+
+/* The server's API key (NULL or "" for none; copied). Errors: SEMB_ERR_NOMEM. */
+semb_status serve_context_set_api_key(serve_context *ctx, const char *key, semb_error *err);
+
+/* The key set by serve_context_set_api_key, NULL for none. */
+const char *serve_context_api_key(const serve_context *ctx);
+
+/* The metrics of this context (owned by it). */
+struct serve_metrics *serve_context_metrics(serve_context *ctx);
+
+/* GET /health, GET /v1/models, GET /metrics (Prometheus text), GET / (the web demo page). */
+serve_response serve_health(serve_context *ctx);
+serve_response serve_models(serve_context *ctx);
+serve_response serve_metrics_page(serve_context *ctx);
+serve_response serve_web_page(serve_context *ctx);
 
 /* The endpoints. request is the parsed body (any JSON value: handlers check its type and
  * every field's, answering 400 with a message naming the field). */

@@ -7,12 +7,15 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "serve/serve_metrics.h"
 
 struct serve_context {
     semb_model *model;
     semb_index *index;
     char *name;
     serve_limits limits;
+    char *api_key; /* NULL: none */
+    serve_metrics *metrics;
     pthread_mutex_t model_lock; /* one encoder: semb_encode reuses the model's workspace */
 };
 
@@ -38,6 +41,12 @@ semb_status serve_context_create(semb_model *model, semb_index *index, const cha
         free(ctx);
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     }
+    semb_status st = serve_metrics_create(&ctx->metrics, err);
+    if (st) {
+        free(ctx->name);
+        free(ctx);
+        return st;
+    }
     ctx->model = model;
     ctx->index = index;
     ctx->limits = *limits;
@@ -53,8 +62,30 @@ void serve_context_free(serve_context *ctx)
     pthread_mutex_lock(&ctx->model_lock); /* nothing is encoding past this point */
     pthread_mutex_unlock(&ctx->model_lock);
     pthread_mutex_destroy(&ctx->model_lock);
+    serve_metrics_free(ctx->metrics);
+    free(ctx->api_key);
     free(ctx->name);
     free(ctx);
+}
+
+semb_status serve_context_set_api_key(serve_context *ctx, const char *key, semb_error *err)
+{
+    char *copy = NULL;
+    if (key && *key && !(copy = strdup(key)))
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    free(ctx->api_key);
+    ctx->api_key = copy;
+    return SEMB_OK;
+}
+
+const char *serve_context_api_key(const serve_context *ctx)
+{
+    return ctx->api_key;
+}
+
+struct serve_metrics *serve_context_metrics(serve_context *ctx)
+{
+    return ctx->metrics;
 }
 
 semb_model *serve_context_model(serve_context *ctx)
@@ -107,6 +138,8 @@ semb_status serve_encode(serve_context *ctx, const char *const *texts, const siz
     semb_model *m = serve_model_acquire(ctx);
     semb_status st = semb_encode(m, texts, lengths, n, out, &o, err);
     serve_model_release(ctx);
+    if (!st)
+        serve_metrics_batch(ctx->metrics, n, total);
     if (tokens)
         *tokens = total;
     if (truncated)
@@ -124,5 +157,12 @@ serve_response serve_error(int status, const char *code, const char *fmt, ...)
     const char *type = status >= 500 ? "server_error" : "invalid_request_error";
     json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", type,
                              "code", code);
-    return (serve_response){status, body};
+    return (serve_response){.status = status, .body = body};
+}
+
+void serve_response_free(serve_response *r)
+{
+    json_decref(r->body);
+    free(r->text);
+    *r = (serve_response){0};
 }
