@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -881,6 +882,69 @@ static void test_nan_model_is_internal_error(void **state)
     semb_model_free(m);
 }
 
+/* ---- concurrent requests ---- */
+
+/* One request on its own thread: the response as sorted JSON text (NULL unless 200). No
+ * cmocka assertion runs off the main thread. */
+typedef struct worker {
+    serve_context *ctx;
+    handler h;
+    const char *body;
+    char *answer;
+} worker;
+
+static char *answer(handler h, serve_context *ctx, const char *body)
+{
+    json_t *request = json_loads(body, 0, NULL);
+    serve_response r = h(ctx, request);
+    json_decref(request);
+    char *text = r.status == 200 ? json_dumps(r.body, JSON_SORT_KEYS) : NULL;
+    serve_response_free(&r);
+    return text;
+}
+
+static void *work(void *p)
+{
+    worker *w = p;
+    w->answer = answer(w->h, w->ctx, w->body);
+    return NULL;
+}
+
+/* Handlers running at once on several threads answer as they do one at a time. */
+static void test_concurrent_requests(void **state)
+{
+    apps_state *s = *state;
+    semb_index *index = build_index(s->model, s->dir, "threads.idx", NULL, false);
+    serve_context *ctx = make_context(s->model, index, 8, false);
+    const struct { handler h; const char *body; } requests[] = {
+        {serve_similarity, "{\"source\": \"a cat\", \"candidates\": [\"a dog\", \"stocks\"]}"},
+        {serve_rank, RANK_REQUEST ", \"top_k\": 3}"},
+        {serve_search, "{\"query\": \"beer\", \"k\": 4}"},
+        {serve_cluster, "{" CLUSTER_TEXTS ", \"k\": 3}"},
+        {serve_bias, "{\"occupations\": [\"nurse\", \"pilot\"]}"},
+    };
+    enum { KINDS = sizeof requests / sizeof requests[0], COPIES = 3 };
+    char *want[KINDS];
+    for (size_t i = 0; i < KINDS; i++)
+        assert_non_null(want[i] = answer(requests[i].h, ctx, requests[i].body));
+    worker workers[KINDS * COPIES];
+    pthread_t threads[KINDS * COPIES];
+    for (size_t i = 0; i < KINDS * COPIES; i++) {
+        workers[i] = (worker){ctx, requests[i % KINDS].h, requests[i % KINDS].body, NULL};
+        assert_int_equal(pthread_create(&threads[i], NULL, work, &workers[i]), 0);
+    }
+    for (size_t i = 0; i < KINDS * COPIES; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_non_null(workers[i].answer);
+        assert_string_equal(workers[i].answer, want[i % KINDS]);
+        free(workers[i].answer);
+    }
+    for (size_t i = 0; i < KINDS; i++)
+        free(want[i]);
+    serve_context_free(ctx);
+    semb_index_close(index);
+}
+
 int main(void)
 {
     int skip = test_require_shared("test_serve_apps");
@@ -903,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_bias_own_lists),
         cmocka_unit_test(test_bias_errors),
         cmocka_unit_test(test_nan_model_is_internal_error),
+        cmocka_unit_test(test_concurrent_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
