@@ -2,7 +2,13 @@
  * (serve_apps.h). Both encode through serve_encode, so they batch with concurrent requests,
  * and score as the library does: /similarity with semb_similarity_scores, /rank with the
  * prompts, scoring and ordering of semb_rank (eval/candidate_rank.h), so a response equals
- * what `semb rank` prints for the same texts. */
+ * what `semb rank` prints for the same texts.
+ *
+ *   /similarity {"source": S, "candidates": [C, ...] (1..max_inputs)}
+ *            -> {"similarity": "cosine"|..., "scores": [score of each candidate, in order]}
+ *   /rank       {"query": Q, "candidates": [C, ...] (1..max_inputs), "top_k": K (>= 1; all)}
+ *            -> {"similarity": ..., "results": [{"index", "text", "score"}, ...]} best first,
+ *               equal scores by index */
 #include "serve/serve_apps.h"
 
 #include <limits.h>

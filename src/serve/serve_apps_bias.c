@@ -3,7 +3,15 @@
  * (cases, female_closer, male_closer, ties, the shares, mean_difference) for the whole set,
  * each occupation and each template, plus the mean female and male scores, "difference"
  * (female - male) and a "preference". semb_bias_evaluate encodes by itself, so it runs while
- * holding the model. */
+ * holding the model.
+ *
+ *   {"occupations": [O, ...] (1..max_inputs; the built-in list),
+ *    "templates": ["ANCHOR\tPROPOSITION" | {"anchor", "proposition"}, ...] (the built-in)}
+ *   -> {"model", "similarity", "overall": COUNTS, "occupations": [{"occupation", COUNTS}],
+ *       "templates": [{"anchor", "proposition", COUNTS}]}, COUNTS being cases, female_closer,
+ *       male_closer, ties, female_share, male_share, tie_share, mean_difference, female and
+ *       male (mean scores), difference (= mean_difference) and preference: the gender more
+ *       cases lean to, on equal counts the sign of the mean difference, else "neutral". */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

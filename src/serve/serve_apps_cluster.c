@@ -3,7 +3,14 @@
  * L2-normalised for a cosine model). k-means clusters get their ids in `semb cluster`'s order
  * (largest first, ties: the one whose first text comes first), so cluster id c is the CLI's
  * "Cluster c + 1"; members are listed in input order. Communities keep
- * semb_community_detection's order and its members' order (the centre first). */
+ * semb_community_detection's order and its members' order (the centre first).
+ *
+ *   {"texts": [T, ...] (2..max_inputs), "method": "kmeans" | "community",
+ *    "k": 1..n (max(2, round(sqrt(n / 2)))), "seed": >= 0 (42),
+ *    "threshold": [-1, 1] (0.75), "min_size": >= 1 (2)}
+ *   -> {"method", "clusters": [{"id", "members": [indices], "texts": [...]}, ...]}
+ *      plus, for communities, "unclustered": [indices in no community, in input order].
+ * Every field given is checked, whichever method reads it. */
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -186,8 +193,6 @@ static serve_response cluster_texts(serve_context *ctx, const cluster_request *q
     return r;
 }
 
-/* Every field given is checked, whichever method reads it, so a typo is an error even in the
- * other method's field. */
 static bool read_request(serve_context *ctx, const json_t *request, cluster_request *q,
                          serve_response *error)
 {

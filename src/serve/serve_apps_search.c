@@ -1,7 +1,11 @@
 /* POST /search: the k documents of the server's index most similar to a query, as `semb
  * search` finds them: the query gets the model's "query" prompt (semb_index_search's rule)
  * and is encoded through serve_encode, then semb_index_search_embeddings searches (it does not
- * touch the model, so it runs outside the encoder's lock). */
+ * touch the model, so it runs outside the encoder's lock).
+ *
+ *   {"query": Q, "k": 1..1000 (10), "exact": bool (false), "ef": N >= 1 (HNSW graph only)}
+ *   -> {"results": [{"rank", "id" (integer when the index's ids are), "text", "score"}, ...],
+ *       "documents": index size, "approximate": searched through the graph} */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
