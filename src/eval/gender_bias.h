@@ -23,6 +23,19 @@ semb_status bias_parse_occupations(const char *name, const char *text, size_t le
 semb_status bias_parse_templates(const char *name, const char *text, size_t length,
                                  semb_bias_lists *out, semb_error *err);
 
+/* One occupation, or one template, given on its own instead of as a line of a list file
+ * (the entries of a JSON request), appended to out with the checks a file line gets: valid
+ * UTF-8 without NUL; an occupation trimmed of surrounding spaces and TABs, not empty, without
+ * TAB, brace or line break; a template's anchor and proposition as in a templates file (the
+ * placeholders, no pronoun in the anchor), neither holding a TAB or a line break (so the lists
+ * can be written back as files); no duplicate. where names the entry in errors
+ * ("occupations[2]"); a duplicate also names the earlier one by its 0-based position in
+ * out. Errors: SEMB_ERR_FORMAT, SEMB_ERR_NOMEM; out is unchanged on failure. */
+semb_status bias_append_occupation(const char *where, const char *text, size_t length,
+                                   semb_bias_lists *out, semb_error *err);
+semb_status bias_append_template(const char *where, const char *anchor, const char *proposition,
+                                 semb_bias_lists *out, semb_error *err);
+
 /* Expands template for occupation, with the pronouns of gender (BIAS_NO_GENDER for an
  * anchor), into a malloc'd string *out (caller frees). The template must have passed the
  * parser's checks. SEMB_ERR_NOMEM is the only failure. */

@@ -433,6 +433,88 @@ semb_status bias_parse_templates(const char *name, const char *text, size_t leng
     return st;
 }
 
+/* ---- entries given one by one ---- */
+
+/* The checks of check_line_bytes, plus no line break: an entry must fit one line of a file. */
+static semb_status check_entry_bytes(const char *where, const char *text, size_t length,
+                                     semb_error *err)
+{
+    size_t bad;
+    if (memchr(text, '\0', length))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: contains a NUL byte", where);
+    if (!utf8_validate(text, length, &bad))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu", where, bad + 1);
+    if (memchr(text, '\n', length) || memchr(text, '\r', length))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: contains a line break", where);
+    return SEMB_OK;
+}
+
+semb_status bias_append_occupation(const char *where, const char *text, size_t length,
+                                   semb_bias_lists *out, semb_error *err)
+{
+    semb_status st = check_entry_bytes(where, text, length, err);
+    if (st)
+        return st;
+    while (length && (*text == ' ' || *text == '\t'))
+        text++, length--;
+    while (length && (text[length - 1] == ' ' || text[length - 1] == '\t'))
+        length--;
+    if (!length)
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: an empty occupation", where);
+    if (memchr(text, '\t', length))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: a TAB inside an occupation", where);
+    if (memchr(text, '{', length) || memchr(text, '}', length))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: braces in an occupation", where);
+    for (size_t i = 0; i < out->n_occupations; i++)
+        if (strlen(out->occupations[i]) == length && !memcmp(out->occupations[i], text, length))
+            return semb_fail(err, SEMB_ERR_FORMAT, "%s: duplicate occupation '%.*s' (also "
+                             "entry %zu)", where, (int)length, text, i);
+    char *copy = copy_span(text, length);
+    char **grown = copy ? realloc(out->occupations,
+                                  (out->n_occupations + 1) * sizeof *out->occupations)
+                        : NULL;
+    if (!grown) {
+        free(copy);
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory adding %s", where);
+    }
+    out->occupations = grown;
+    out->occupations[out->n_occupations++] = copy;
+    return SEMB_OK;
+}
+
+semb_status bias_append_template(const char *where, const char *anchor, const char *proposition,
+                                 semb_bias_lists *out, semb_error *err)
+{
+    semb_status st = check_entry_bytes(where, anchor, strlen(anchor), err);
+    if (!st)
+        st = check_entry_bytes(where, proposition, strlen(proposition), err);
+    if (st)
+        return st;
+    if (strchr(anchor, '\t') || strchr(proposition, '\t'))
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: a TAB inside the anchor or the "
+                         "proposition", where);
+    if ((st = check_template(anchor, proposition, where, err)))
+        return st;
+    for (size_t i = 0; i < out->n_templates; i++)
+        if (!strcmp(out->templates[i].anchor, anchor) &&
+            !strcmp(out->templates[i].proposition, proposition))
+            return semb_fail(err, SEMB_ERR_FORMAT, "%s: duplicate template (also entry %zu)",
+                             where, i);
+    semb_bias_template t = {strdup(anchor), strdup(proposition)};
+    semb_bias_template *grown = t.anchor && t.proposition
+                                    ? realloc(out->templates,
+                                              (out->n_templates + 1) * sizeof *out->templates)
+                                    : NULL;
+    if (!grown) {
+        free(t.anchor);
+        free(t.proposition);
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory adding %s", where);
+    }
+    out->templates = grown;
+    out->templates[out->n_templates++] = t;
+    return SEMB_OK;
+}
+
 typedef semb_status (*list_parser)(const char *name, const char *text, size_t length,
                                    semb_bias_lists *out, semb_error *err);
 
