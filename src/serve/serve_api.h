@@ -52,13 +52,25 @@ const serve_limits *serve_context_limits(const serve_context *ctx);
  * shared encoder, with prompt as semb_encode_options.prompt (NULL: the model's default).
  * *tokens (may be NULL) receives the tokens encoded, after truncation; *truncated (may be
  * NULL) the number of texts that were truncated. Safe from any thread; concurrent calls are
- * encoded together. Errors: those of semb_encode. */
+ * encoded together (serve_batcher.h), with the same bits as encoding each alone. Errors:
+ * SEMB_ERR_INPUT naming "input I" (0-based) on invalid UTF-8, checked before queuing so that
+ * it fails this call only; SEMB_ERR_NOMEM and semb_encode's others prefixed "encoder: ". */
 semb_status serve_encode(serve_context *ctx, const char *const *texts, const size_t *lengths,
                          size_t n, const char *prompt, float *out, size_t *tokens,
                          size_t *truncated, semb_error *err);
 
+/* The tokens each text has with prompt prepended (NULL: the model's default, as serve_encode),
+ * special tokens included, before truncation, into counts[n]: a text with more than
+ * semb_model_max_seq_length tokens will be truncated (or, with limits.reject_long, should be
+ * refused before serve_encode). Errors: SEMB_ERR_INPUT naming "input I" (0-based) on invalid
+ * UTF-8, SEMB_ERR_NOMEM. */
+semb_status serve_count_tokens(serve_context *ctx, const char *const *texts,
+                               const size_t *lengths, size_t n, const char *prompt,
+                               size_t *counts, semb_error *err);
+
 /* Exclusive use of the model for a library call that encodes by itself; pair every acquire
- * with one release on the same thread. */
+ * with one release on the same thread, and never call serve_encode in between (the encoder
+ * thread would wait for the model forever). First come first served with the encoder. */
 semb_model *serve_model_acquire(serve_context *ctx);
 void serve_model_release(serve_context *ctx);
 

@@ -1,12 +1,12 @@
 #include "serve/serve_api.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "serve/serve_batcher.h"
 #include "serve/serve_metrics.h"
 
 struct serve_context {
@@ -16,7 +16,7 @@ struct serve_context {
     serve_limits limits;
     char *api_key; /* NULL: none */
     serve_metrics *metrics;
-    pthread_mutex_t model_lock; /* one encoder: semb_encode reuses the model's workspace */
+    serve_batcher *batcher; /* the one encoder: semb_encode reuses the model's workspace */
 };
 
 serve_limits serve_limits_default(void)
@@ -42,7 +42,11 @@ semb_status serve_context_create(semb_model *model, semb_index *index, const cha
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     }
     semb_status st = serve_metrics_create(&ctx->metrics, err);
+    if (!st)
+        st = serve_batcher_create(model, ctx->metrics, limits->max_batch,
+                                  limits->batch_window_ms, &ctx->batcher, err);
     if (st) {
+        serve_metrics_free(ctx->metrics);
         free(ctx->name);
         free(ctx);
         return st;
@@ -50,7 +54,6 @@ semb_status serve_context_create(semb_model *model, semb_index *index, const cha
     ctx->model = model;
     ctx->index = index;
     ctx->limits = *limits;
-    pthread_mutex_init(&ctx->model_lock, NULL);
     *out = ctx;
     return SEMB_OK;
 }
@@ -59,9 +62,7 @@ void serve_context_free(serve_context *ctx)
 {
     if (!ctx)
         return;
-    pthread_mutex_lock(&ctx->model_lock); /* nothing is encoding past this point */
-    pthread_mutex_unlock(&ctx->model_lock);
-    pthread_mutex_destroy(&ctx->model_lock);
+    serve_batcher_free(ctx->batcher); /* encodes what is queued first */
     serve_metrics_free(ctx->metrics);
     free(ctx->api_key);
     free(ctx->name);
@@ -108,42 +109,87 @@ const serve_limits *serve_context_limits(const serve_context *ctx)
     return &ctx->limits;
 }
 
+serve_batcher *serve_context_batcher(serve_context *ctx)
+{
+    return ctx->batcher;
+}
+
 semb_model *serve_model_acquire(serve_context *ctx)
 {
-    pthread_mutex_lock(&ctx->model_lock);
-    return ctx->model;
+    return serve_batcher_model_acquire(ctx->batcher);
 }
 
 void serve_model_release(serve_context *ctx)
 {
-    pthread_mutex_unlock(&ctx->model_lock);
+    serve_batcher_model_release(ctx->batcher);
+}
+
+/* What semb_encode prepends for prompt: NULL means the model's default prompt. "" for none. */
+static const char *effective_prompt(const semb_model *model, const char *prompt)
+{
+    const char *name = semb_model_default_prompt_name(model);
+    if (!prompt && name)
+        prompt = semb_model_prompt(model, name);
+    return prompt ? prompt : "";
+}
+
+semb_status serve_count_tokens(serve_context *ctx, const char *const *texts,
+                               const size_t *lengths, size_t n, const char *prompt,
+                               size_t *counts, semb_error *err)
+{
+    prompt = effective_prompt(ctx->model, prompt);
+    size_t prompt_length = strlen(prompt), joined_size = 0;
+    char *joined = NULL; /* prompt + text, grown as needed */
+    semb_status st = SEMB_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        size_t length = lengths ? lengths[i] : strlen(texts[i]);
+        const char *text = texts[i];
+        if (prompt_length) {
+            if (joined_size < prompt_length + length) {
+                char *grown = realloc(joined, prompt_length + length);
+                if (!grown) {
+                    st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                joined = grown;
+                joined_size = prompt_length + length;
+            }
+            memcpy(joined, prompt, prompt_length);
+            memcpy(joined + prompt_length, texts[i], length);
+            text = joined;
+            length += prompt_length;
+        }
+        if ((st = semb_count_tokens(ctx->model, text, length, &counts[i], err)))
+            semb_fail_prefix(err, "input %zu: ", i);
+    }
+    free(joined);
+    return st;
 }
 
 semb_status serve_encode(serve_context *ctx, const char *const *texts, const size_t *lengths,
                          size_t n, const char *prompt, float *out, size_t *tokens,
                          size_t *truncated, semb_error *err)
 {
-    int limit = semb_model_max_seq_length(ctx->model);
     size_t total = 0, cut = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t count = 0;
-        size_t length = lengths ? lengths[i] : strlen(texts[i]);
-        semb_status st = semb_count_tokens(ctx->model, texts[i], length, &count, err);
-        if (st)
-            return semb_fail_prefix(err, "input %zu: ", i);
-        cut += count > (size_t)limit;
-        total += count > (size_t)limit ? (size_t)limit : count;
+    size_t *counts = malloc((n ? n : 1) * sizeof *counts);
+    if (!counts)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    prompt = effective_prompt(ctx->model, prompt);
+    semb_status st = serve_count_tokens(ctx, texts, lengths, n, prompt, counts, err);
+    if (!st) {
+        size_t limit = (size_t)semb_model_max_seq_length(ctx->model);
+        for (size_t i = 0; i < n; i++) {
+            cut += counts[i] > limit;
+            counts[i] = counts[i] > limit ? limit : counts[i];
+            total += counts[i];
+        }
+        st = serve_batcher_encode(ctx->batcher, texts, lengths, n, prompt, counts, out, err);
     }
-    semb_encode_options o = {.batch_size = ctx->limits.max_batch, .prompt = prompt};
-    semb_model *m = serve_model_acquire(ctx);
-    semb_status st = semb_encode(m, texts, lengths, n, out, &o, err);
-    serve_model_release(ctx);
-    if (!st)
-        serve_metrics_batch(ctx->metrics, n, total);
+    free(counts);
     if (tokens)
-        *tokens = total;
+        *tokens = st ? 0 : total;
     if (truncated)
-        *truncated = cut;
+        *truncated = st ? 0 : cut;
     return st;
 }
 
