@@ -264,11 +264,12 @@ semb_status serve_http_start(serve_context *ctx, const serve_http_options *opts,
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | (opts->log ? MHD_USE_ERROR_LOG : 0);
     http->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 256u,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds ? opts->timeout_seconds : 30u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_EXTERNAL_LOGGER,
-        opts->log ? opts->log : ignore_log, opts->log_cls, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, /* first: */
+        opts->log ? opts->log : ignore_log, opts->log_cls, /* it then gets every message */
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+        opts->max_connections ? opts->max_connections : 256u, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->timeout_seconds ? opts->timeout_seconds : 30u, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_END);
     if (!http->daemon) {
         close(listen_fd);
         free(http);
