@@ -3,7 +3,7 @@
 # /v1/models, /metrics (content type, counters), HEAD, query strings, 404, 405 with Allow, 413
 # for a body over --max-body (announced or chunked), 400 for malformed JSON and invalid
 # UTF-8, 401 with WWW-Authenticate under --api-key and SEMB_API_KEY, the POST /v1/embeddings
-# response shape (when the real handler is linked), a request in flight finished after
+# response shape (when the real handler is linked), --index and --name, a request in flight finished after
 # SIGTERM, exit 0 on SIGINT/SIGTERM, the port released, and one-line errors for bad flags and
 # a port in use. Servers are always killed on exit.
 # usage: cli_serve.sh SEMB_BINARY SHARED_DIR
@@ -175,6 +175,14 @@ expect_error "port out of range" "--port must be in 0..65535" "$semb" serve --mo
 expect_error "max-body not a size" "--max-body: '12x' is not a size" "$semb" serve --model "$fixture" --max-body 12x
 expect_error "max-body zero" "--max-body: '0' is not a size" "$semb" serve --model "$fixture" --max-body 0
 expect_error "no model" "--model is required" "$semb" serve --port 0
+printf '%s\n' "The cat sat on the mat." "Paris is in France." "Stocks fell." >"$tmp/docs.txt"
+check "index build" bash -c "'$semb' index build --model '$fixture' --corpus '$tmp/docs.txt' --output '$tmp/docs.idx' >/dev/null 2>&1"
+check "server with --index and --name" start_server indexed --index "$tmp/docs.idx" --name "tiny model"
+check "health: index true, the name given" bash -c "curl -s '$url/health' >'$r' && python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not (d[\"index\"] is True and d[\"model\"] == \"tiny model\"))' '$r'"
+kill -TERM "$pid"
+check "indexed server exits 0" stopped "$pid"
+expect_error "an index of another model" "fingerprint" "$semb" serve --model "$shared/fixtures/bert-tiny-cls" --port 0 --index "$tmp/docs.idx"
+expect_error "a missing index" "nope.idx" "$semb" serve --model "$fixture" --port 0 --index "$tmp/nope.idx"
 check "server to hold a port" start_server holder
 expect_error "port in use" "cannot listen on 127.0.0.1 port ${url##*:}: Address already in use" "$semb" serve --model "$fixture" --port "${url##*:}"
 kill -TERM "$pid"
