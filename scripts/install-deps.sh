@@ -3,11 +3,15 @@
 # already present are not fetched again, and apt-get update runs only when something is missing.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjansson-dev libdnnl-dev
-    zlib1g-dev libzstd-dev liblz4-dev libhnswlib-dev)
+    zlib1g-dev libzstd-dev liblz4-dev libhnswlib-dev libmicrohttpd-dev)
 # data packages for the quickstart: its training corpus (semb corpus) is built from these
 packages+=(wordnet-base dict-gcide dict-foldoc dict-jargon)
 # test tools: xmllint checks that the model card's SVG loss curve is well-formed XML
 packages+=(libxml2-utils)
+# semb serve: curl drives the API tests (tests/cli_serve.sh); wrk the load benchmark
+# (bench/serve_bench.sh); clang's libFuzzer (with its OpenMP) the request fuzzer (fuzz/run.sh).
+# None of them is needed to build.
+packages+=(curl wrk clang libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -91,5 +91,6 @@ int cli_cluster_embed(const char *command, semb_model *model, char *const *texts
                       size_t n, int batch_size, float **out);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

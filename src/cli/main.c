@@ -27,6 +27,7 @@ static const subcommand commands[] = {
     {"rank", cmd_rank, "rank answer candidates for a question (asymmetric prompts)"},
     {"bias", cmd_bias, "gender bias: occupations closer to female or male propositions"},
     {"cluster", cmd_cluster, "group texts by k-means or community detection"},
+    {"serve", cmd_serve, "HTTP API (OpenAI-compatible embeddings, apps) and a demo page"},
 };
 
 static void usage(FILE *out)
