@@ -253,6 +253,23 @@ static long metric_value(const char *text, const char *name)
     return -1;
 }
 
+/* A message quoting bytes that are not UTF-8, or cut inside a character by the message
+ * buffer, still gives its error body (bad bytes become '?'), never a NULL body. */
+static void test_error_messages_stay_json(void **state)
+{
+    (void)state;
+    serve_response r = serve_error(400, "invalid_value", "bad bytes \xff\xfe here");
+    assert_non_null(r.body);
+    const char *m = json_string_value(json_object_get(json_object_get(r.body, "error"), "message"));
+    assert_string_equal(m, "bad bytes ?? here");
+    expect_error(r, 400, "invalid_value"); /* frees r */
+    char long_text[600];
+    memset(long_text, 'a', sizeof long_text);
+    memcpy(long_text + 509, "\xc3\xa9\xc3\xa9", 4); /* an e-acute across byte 511 */
+    long_text[599] = '\0';
+    expect_error(serve_error(404, "not_found", "%s", long_text), 404, "not_found");
+}
+
 static void test_metrics_count_requests(void **state)
 {
     serve_context *ctx = make_context("k");
@@ -301,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_bodies_that_are_not_requests),
         cmocka_unit_test(test_metrics_count_requests),
+        cmocka_unit_test(test_error_messages_stay_json),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "text/utf8.h"
 #include "serve/serve_batcher.h"
 #include "serve/serve_metrics.h"
 
@@ -200,6 +201,11 @@ serve_response serve_error(int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* A message cut at the buffer's end, or quoting a client's bytes, may not be UTF-8, and
+     * jansson refuses such strings: each bad byte becomes '?' so the 4xx is never lost. */
+    size_t length = strlen(message), bad;
+    while (!utf8_validate(message, length, &bad))
+        message[bad] = '?';
     const char *type = status >= 500 ? "server_error" : "invalid_request_error";
     json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", type,
                              "code", code);
