@@ -8,6 +8,10 @@ packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjans
 packages+=(wordnet-base dict-gcide dict-foldoc dict-jargon)
 # test tools: xmllint checks that the model card's SVG loss curve is well-formed XML
 packages+=(libxml2-utils)
+# the browser test of the web demo (tests/cli_browser.sh): headless chromium driven over
+# WebDriver by a Python standard-library client. About 100 MB more to fetch and unpack, so
+# SEMB_SKIP_BROWSER=1 leaves them out (the test then reports itself skipped).
+[ "${SEMB_SKIP_BROWSER:-0}" = 1 ] || packages+=(chromium chromium-driver python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
