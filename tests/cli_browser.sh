@@ -6,8 +6,10 @@
 # API's answer (one bar per sentence, answers ranked as /rank, hits as /search, groups as
 # /cluster, one bias row per occupation), an API error is shown; then the page of a server
 # started with --api-key (401 shown, then the typed key used) and of one without an index (the
-# Search tab says so). A screenshot of each tab is kept in cli_browser_output/ under the
-# folder CTest runs in (or $SEMB_TEST_OUTPUT); their paths are printed.
+# Search tab says so); each server must stop on SIGTERM. A screenshot of each tab is kept in
+# cli_browser_output/ under the folder CTest runs in (or $SEMB_TEST_OUTPUT); their paths are
+# printed. Skipped (77) without ../shared, without `semb serve` in the build, or without
+# chromium and chromium-driver.
 # usage: cli_browser.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,14 +37,25 @@ out="${SEMB_TEST_OUTPUT:-$PWD}/cli_browser_output"
 rm -rf "$out" && mkdir -p "$out"
 
 servers=()
-# stop_servers: SIGTERM to every server started here, then wait for each to exit
+# stop_servers: SIGTERM to every server started here; one still running 30 s later is killed
+# and reported (a graceful shutdown must not hang)
 stop_servers() {
-    local pid
+    local pid ok=0
     for pid in "${servers[@]}"; do
         kill "$pid" 2>/dev/null
+        for _ in $(seq 300); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "     semb serve (pid $pid) still running 30 s after SIGTERM; killed"
+            kill -9 "$pid" 2>/dev/null
+            ok=1
+        fi
         wait "$pid" 2>/dev/null
     done
     servers=()
+    return $ok
 }
 trap 'stop_servers; chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -83,17 +96,17 @@ check "index build" bash -c "'$semb' index build --model '$fixture' --corpus '$t
 if check "serve with an index" serve full --index "$tmp/titles.idx"; then
     check "every tab in the browser" demo full --page "$here/../web/index.html"
 fi
-stop_servers
+check "server with an index stops on SIGTERM" stop_servers
 
 if check "serve with --api-key" serve key --api-key "browser-test-key"; then
     check "api key in the browser" demo key --api-key "browser-test-key" --prefix key-
 fi
-stop_servers
+check "server with --api-key stops on SIGTERM" stop_servers
 
 if check "serve without an index" serve bare; then
     check "search tab without an index" demo bare --no-index
 fi
-stop_servers
+check "server without an index stops on SIGTERM" stop_servers
 
 echo "screenshots in $out:"
 for png in "$out"/*.png; do
