@@ -32,6 +32,10 @@ done
 for n in $duration $soak $threads $connections; do
     case $n in '' | *[!0-9]*) echo "serve_bench.sh: '$n' is not a whole number" >&2; exit 2 ;; esac
 done
+# wrk is not a build dependency: installed here when missing (Debian)
+command -v wrk >/dev/null ||
+    { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 command -v wrk >/dev/null || { echo "serve_bench.sh: wrk is needed (apt-get install wrk)" >&2; exit 2; }
 
 out=bench/out/serve

@@ -14,6 +14,10 @@ case $seconds in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&
 shared=${SEMB_SHARED_DIR:-$(cd .. && pwd)/shared}
 export SEMB_FUZZ_MODEL=${SEMB_FUZZ_MODEL:-$shared/fixtures/bert-tiny-mean}
 [ -e "$SEMB_FUZZ_MODEL/config.json" ] || { echo "run.sh: no model at $SEMB_FUZZ_MODEL" >&2; exit 2; }
+# clang (libFuzzer) is not a build dependency: installed here when missing (Debian)
+command -v clang >/dev/null ||
+    { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get install -y -qq --no-install-recommends clang libomp-dev >/dev/null; }
 command -v clang >/dev/null || { echo "run.sh: clang is needed (apt-get install clang libomp-dev)" >&2; exit 2; }
 
 echo "== build (build-fuzz/, log build-fuzz/build.log)"

@@ -8,10 +8,13 @@ packages=(build-essential cmake pkg-config libcmocka-dev libutf8proc-dev libjans
 packages+=(wordnet-base dict-gcide dict-foldoc dict-jargon)
 # test tools: xmllint checks that the model card's SVG loss curve is well-formed XML
 packages+=(libxml2-utils)
-# semb serve: curl drives the API tests (tests/cli_serve.sh); wrk the load benchmark
-# (bench/serve_bench.sh); clang's libFuzzer (with its OpenMP) the request fuzzer (fuzz/run.sh).
-# None of them is needed to build.
-packages+=(curl wrk clang libomp-dev)
+# semb serve: curl drives the API tests (tests/cli_serve.sh). wrk (bench/serve_bench.sh) and
+# clang + libomp-dev (fuzz/run.sh) are installed by those scripts when missing.
+packages+=(curl)
+# the browser test of the web demo (tests/cli_browser.sh): headless chromium driven over
+# WebDriver by a Python standard-library client. About 100 MB more to fetch and unpack, so
+# SEMB_SKIP_BROWSER=1 leaves them out (the test then reports itself skipped).
+[ "${SEMB_SKIP_BROWSER:-0}" = 1 ] || packages+=(chromium chromium-driver python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -160,6 +160,7 @@ check "401 WWW-Authenticate" header "$r" WWW-Authenticate Bearer
 check "401 with a wrong key" test "$(http "$r" GET /v1/models -H 'Authorization: Bearer k3y')" = 401
 check "200 with the key" test "$(http "$r" GET /v1/models -H 'Authorization: Bearer k3y s3cret')" = 200
 check "health needs no key" test "$(http "$r" GET /health)" = 200
+check "the page needs no key" test "$(http "$r" GET /)" = 200
 kill -INT "$pid"
 check "SIGINT: exit 0" stopped "$pid"
 export SEMB_API_KEY=envkey

@@ -128,7 +128,10 @@ static serve_response route_request(serve_context *ctx, const route *r, const ch
                                     const char *path, const char *authorization,
                                     const char *body, size_t length)
 {
-    bool open = r && r->page == serve_health && method_matches(r, method);
+    /* /health for probes; / because a browser opening the page cannot send a Bearer header
+     * (the page is static: it sends the key the user types with each API call) */
+    bool open = r && (r->page == serve_health || r->page == serve_web_page) &&
+                method_matches(r, method);
     if (!open && !authorized(ctx, authorization))
         return serve_error(401, "unauthorized", authorization
                                ? "invalid API key"
