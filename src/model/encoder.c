@@ -12,6 +12,7 @@
 #include "kernels/kernel_path.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_bf16.h"
 #include "model/encoder_bf16.h"
 
 void encoder_workspace_free(encoder_workspace *ws)
@@ -190,46 +191,66 @@ static semb_status ensure_packed(const encoder_config *cfg, const encoder_params
     return SEMB_OK;
 }
 
-/* One layer's linear maps: through the packed weights (bias and activation fused into the
- * product) when there are any, else linear_forward and a separate activation pass. */
-static void layer_linear(const float *packed, gemm_epilogue epilogue, activation_kind act,
-                         float *out, const float *inp, const float *weight, const float *bias,
-                         int M, int K, int N)
+/* Where one linear map's weights come from: packed for gemm_packed (bias and activation
+ * fused into the product), bf16 copies (linear_forward_bf16), or neither (linear_forward). */
+typedef struct linear_source {
+    const float *packed;
+    const uint16_t *bf16;
+} linear_source;
+
+static semb_status layer_linear(linear_source src, bool activate, const encoder_config *cfg,
+                                float *out, const float *inp, const float *weight,
+                                const float *bias, int M, int K, int N, semb_error *err)
 {
-    if (packed) {
-        gemm_packed(out, N, inp, K, packed, M, N, K, bias, epilogue, false);
-        return;
+    if (src.packed) {
+        gemm_packed(out, N, inp, K, src.packed, M, N, K, bias,
+                    activate ? gemm_epilogue_for(cfg->activation) : GEMM_EPILOGUE_NONE, false);
+        return SEMB_OK;
     }
-    linear_forward(out, inp, weight, bias, M, K, N);
-    if (epilogue != GEMM_EPILOGUE_NONE)
-        activation_forward(act, out, out, (size_t)M * (size_t)N);
+    if (src.bf16) {
+        semb_status st = linear_forward_bf16(out, inp, src.bf16, bias, M, K, N, err);
+        if (st)
+            return st;
+    } else {
+        linear_forward(out, inp, weight, bias, M, K, N);
+    }
+    if (activate)
+        activation_forward(cfg->activation, out, out, (size_t)M * (size_t)N);
+    return SEMB_OK;
 }
 
+/* One layer on ws->hidden in place. packed or bf16 (at most one) choose the linear maps'
+ * weights; neither: the float32 masters through linear_forward. */
 static semb_status layer_forward(const encoder_config *cfg, const layer_params *lp,
-                                 const packed_layer *packed, const packed_batch *batch,
-                                 encoder_workspace *ws, const float *position_bias,
-                                 semb_error *err)
+                                 const packed_layer *packed, const layer_bf16_weights *bf16,
+                                 const packed_batch *batch, encoder_workspace *ws,
+                                 const float *position_bias, semb_error *err)
 {
     int T = batch->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
     int heads = cfg->num_heads, head_dim = H / heads;
     float eps = cfg->layer_norm_eps;
-    const gemm_epilogue none = GEMM_EPILOGUE_NONE, act = gemm_epilogue_for(cfg->activation);
-    layer_linear(packed ? packed->qkv : NULL, none, cfg->activation, ws->qkv, ws->hidden,
-                 lp->qkv_weight, lp->qkv_bias, T, H, 3 * H);
-    semb_status st = attention_forward(ws->context, NULL, ws->qkv, ws->qkv + H, ws->qkv + 2 * H,
-                                       3 * H, batch->cu_seqlens, batch->n_seqs, heads, head_dim,
-                                       1.0f / sqrtf((float)head_dim), position_bias,
-                                       batch->max_len);
+    linear_source qkv = {packed ? packed->qkv : NULL, bf16 ? bf16->qkv : NULL};
+    linear_source out = {packed ? packed->out : NULL, bf16 ? bf16->out : NULL};
+    linear_source ffn_in = {packed ? packed->ffn_in : NULL, bf16 ? bf16->ffn_in : NULL};
+    linear_source ffn_out = {packed ? packed->ffn_out : NULL, bf16 ? bf16->ffn_out : NULL};
+    semb_status st = layer_linear(qkv, false, cfg, ws->qkv, ws->hidden, lp->qkv_weight,
+                                  lp->qkv_bias, T, H, 3 * H, err);
     if (st)
-        return semb_fail(err, st, "attention: out of memory");
-    layer_linear(packed ? packed->out : NULL, none, cfg->activation, ws->projected, ws->context,
-                 lp->out_weight, lp->out_bias, T, H, H);
+        return st;
+    if (attention_forward(ws->context, NULL, ws->qkv, ws->qkv + H, ws->qkv + 2 * H, 3 * H,
+                          batch->cu_seqlens, batch->n_seqs, heads, head_dim,
+                          1.0f / sqrtf((float)head_dim), position_bias, batch->max_len))
+        return semb_fail(err, SEMB_ERR_NOMEM, "attention: out of memory");
+    if ((st = layer_linear(out, false, cfg, ws->projected, ws->context, lp->out_weight,
+                           lp->out_bias, T, H, H, err)))
+        return st;
     add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->attn_norm_weight,
                           lp->attn_norm_bias, T, H, eps);
-    layer_linear(packed ? packed->ffn_in : NULL, act, cfg->activation, ws->ffn, ws->hidden,
-                 lp->ffn_in_weight, lp->ffn_in_bias, T, H, I);
-    layer_linear(packed ? packed->ffn_out : NULL, none, cfg->activation, ws->projected, ws->ffn,
-                 lp->ffn_out_weight, lp->ffn_out_bias, T, I, H);
+    if ((st = layer_linear(ffn_in, true, cfg, ws->ffn, ws->hidden, lp->ffn_in_weight,
+                           lp->ffn_in_bias, T, H, I, err)) ||
+        (st = layer_linear(ffn_out, false, cfg, ws->projected, ws->ffn, lp->ffn_out_weight,
+                           lp->ffn_out_bias, T, I, H, err)))
+        return st;
     add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->ffn_norm_weight,
                           lp->ffn_norm_bias, T, H, eps);
     return SEMB_OK;
@@ -257,11 +278,9 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
         return st;
     for (int l = 0; l < cfg->num_layers; l++) {
         packed_layer p = use_packed ? packed_layer_at(cfg, ws->packed.arena, l) : (packed_layer){0};
-        st = ws->bf16 ? encoder_layer_forward_bf16(cfg, &params->layers[l], &ws->bf16->layers[l],
-                                                   batch, ws, position_bias, err)
-                      : layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, batch, ws,
-                                      position_bias, err);
-        if (st)
+        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL,
+                                ws->bf16 ? &ws->bf16->layers[l] : NULL, batch, ws, position_bias,
+                                err)))
             return st;
     }
     *hidden = ws->hidden;

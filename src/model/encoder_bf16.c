@@ -1,15 +1,10 @@
 #include "model/encoder_bf16.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/activation.h"
-#include "kernels/attention.h"
 #include "kernels/bf16.h"
-#include "kernels/layernorm.h"
-#include "kernels/matmul_bf16.h"
 
 void encoder_bf16_weights_free(encoder_bf16_weights *w)
 {
@@ -65,35 +60,6 @@ semb_status encoder_bf16_weights_refresh(encoder_bf16_weights *w, const encoder_
         }
     }
     w->version = params->version;
-    return SEMB_OK;
-}
-
-semb_status encoder_layer_forward_bf16(const encoder_config *cfg, const layer_params *lp,
-                                       const layer_bf16_weights *w, const packed_batch *batch,
-                                       encoder_workspace *ws, const float *position_bias,
-                                       semb_error *err)
-{
-    int T = batch->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
-    int heads = cfg->num_heads, head_dim = H / heads;
-    float eps = cfg->layer_norm_eps;
-    semb_status st = linear_forward_bf16(ws->qkv, ws->hidden, w->qkv, lp->qkv_bias, T, H, 3 * H, err);
-    if (st)
-        return st;
-    if (attention_forward(ws->context, NULL, ws->qkv, ws->qkv + H, ws->qkv + 2 * H, 3 * H,
-                          batch->cu_seqlens, batch->n_seqs, heads, head_dim,
-                          1.0f / sqrtf((float)head_dim), position_bias, batch->max_len))
-        return semb_fail(err, SEMB_ERR_NOMEM, "attention: out of memory");
-    if ((st = linear_forward_bf16(ws->projected, ws->context, w->out, lp->out_bias, T, H, H, err)))
-        return st;
-    add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->attn_norm_weight,
-                          lp->attn_norm_bias, T, H, eps);
-    if ((st = linear_forward_bf16(ws->ffn, ws->hidden, w->ffn_in, lp->ffn_in_bias, T, H, I, err)))
-        return st;
-    activation_forward(cfg->activation, ws->ffn, ws->ffn, (size_t)T * (size_t)I);
-    if ((st = linear_forward_bf16(ws->projected, ws->ffn, w->ffn_out, lp->ffn_out_bias, T, I, H, err)))
-        return st;
-    add_layernorm_forward(ws->hidden, NULL, NULL, ws->projected, ws->hidden, lp->ffn_norm_weight,
-                          lp->ffn_norm_bias, T, H, eps);
     return SEMB_OK;
 }
 

@@ -32,11 +32,4 @@ semb_status encoder_bf16_weights_refresh(encoder_bf16_weights *w, const encoder_
 
 void encoder_bf16_weights_free(encoder_bf16_weights *w);
 
-/* One inference layer on ws->hidden in place, its linear layers in bf16 with weights w (the
- * float32 layer is encoder.c's layer_forward). Errors: SEMB_ERR_NOMEM. */
-semb_status encoder_layer_forward_bf16(const encoder_config *cfg, const layer_params *lp,
-                                       const layer_bf16_weights *w, const packed_batch *batch,
-                                       encoder_workspace *ws, const float *position_bias,
-                                       semb_error *err);
-
 #endif
