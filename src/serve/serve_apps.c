@@ -46,25 +46,6 @@ serve_response serve_apps_ok(json_t *body)
     return (serve_response){.status = 200, .body = body};
 }
 
-/* The number of tokens prompt + text has before truncation. */
-static semb_status count_prompted(const semb_model *model, const char *prompt,
-                                  const char *text, size_t length, size_t *count,
-                                  semb_error *err)
-{
-    size_t prompt_length = prompt ? strlen(prompt) : 0;
-    if (!prompt_length)
-        return semb_count_tokens(model, text, length, count, err);
-    char *full = malloc(prompt_length + length + 1);
-    if (!full)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory counting tokens");
-    memcpy(full, prompt, prompt_length);
-    memcpy(full + prompt_length, text, length);
-    full[prompt_length + length] = '\0';
-    semb_status st = semb_count_tokens(model, full, prompt_length + length, count, err);
-    free(full);
-    return st;
-}
-
 bool serve_apps_check_lengths(serve_context *ctx, const char *field, bool array,
                               const char *const *texts, const size_t *lengths, size_t n,
                               const char *prompt, serve_response *error)
@@ -72,34 +53,41 @@ bool serve_apps_check_lengths(serve_context *ctx, const char *field, bool array,
     if (!serve_context_limits(ctx)->reject_long)
         return true;
     const semb_model *model = serve_context_model(ctx);
-    if (!prompt) {
+    size_t limit = (size_t)semb_model_max_seq_length(model);
+    size_t *counts = malloc((n ? n : 1) * sizeof *counts);
+    if (!counts) {
+        *error = serve_error(500, "internal", "out of memory counting tokens");
+        return false;
+    }
+    semb_error err = {0};
+    semb_status st = serve_count_tokens(ctx, texts, lengths, n, prompt, counts, &err);
+    if (st) {
+        free(counts);
+        *error = serve_apps_failure(st, &err);
+        return false;
+    }
+    size_t i = 0, count = 0;
+    while (i < n && counts[i] <= limit)
+        i++;
+    if (i < n)
+        count = counts[i];
+    free(counts);
+    if (i == n)
+        return true;
+    if (!prompt) { /* the prompt serve_count_tokens applied, for the message */
         const char *name = semb_model_default_prompt_name(model);
         prompt = name ? semb_model_prompt(model, name) : NULL;
     }
-    size_t limit = (size_t)semb_model_max_seq_length(model);
-    for (size_t i = 0; i < n; i++) {
-        size_t count = 0;
-        semb_error err = {0};
-        semb_status st = count_prompted(model, prompt, texts[i],
-                                        lengths ? lengths[i] : strlen(texts[i]), &count, &err);
-        if (st) {
-            *error = serve_apps_failure(st, &err);
-            return false;
-        }
-        if (count <= limit)
-            continue;
-        char name[160];
-        if (array)
-            snprintf(name, sizeof name, "%.120s[%zu]", field, i);
-        else
-            snprintf(name, sizeof name, "%.120s", field);
-        *error = serve_error(400, "input_too_long",
-                             "'%s' has %zu tokens%s; the model takes at most %zu and this "
-                             "server rejects longer texts instead of truncating them",
-                             name, count, prompt && *prompt ? " with its prompt" : "", limit);
-        return false;
-    }
-    return true;
+    char name[160];
+    if (array)
+        snprintf(name, sizeof name, "%.120s[%zu]", field, i);
+    else
+        snprintf(name, sizeof name, "%.120s", field);
+    *error = serve_error(400, "input_too_long",
+                         "'%s' has %zu tokens%s; the model takes at most %zu and this "
+                         "server rejects longer texts instead of truncating them",
+                         name, count, prompt && *prompt ? " with its prompt" : "", limit);
+    return false;
 }
 
 bool serve_apps_encode(serve_context *ctx, const char *const *texts, const size_t *lengths,
