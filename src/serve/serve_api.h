@@ -59,6 +59,10 @@ semb_status serve_encode(serve_context *ctx, const char *const *texts, const siz
                          size_t n, const char *prompt, float *out, size_t *tokens,
                          size_t *truncated, semb_error *err);
 
+/* The prompt encoding applies for prompt: itself, or for NULL the model's default prompt
+ * ("" when it has none), as semb_encode_options.prompt does. */
+const char *serve_effective_prompt(const serve_context *ctx, const char *prompt);
+
 /* The tokens each text has with prompt prepended (NULL: the model's default, as serve_encode),
  * special tokens included, before truncation, into counts[n]: a text with more than
  * semb_model_max_seq_length tokens will be truncated (or, with limits.reject_long, should be

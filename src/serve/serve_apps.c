@@ -74,10 +74,7 @@ bool serve_apps_check_lengths(serve_context *ctx, const char *field, bool array,
     free(counts);
     if (i == n)
         return true;
-    if (!prompt) { /* the prompt serve_count_tokens applied, for the message */
-        const char *name = semb_model_default_prompt_name(model);
-        prompt = name ? semb_model_prompt(model, name) : NULL;
-    }
+    prompt = serve_effective_prompt(ctx, prompt);
     char name[160];
     if (array)
         snprintf(name, sizeof name, "%.120s[%zu]", field, i);
@@ -86,7 +83,7 @@ bool serve_apps_check_lengths(serve_context *ctx, const char *field, bool array,
     *error = serve_error(400, "input_too_long",
                          "'%s' has %zu tokens%s; the model takes at most %zu and this "
                          "server rejects longer texts instead of truncating them",
-                         name, count, prompt && *prompt ? " with its prompt" : "", limit);
+                         name, count, *prompt ? " with its prompt" : "", limit);
     return false;
 }
 

@@ -70,7 +70,7 @@ static serve_response search_query(serve_context *ctx, semb_index *index, const 
                                    size_t query_length, size_t k,
                                    const semb_search_options *opts)
 {
-    const char *prompt = semb_model_prompt(serve_context_model(ctx), "query");
+    const char *prompt = semb_model_query_prompt(serve_context_model(ctx));
     serve_response r;
     float *row = NULL;
     if (!serve_apps_check_lengths(ctx, "query", false, &query, &query_length, 1, prompt, &r) ||

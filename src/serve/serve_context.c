@@ -126,11 +126,11 @@ void serve_model_release(serve_context *ctx)
 }
 
 /* What semb_encode prepends for prompt: NULL means the model's default prompt. "" for none. */
-static const char *effective_prompt(const semb_model *model, const char *prompt)
+const char *serve_effective_prompt(const serve_context *ctx, const char *prompt)
 {
-    const char *name = semb_model_default_prompt_name(model);
+    const char *name = semb_model_default_prompt_name(ctx->model);
     if (!prompt && name)
-        prompt = semb_model_prompt(model, name);
+        prompt = semb_model_prompt(ctx->model, name);
     return prompt ? prompt : "";
 }
 
@@ -138,7 +138,7 @@ semb_status serve_count_tokens(serve_context *ctx, const char *const *texts,
                                const size_t *lengths, size_t n, const char *prompt,
                                size_t *counts, semb_error *err)
 {
-    prompt = effective_prompt(ctx->model, prompt);
+    prompt = serve_effective_prompt(ctx, prompt);
     size_t prompt_length = strlen(prompt), joined_size = 0;
     char *joined = NULL; /* prompt + text, grown as needed */
     semb_status st = SEMB_OK;
@@ -175,7 +175,7 @@ semb_status serve_encode(serve_context *ctx, const char *const *texts, const siz
     size_t *counts = malloc((n ? n : 1) * sizeof *counts);
     if (!counts)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    prompt = effective_prompt(ctx->model, prompt);
+    prompt = serve_effective_prompt(ctx, prompt);
     semb_status st = serve_count_tokens(ctx, texts, lengths, n, prompt, counts, err);
     if (!st) {
         size_t limit = (size_t)semb_model_max_seq_length(ctx->model);
