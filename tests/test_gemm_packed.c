@@ -58,6 +58,11 @@ static void check_product(const gemm_case *c)
     float *P = packed_copy(W, N, K);
     gemm_packed(C, ldc, A, lda, P, M, N, K, c->bias ? bias : NULL, GEMM_EPILOGUE_NONE,
                 c->accumulate);
+    /* the scalar reference reads the same packed panels */
+    float *R = malloc((size_t)M * ldc * sizeof *R);
+    memcpy(R, C0, (size_t)M * ldc * sizeof *R);
+    gemm_packed_reference(R, ldc, A, lda, P, M, N, K, c->bias ? bias : NULL,
+                          GEMM_EPILOGUE_NONE, c->accumulate);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
             size_t at = (size_t)i * ldc + j;
@@ -72,12 +77,15 @@ static void check_product(const gemm_case *c)
                 abs_sum += fabs((double)A[(size_t)i * lda + k] * W[(size_t)j * K + k]);
             }
             double tol = (K + 2) * (double)FLT_EPSILON * abs_sum + FLT_MIN;
+            if (fabs(R[at] - sum) > tol)
+                fail_msg("gemm_packed_reference M=%d N=%d K=%d: C[%d,%d] = %.9g, expected %.9g",
+                         M, N, K, i, j, R[at], sum);
             if (fabs(C[at] - sum) > tol)
                 fail_msg("gemm_packed M=%d N=%d K=%d pad=%d bias=%d acc=%d: C[%d,%d] = %.9g, "
                          "expected %.9g (tolerance %.3g)",
                          M, N, K, c->pad, c->bias, c->accumulate, i, j, C[at], sum, tol);
         }
-    free(A), free(W), free(bias), free(C0), free(C), free(P);
+    free(A), free(W), free(bias), free(C0), free(C), free(R), free(P);
 }
 
 static bool have_avx2(void)
