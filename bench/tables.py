@@ -48,15 +48,21 @@ def cmd_add(a):
             append(a.results, {**json.loads(line[7:]), **tags(a.tags)})
 
 
+# The parts of a training step the log gives (semb train --log), in the order they run.
+STEP_PARTS = ["data_s", "first_pass_s", "forward_s", "loss_s", "backward_s", "optimizer_s"]
+
+
 def cmd_add_train(a):
-    """Per step of the log: step_s, data_s and tokens. The first step is the warm-up (first
-    touch of the workspaces, the data files read into the shuffle buffer): throughput comes
-    from the steps after it, when there are any."""
+    """Per step of the log: step_s, data_s, the parts of the step (STEP_PARTS, where the log
+    has them) and tokens. The first step is the warm-up (first touch of the workspaces, the
+    data files read into the shuffle buffer): throughput comes from the steps after it, when
+    there are any."""
     steps = []
     for line in open(a.log):
         e = json.loads(line)
         if "step_s" in e:
-            steps.append(dict(step_s=e["step_s"], data_s=e["data_s"], tokens=e["tokens_per_s"] * e["step_s"]))
+            steps.append(dict(step_s=e["step_s"], tokens=e["tokens_per_s"] * e["step_s"],
+                              **{k: e[k] for k in STEP_PARTS if k in e}))
     if not steps:
         sys.exit(f"{a.log}: no step lines with step_s")
     t = tags(a.tags)
@@ -286,6 +292,35 @@ def report_gradcache(res):
     rows.append(["GradCache / plain (target ≥ 0.80; RSS < 2,048 MiB)", ratio(c, p),
                  f"{'< 2 GiB' if rss and rss < 2048 else '≥ 2 GiB'}" if rss else "n/a"])
     table(["", "pairs/s", "peak RSS"], rows)
+    report_step_parts(plain, cached)
+
+
+def report_step_parts(plain, cached):
+    """Where the time of a step goes, per 1,000 pairs, and the ratio GradCache could reach
+    if its first pass cost exactly one forward pass: (F + B + O) / (2F + B + O/k), F, B, O
+    plain training's forward, backward and optimizer time per pair and k the ratio of the
+    batch sizes (GradCache updates the weights k times less often)."""
+    def parts(rs):
+        timed = [s for r in rs for s in (r["steps"][1:] or r["steps"]) if "forward_s" in s]
+        if not timed:
+            return None
+        per = 1000 / rs[0]["batch"]  # means, so that the parts add up to the step
+        out = {k: per * statistics.fmean(s.get(k, 0) for s in timed) for k in STEP_PARTS + ["step_s"]}
+        out["other_s"] = out["step_s"] - sum(out[k] for k in STEP_PARTS)
+        return out
+    p, c = parts(plain), parts(cached)
+    if not p or not c:
+        return
+    print("Where the time goes, seconds per 1,000 pairs (mean over timed steps; `--log` fields):\n")
+    names = ["data", "first pass", "forward", "loss", "backward", "optimizer", "other", "step"]
+    keys = STEP_PARTS + ["other_s", "step_s"]
+    table([""] + names, [[n] + [f"{r[k]:.2f}" for k in keys] for n, r in (("plain", p), ("GradCache", c))])
+    k = cached[0]["batch"] / plain[0]["batch"]
+    bound = (p["forward_s"] + p["backward_s"] + p["optimizer_s"]) / \
+        (2 * p["forward_s"] + p["backward_s"] + p["optimizer_s"] / k)
+    print(f"Backward / forward: {p['backward_s'] / p['forward_s']:.2f} (plain). A first pass costing one "
+          f"forward caps GradCache / plain at (F + B + O) / (2F + B + O/{k:.0f}) = {bound:.2f} with "
+          f"plain's F, B, O; GradCache's first pass / its forward: {c['first_pass_s'] / c['forward_s']:.2f}.\n")
 
 
 def report_data_share(res):

@@ -22,14 +22,15 @@ train() {
         { echo "     $(tail -3 "$tmp/train.err")"; return 1; }
 }
 # log_ok FILE STEPS: one JSON object per step with step 1..STEPS and numeric loss, lr, grad_norm,
-# pairs_per_s, step_s, data_s
+# pairs_per_s, step_s and its parts data_s, first_pass_s, forward_s, loss_s, backward_s, optimizer_s
 log_ok() {
     [ "$(wc -l <"$1")" -eq "$2" ] || return 1
     local n=0 line key
     while IFS= read -r line; do
         n=$((n + 1))
         [[ $line =~ ^\{.*\}$ && $line =~ \"step\":\ *$n[,}] ]] || return 1
-        for key in loss lr grad_norm pairs_per_s step_s data_s; do
+        for key in loss lr grad_norm pairs_per_s step_s data_s first_pass_s forward_s loss_s \
+            backward_s optimizer_s; do
             [[ $line =~ \"$key\":\ *-?[0-9] ]] || return 1
         done
     done <"$1"

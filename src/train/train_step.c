@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/timer.h"
 
 void train_step_state_free(train_step_state *s)
 {
@@ -50,6 +51,8 @@ semb_status train_step_gradients(train_step_state *s, const semb_model *model,
     s->embedder.activations.bf16 = cfg->precision == SEMB_COMPUTE_BF16 ? &s->bf16 : NULL;
     int chunk = cfg->mini_batch_size > 0 && cfg->mini_batch_size < n ? cfg->mini_batch_size : n;
     int n_chunks = (n + chunk - 1) / chunk;
+    train_step_timing *tm = &s->timing;
+    double clock = timer_seconds(), now;
     /* Pass 1 (GradCache only): embeddings of every chunk; activations are overwritten by the
      * next chunk, which is the point. Without GradCache the single chunk's forward pass is
      * kept for the backward pass below. */
@@ -59,15 +62,24 @@ semb_status train_step_gradients(train_step_state *s, const semb_model *model,
         st = embedder_forward(&s->embedder, model, batch->ids + first, batch->counts + first,
                               count, &d, s->embeddings + (size_t)first * dim, err);
     }
+    now = timer_seconds();
+    *(n_chunks == 1 ? &tm->forward : &tm->first_pass) += now - clock;
+    clock = now;
     if (st)
         return st;
     const float *anchors = s->embeddings, *candidates = s->embeddings + (size_t)batch->batch * dim;
     st = mnrl_loss(&cfg->loss, anchors, candidates, batch->batch, batch->n_negatives, (int)dim,
                    loss, s->d_embeddings, s->d_embeddings + (size_t)batch->batch * dim, err);
+    now = timer_seconds();
+    tm->loss += now - clock;
+    clock = now;
     if (st)
         return st;
-    if (n_chunks == 1)
-        return embedder_backward(&s->embedder, model, s->d_embeddings, grads, err);
+    if (n_chunks == 1) {
+        st = embedder_backward(&s->embedder, model, s->d_embeddings, grads, err);
+        tm->backward += timer_seconds() - clock;
+        return st;
+    }
     /* Pass 2: re-run each chunk with its own dropout key (same masks), then backward with the
      * cached gradient of its embeddings. */
     float *scratch = malloc((size_t)chunk * dim * sizeof(float));
@@ -78,9 +90,15 @@ semb_status train_step_gradients(train_step_state *s, const semb_model *model,
         encoder_dropout d = chunk_dropout(cfg, c);
         st = embedder_forward(&s->embedder, model, batch->ids + first, batch->counts + first,
                               count, &d, scratch, err);
+        now = timer_seconds();
+        tm->forward += now - clock;
+        clock = now;
         if (!st)
             st = embedder_backward(&s->embedder, model, s->d_embeddings + (size_t)first * dim,
                                    grads, err);
+        now = timer_seconds();
+        tm->backward += now - clock;
+        clock = now;
     }
     free(scratch);
     return st;

@@ -34,8 +34,16 @@ typedef struct train_step_config {
     semb_compute_precision precision; /* of the encoder's linear layers, forward and backward */
 } train_step_config;
 
+/* Where a step's time goes, in seconds summed over every train_step_gradients call of the
+ * state (the caller takes differences): the GradCache first pass (0 without GradCache), the
+ * forward passes kept for the backward, the loss with its gradient, the backward passes. */
+typedef struct train_step_timing {
+    double first_pass, forward, loss, backward;
+} train_step_timing;
+
 typedef struct train_step_state {
     embedder embedder;
+    train_step_timing timing;
     float *embeddings, *d_embeddings; /* [(2 + k) * B, dim] */
     size_t capacity;
     encoder_bf16_weights bf16; /* SEMB_COMPUTE_BF16: the weights' copies, made each step */

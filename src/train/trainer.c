@@ -147,6 +147,7 @@ typedef struct trainer {
     double loop_seconds;
     double *step_times;    /* this run's step durations, for the median */
     double data_seconds;   /* this run's time in next_batch (reading, sampling, tokenizing) */
+    double optimizer_seconds; /* this run's time in clipping and AdamW */
     train_record record;
     sts_dataset sts;
     bool has_sts;
@@ -631,17 +632,36 @@ static semb_status save_checkpoint(trainer *t, semb_error *err)
     return st;
 }
 
-/* seconds and data_seconds: per step, averaged over the logging interval; data_seconds is
- * the part of seconds spent getting the batch (the data pipeline runs inside the step). */
-static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
-                     double data_seconds, size_t tokens, double elapsed)
+/* The run's cumulative time in each part of a step; a logging interval takes differences. */
+typedef struct step_parts {
+    double data, optimizer;
+    train_step_timing gradients;
+} step_parts;
+
+static step_parts step_parts_now(const trainer *t)
 {
+    return (step_parts){t->data_seconds, t->optimizer_seconds, t->step_state.timing};
+}
+
+/* seconds: per step, averaged over the logging interval of steps_in steps that began at
+ * `since`; the parts (data_s: getting the batch, the data pipeline runs inside the step;
+ * first_pass_s: GradCache's first pass; forward_s, loss_s, backward_s; optimizer_s: clipping
+ * and AdamW) are averaged the same way, and what they leave of step_s is bookkeeping. */
+static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
+                     const step_parts *since, int steps_in, size_t tokens, double elapsed)
+{
+    step_parts now = step_parts_now(t);
+    const train_step_timing *a = &since->gradients, *b = &now.gradients;
     fprintf(t->log,
             "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
             "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
-            "\"data_s\": %.6f}\n",
+            "\"data_s\": %.6f, \"first_pass_s\": %.6f, \"forward_s\": %.6f, \"loss_s\": %.6f, "
+            "\"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
             t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
-            (double)tokens / seconds, elapsed, seconds, data_seconds);
+            (double)tokens / seconds, elapsed, seconds, (now.data - since->data) / steps_in,
+            (b->first_pass - a->first_pass) / steps_in, (b->forward - a->forward) / steps_in,
+            (b->loss - a->loss) / steps_in, (b->backward - a->backward) / steps_in,
+            (now.optimizer - since->optimizer) / steps_in);
     fflush(t->log);
 }
 
@@ -667,6 +687,7 @@ static semb_status one_step(trainer *t, double *loss, double *lr, double *norm, 
         return st;
     /* The clipping factor is applied as AdamW reads each gradient: one pass over the
      * gradients fewer than clipping them in place first, the same floats. */
+    double optimizer_start = timer_seconds();
     *norm = 0;
     adamw_config adam = adamw_config_default();
     if (o->max_grad_norm > 0) {
@@ -681,6 +702,7 @@ static semb_status one_step(trainer *t, double *loss, double *lr, double *norm, 
     st = adamw_step(&adam, &t->adam, *lr, t->model->params.arena, t->grads.arena, t->trainable,
                     t->n_trainable, err);
     encoder_params_changed(&t->model->params);
+    t->optimizer_seconds += timer_seconds() - optimizer_start;
     return st;
 }
 
@@ -697,7 +719,8 @@ static semb_status train_loop(trainer *t, semb_error *err)
                       stderr, start);
     semb_status st = SEMB_OK;
     size_t interval_tokens = 0;
-    double interval_start = start, interval_data = 0;
+    double interval_start = start;
+    step_parts interval_parts = step_parts_now(t);
     t->step_times = malloc((size_t)(t->steps - t->start_step) * sizeof *t->step_times);
     if (!t->step_times)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
@@ -719,11 +742,11 @@ static semb_status train_loop(trainer *t, semb_error *err)
             int steps_in = t->step % every ? t->step % every : every;
             double seconds = (now - interval_start) / steps_in;
             log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr, norm, seconds,
-                     (t->data_seconds - interval_data) / steps_in,
-                     interval_tokens / (size_t)steps_in, t->record.seconds);
+                     &interval_parts, steps_in, interval_tokens / (size_t)steps_in,
+                     t->record.seconds);
             interval_tokens = 0;
             interval_start = now;
-            interval_data = t->data_seconds;
+            interval_parts = step_parts_now(t);
         }
         if (o->progress)
             progress_update(&t->progress, &(progress_step){t->step, loss, lr, o->batch_size}, now);
