@@ -734,7 +734,9 @@ typedef struct semb_search_options {
                                no Hamming shortlist (the float query against every row) */
     int rescore_multiplier; /* binary: the Hamming shortlist holds multiplier * k documents
                                (ST's rescore_multiplier); <= 0: 4 */
-    const char *query_prompt; /* NULL: the model's "query" prompt, else none */
+    const char *query_prompt; /* prepended to each query; "": none; NULL: the model's "query"
+                                 prompt, or where it has none its default prompt as
+                                 semb_encode applies it (semb_encode_options.prompt) */
     size_t ef;              /* with a graph: the candidate list of the approximate search
                                (recall against speed); 0: max(k, 100); below k: k */
 } semb_search_options;
