@@ -132,14 +132,23 @@ typedef enum semb_compute_precision {
      * optimizer stay float32, and the weights are kept in float32 (bfloat16 copies are made
      * per optimizer step or encode call). Hardware bf16 (AVX512-BF16 or AMX, through oneDNN)
      * where the CPU has it; emulated elsewhere: the same results, no faster than float32. */
-    SEMB_COMPUTE_BF16
+    SEMB_COMPUTE_BF16,
+    /* Encoding only: dynamic int8 quantization of the linear layers, as ONNX Runtime's
+     * quantize_dynamic: each weight row (output channel) to 7-bit integers with its own scale,
+     * made once per model (and again after the weights change); each input row to 8 bits
+     * with its own scale and zero point at every product; exact integer sums, float32
+     * dequantization with the bias and activation fused. Attention, softmax, LayerNorm and
+     * pooling stay float32. AVX2 integer kernels (scalar elsewhere: same results, slow).
+     * Embeddings move by about 1e-3 in cosine from float32 (bench/README.md has the STS
+     * change); training refuses it. */
+    SEMB_COMPUTE_INT8
 } semb_compute_precision;
 
-/* "fp32" or "bf16"; "?" for a value outside the enum. */
+/* "fp32", "bf16" or "int8"; "?" for a value outside the enum. */
 const char *semb_compute_precision_name(semb_compute_precision precision);
 
-/* Parses "fp32" or "bf16" (also "float32", "bfloat16"); SEMB_ERR_INVALID_ARG naming the value
- * and the accepted ones otherwise. */
+/* Parses "fp32", "bf16" or "int8" (also "float32", "bfloat16"); SEMB_ERR_INVALID_ARG naming
+ * the value and the accepted ones otherwise. */
 semb_status semb_compute_precision_from_name(const char *name, semb_compute_precision *out,
                                              semb_error *err);
 
@@ -153,10 +162,10 @@ typedef struct semb_encode_options {
      * (counted as sentence-transformers counts them: the prompt tokenized alone, less its
      * final special token) are left out of mean/max pooling. See semb_model_prompt. */
     const char *prompt;
-    /* SEMB_COMPUTE_FP32 (0, the default) or SEMB_COMPUTE_BF16: the linear weights are then
-     * copied to bfloat16 on the first such call and again after they change (training).
-     * bf16 embeddings measured within cosine 0.999999 of float32 ones. Another value:
-     * SEMB_ERR_INVALID_ARG. */
+    /* SEMB_COMPUTE_FP32 (0, the default), SEMB_COMPUTE_BF16 or SEMB_COMPUTE_INT8: the linear
+     * weights are then copied to bfloat16 (quantized to int8) on the first such call and
+     * again after they change (training). bf16 embeddings measured within cosine 0.999999 of
+     * float32 ones. Another value: SEMB_ERR_INVALID_ARG. */
     semb_compute_precision precision;
 } semb_encode_options;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# --precision fp32|bf16 of semb encode and semb train: bf16 embeddings close to fp32 ones
-# (and not identical: the bf16 path ran), a bf16 training run whose checkpoint keeps the
+# --precision fp32|bf16|int8 of semb encode and semb train: bf16 and int8 embeddings close to
+# fp32 ones (and not identical: their paths ran), int8 refused by train, a bf16 training run whose checkpoint keeps the
 # precision (a resume with another one is refused, one with the same continues bit for bit),
 # its model card saying bf16, and unknown values refused.
 # usage: cli_precision.sh SEMB_BINARY SHARED_DIR
@@ -31,9 +31,15 @@ cosines_close() {
         if (ab / sqrt(aa * bb) < 0.999) bad = 1; rows++ } END { exit (bad || rows != 3) }'
 }
 check "bf16 embeddings within cosine 0.999 of fp32" cosines_close "$tmp/fp32.jsonl" "$tmp/bf16.jsonl"
-expect_error --no-stdout "encode refuses an unknown precision" "^semb encode: --precision: 'fp16' is not fp32 or bf16$" \
+"$semb" encode --model "$fixture" --input "$tmp/in.txt" --threads 2 --precision int8 >"$tmp/int8.jsonl" 2>"$tmp/err" || cat "$tmp/err"
+"$semb" encode --model "$fixture" --input "$tmp/in.txt" --threads 1 --precision int8 --batch-size 1 >"$tmp/int8b.jsonl" 2>"$tmp/err" || cat "$tmp/err"
+check "encode --precision int8 writes 3 embeddings" test "$(grep -c '^\[' "$tmp/int8.jsonl")" -eq 3
+check "int8 embeddings are not the fp32 bits" bash -c "test -s '$tmp/int8.jsonl' && ! cmp -s '$tmp/fp32.jsonl' '$tmp/int8.jsonl'"
+check "int8 embeddings within cosine 0.999 of fp32" cosines_close "$tmp/fp32.jsonl" "$tmp/int8.jsonl"
+check "int8 does not depend on threads or batch size" cmp -s "$tmp/int8.jsonl" "$tmp/int8b.jsonl"
+expect_error --no-stdout "encode refuses an unknown precision" "^semb encode: --precision: 'fp16' is not fp32, bf16 or int8$" \
     "$semb" encode --model "$fixture" --input "$tmp/in.txt" --precision fp16
-expect_error --no-stdout "encode refuses an empty precision" "--precision: '' is not fp32 or bf16" \
+expect_error --no-stdout "encode refuses an empty precision" "--precision: '' is not fp32, bf16 or int8" \
     "$semb" encode --model "$fixture" --input "$tmp/in.txt" --precision ""
 
 # train
@@ -64,7 +70,9 @@ expect_failure "an old checkpoint refuses a bf16 resume" 'options.precision: the
 "$semb" train --resume "$tmp/old" "${opts[@]}" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
 check "an old checkpoint resumes in fp32 to the same bits" cmp -s "$tmp/old/checkpoint-4/model.safetensors" "$tmp/fp32/checkpoint-4/model.safetensors"
 check "bf16 and fp32 training end at other weights" bash -c "test -s '$tmp/fp32/model.safetensors' && ! cmp -s '$tmp/fp32/model.safetensors' '$tmp/full/model.safetensors'"
-expect_error --no-stdout "train refuses an unknown precision" "^semb train: --precision: 'int8' is not fp32 or bf16$" \
+expect_error --no-stdout "train refuses int8" "^semb train: --precision: 'int8' is not fp32 or bf16 .int8 is for encoding only.$" \
     "$semb" train --model "$fixture" "${opts[@]}" --precision int8 --output "$tmp/bad"
 check "and writes nothing" test ! -e "$tmp/bad"
+expect_error --no-stdout "train refuses an unknown precision" "^semb train: --precision: 'fp8' is not fp32 or bf16$" \
+    "$semb" train --model "$fixture" "${opts[@]}" --precision fp8 --output "$tmp/bad"
 finish cli_precision

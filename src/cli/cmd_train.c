@@ -170,8 +170,11 @@ int cmd_train(int argc, char **argv)
         return cli_failf("train", "--max-seq-length: %d is not a positive number",
                          o.max_seq_length), 2;
     semb_error err = {0};
-    if (semb_compute_precision_from_name(precision, &o.precision, &err))
-        return cli_failf("train", "--precision: '%s' is not fp32 or bf16", precision), 2;
+    if (semb_compute_precision_from_name(precision, &o.precision, &err) ||
+        o.precision == SEMB_COMPUTE_INT8)
+        return cli_failf("train", "--precision: '%s' is not fp32 or bf16%s", precision,
+                         o.precision == SEMB_COMPUTE_INT8 ? " (int8 is for encoding only)" : ""),
+               2;
     if (max_line_bytes < 1)
         return cli_failf("train", "--max-line-bytes: %d is not a positive number",
                          max_line_bytes), 2;

@@ -172,9 +172,10 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
     if (!m || (!texts && n) || (!out && n))
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_encode: NULL model, texts or output");
     semb_compute_precision precision = opts ? opts->precision : SEMB_COMPUTE_FP32;
-    if (precision != SEMB_COMPUTE_FP32 && precision != SEMB_COMPUTE_BF16)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_encode: precision %d is not fp32 or bf16",
-                         (int)precision);
+    if (precision != SEMB_COMPUTE_FP32 && precision != SEMB_COMPUTE_BF16 &&
+        precision != SEMB_COMPUTE_INT8)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "semb_encode: precision %d is not fp32, bf16 or int8", (int)precision);
     if (n == 0)
         return SEMB_OK;
     int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 32;
@@ -215,12 +216,14 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
         (st = encoder_bf16_weights_refresh(&m->bf16_weights, &m->config, &m->params, err)))
         goto done;
     m->workspace.bf16 = precision == SEMB_COMPUTE_BF16 ? &m->bf16_weights : NULL;
+    m->workspace.int8 = precision == SEMB_COMPUTE_INT8;
     for (size_t start = 0; start < n && !st; start += (size_t)batch_size) {
         int count = (int)(n - start < (size_t)batch_size ? n - start : (size_t)batch_size);
         st = encode_batch(m, &tok, order + start, count, normalize, skip, out, err);
     }
 done:
     m->workspace.bf16 = NULL;
+    m->workspace.int8 = false;
     free(order);
     tokenized_free(&tok);
     return st;

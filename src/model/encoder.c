@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/kernel_path.h"
 #include "kernels/layernorm.h"
@@ -26,6 +27,13 @@ void encoder_workspace_free(encoder_workspace *ws)
     free(ws->ffn);
     free(ws->position_bias);
     free(ws->packed.arena);
+    encoder_int8_weights *q = &ws->int8_weights;
+    for (int i = 0; q->weights && i < q->n_weights; i++)
+        gemm_int8_weight_free(&q->weights[i]);
+    free(q->weights);
+    free(q->rows);
+    free(q->row_scale);
+    free(q->row_zero);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -191,10 +199,67 @@ static semb_status ensure_packed(const encoder_config *cfg, const encoder_params
     return SEMB_OK;
 }
 
+/* Quantizes the layers' weights for gemm_int8 unless they are current, and sizes the
+ * quantized input rows for `tokens` rows. */
+static semb_status ensure_int8(const encoder_config *cfg, const encoder_params *params,
+                               size_t tokens, encoder_int8_weights *q, semb_error *err)
+{
+    int H = cfg->hidden_size, I = cfg->intermediate_size, L = cfg->num_layers;
+    size_t row_bytes = (size_t)gemm_int8_row_bytes(I > H ? I : H);
+    if (tokens > q->row_capacity || row_bytes > q->row_bytes) {
+        size_t rows = tokens > q->row_capacity ? tokens : q->row_capacity;
+        uint8_t *r = realloc(q->rows, rows * row_bytes);
+        if (r)
+            q->rows = r;
+        float *s = realloc(q->row_scale, rows * sizeof *s);
+        if (s)
+            q->row_scale = s;
+        int32_t *z = realloc(q->row_zero, rows * sizeof *z);
+        if (z)
+            q->row_zero = z;
+        if (!r || !s || !z)
+            return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate int8 inputs for %zu tokens",
+                             tokens);
+        q->row_capacity = rows;
+        q->row_bytes = row_bytes;
+    }
+    if (q->weights && q->version == params->version)
+        return SEMB_OK;
+    if (!q->weights) {
+        q->weights = calloc(L > 0 ? 4 * (size_t)L : 1, sizeof *q->weights);
+        if (!q->weights)
+            return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        q->n_weights = 4 * L;
+    }
+    semb_status st = SEMB_OK;
+    for (int l = 0; l < L && !st; l++) {
+        const layer_params *lp = &params->layers[l];
+        const float *W[4] = {lp->qkv_weight, lp->out_weight, lp->ffn_in_weight, lp->ffn_out_weight};
+        const int N[4] = {3 * H, H, I, H}, K[4] = {H, H, H, I};
+        for (int m = 0; m < 4 && !st; m++) {
+            gemm_int8_weight_free(&q->weights[4 * l + m]);
+            if ((st = gemm_int8_quantize_weight(&q->weights[4 * l + m], W[m], N[m], K[m], err)))
+                semb_fail_prefix(err, "layer %d: ", l);
+        }
+    }
+    if (st) { /* nothing half-made is kept: the next call starts over */
+        for (int i = 0; i < q->n_weights; i++)
+            gemm_int8_weight_free(&q->weights[i]);
+        free(q->weights);
+        q->weights = NULL;
+        return st;
+    }
+    q->version = params->version;
+    return SEMB_OK;
+}
+
 /* Where one linear map's weights come from: packed for gemm_packed (bias and activation
- * fused into the product), bf16 copies (linear_forward_bf16), or neither (linear_forward). */
+ * fused into the product), int8 (gemm_int8, the same fusions, inputs quantized first), bf16
+ * copies (linear_forward_bf16), or none of them (linear_forward). */
 typedef struct linear_source {
     const float *packed;
+    const gemm_int8_weight *int8;
+    encoder_int8_weights *int8_rows; /* with int8: where the inputs are quantized */
     const uint16_t *bf16;
 } linear_source;
 
@@ -202,9 +267,15 @@ static semb_status layer_linear(linear_source src, bool activate, const encoder_
                                 float *out, const float *inp, const float *weight,
                                 const float *bias, int M, int K, int N, semb_error *err)
 {
+    gemm_epilogue epilogue = activate ? gemm_epilogue_for(cfg->activation) : GEMM_EPILOGUE_NONE;
+    if (src.int8) {
+        encoder_int8_weights *q = src.int8_rows;
+        gemm_int8_quantize_rows(q->rows, q->row_scale, q->row_zero, inp, K, M, K);
+        gemm_int8(out, N, q->rows, q->row_scale, q->row_zero, src.int8, M, bias, epilogue);
+        return SEMB_OK;
+    }
     if (src.packed) {
-        gemm_packed(out, N, inp, K, src.packed, M, N, K, bias,
-                    activate ? gemm_epilogue_for(cfg->activation) : GEMM_EPILOGUE_NONE, false);
+        gemm_packed(out, N, inp, K, src.packed, M, N, K, bias, epilogue, false);
         return SEMB_OK;
     }
     if (src.bf16) {
@@ -222,17 +293,23 @@ static semb_status layer_linear(linear_source src, bool activate, const encoder_
 /* One layer on ws->hidden in place. packed or bf16 (at most one) choose the linear maps'
  * weights; neither: the float32 masters through linear_forward. */
 static semb_status layer_forward(const encoder_config *cfg, const layer_params *lp,
-                                 const packed_layer *packed, const layer_bf16_weights *bf16,
-                                 const packed_batch *batch, encoder_workspace *ws,
-                                 const float *position_bias, semb_error *err)
+                                 const packed_layer *packed, const gemm_int8_weight *int8,
+                                 const layer_bf16_weights *bf16, const packed_batch *batch,
+                                 encoder_workspace *ws, const float *position_bias,
+                                 semb_error *err)
 {
     int T = batch->total_tokens, H = cfg->hidden_size, I = cfg->intermediate_size;
     int heads = cfg->num_heads, head_dim = H / heads;
     float eps = cfg->layer_norm_eps;
-    linear_source qkv = {packed ? packed->qkv : NULL, bf16 ? bf16->qkv : NULL};
-    linear_source out = {packed ? packed->out : NULL, bf16 ? bf16->out : NULL};
-    linear_source ffn_in = {packed ? packed->ffn_in : NULL, bf16 ? bf16->ffn_in : NULL};
-    linear_source ffn_out = {packed ? packed->ffn_out : NULL, bf16 ? bf16->ffn_out : NULL};
+    encoder_int8_weights *rows = &ws->int8_weights;
+    linear_source qkv = {packed ? packed->qkv : NULL, int8 ? &int8[0] : NULL, rows,
+                         bf16 ? bf16->qkv : NULL};
+    linear_source out = {packed ? packed->out : NULL, int8 ? &int8[1] : NULL, rows,
+                         bf16 ? bf16->out : NULL};
+    linear_source ffn_in = {packed ? packed->ffn_in : NULL, int8 ? &int8[2] : NULL, rows,
+                            bf16 ? bf16->ffn_in : NULL};
+    linear_source ffn_out = {packed ? packed->ffn_out : NULL, int8 ? &int8[3] : NULL, rows,
+                             bf16 ? bf16->ffn_out : NULL};
     semb_status st = layer_linear(qkv, false, cfg, ws->qkv, ws->hidden, lp->qkv_weight,
                                   lp->qkv_bias, T, H, 3 * H, err);
     if (st)
@@ -273,12 +350,16 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);
-    bool use_packed = !ws->bf16 && kernel_path_best() == KERNEL_PATH_AVX2;
+    bool int8 = ws->int8 && !ws->bf16;
+    bool use_packed = !ws->bf16 && !int8 && kernel_path_best() == KERNEL_PATH_AVX2;
     if (use_packed && (st = ensure_packed(cfg, params, &ws->packed, err)))
+        return st;
+    if (int8 && (st = ensure_int8(cfg, params, (size_t)batch->total_tokens, &ws->int8_weights, err)))
         return st;
     for (int l = 0; l < cfg->num_layers; l++) {
         packed_layer p = use_packed ? packed_layer_at(cfg, ws->packed.arena, l) : (packed_layer){0};
-        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL,
+        const gemm_int8_weight *q = int8 ? &ws->int8_weights.weights[4 * l] : NULL;
+        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, q,
                                 ws->bf16 ? &ws->bf16->layers[l] : NULL, batch, ws, position_bias,
                                 err)))
             return st;

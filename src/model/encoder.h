@@ -5,6 +5,7 @@
 #ifndef SEMB_MODEL_ENCODER_H
 #define SEMB_MODEL_ENCODER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,19 @@ typedef struct encoder_packed_weights {
     uint64_t version; /* encoder_params.version it was packed from */
 } encoder_packed_weights;
 
+/* The layers' linear weights quantized for gemm_int8 (SEMB_COMPUTE_INT8), four per layer
+ * (qkv, out, ffn_in, ffn_out): made on the first int8 forward and again whenever the
+ * parameters' version moves; and the quantized inputs of one product. */
+typedef struct encoder_int8_weights {
+    struct gemm_int8_weight *weights; /* [4 * layers]; NULL until made */
+    int n_weights;
+    uint64_t version;
+    uint8_t *rows; /* [tokens, row bytes of the widest input] */
+    float *row_scale;
+    int32_t *row_zero;
+    size_t row_capacity, row_bytes;
+} encoder_int8_weights;
+
 /* Activation buffers, grown on demand and reused across calls, and the packed weights.
  * Zero-initialise; release with encoder_workspace_free. Not shared between threads. */
 typedef struct encoder_workspace {
@@ -39,6 +53,9 @@ typedef struct encoder_workspace {
     /* Set by the caller: NULL runs the linear layers in float32; else in bf16 with these
      * copies of the linear weights (model/encoder_bf16.h), current with the parameters. */
     const struct encoder_bf16_weights *bf16;
+    /* Set by the caller: true runs the linear layers through gemm_int8 (not with bf16). */
+    bool int8;
+    encoder_int8_weights int8_weights;
 } encoder_workspace;
 
 void encoder_workspace_free(encoder_workspace *ws);

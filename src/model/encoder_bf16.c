@@ -68,6 +68,7 @@ const char *semb_compute_precision_name(semb_compute_precision precision)
     switch (precision) {
     case SEMB_COMPUTE_FP32: return "fp32";
     case SEMB_COMPUTE_BF16: return "bf16";
+    case SEMB_COMPUTE_INT8: return "int8";
     }
     return "?";
 }
@@ -83,6 +84,10 @@ semb_status semb_compute_precision_from_name(const char *name, semb_compute_prec
         *out = SEMB_COMPUTE_BF16;
         return SEMB_OK;
     }
-    return semb_fail(err, SEMB_ERR_INVALID_ARG, "precision '%s' is not fp32 or bf16",
+    if (name && strcmp(name, "int8") == 0) {
+        *out = SEMB_COMPUTE_INT8;
+        return SEMB_OK;
+    }
+    return semb_fail(err, SEMB_ERR_INVALID_ARG, "precision '%s' is not fp32, bf16 or int8",
                      name ? name : "(null)");
 }

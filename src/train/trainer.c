@@ -260,6 +260,9 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--scale: %g is not a finite number", o->scale);
     if (!(o->dropout < 1))
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--dropout: %g is not in [0, 1)", o->dropout);
+    if (o->precision == SEMB_COMPUTE_INT8)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "--precision: int8 is for encoding only; train in fp32 or bf16");
     if (o->precision != SEMB_COMPUTE_FP32 && o->precision != SEMB_COMPUTE_BF16)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--precision: %d is not fp32 or bf16",
                          (int)o->precision);
