@@ -37,6 +37,16 @@ check "encode --precision int8 writes 3 embeddings" test "$(grep -c '^\[' "$tmp/
 check "int8 embeddings are not the fp32 bits" bash -c "test -s '$tmp/int8.jsonl' && ! cmp -s '$tmp/fp32.jsonl' '$tmp/int8.jsonl'"
 check "int8 embeddings within cosine 0.999 of fp32" cosines_close "$tmp/fp32.jsonl" "$tmp/int8.jsonl"
 check "int8 does not depend on threads or batch size" cmp -s "$tmp/int8.jsonl" "$tmp/int8b.jsonl"
+head -31 "$shared/data/stsb/test.tsv" >"$tmp/sts.tsv"
+"$semb" eval sts --model "$fixture" --data "$tmp/sts.tsv" >"$tmp/sts32.json" 2>"$tmp/err" || cat "$tmp/err"
+"$semb" eval sts --model "$fixture" --data "$tmp/sts.tsv" --precision int8 >"$tmp/sts8.json" 2>"$tmp/err" || cat "$tmp/err"
+# Spearman of 30 pairs in fp32 and int8: within 0.02 of each other (ranks rarely move)
+spearman() { sed -n 's/^{"spearman": \([-0-9.]*\),.*/\1/p' "$1"; }
+check "eval sts --precision int8 reports a Spearman near fp32's" \
+    awk -v a="$(spearman "$tmp/sts32.json")" -v b="$(spearman "$tmp/sts8.json")" \
+    'BEGIN { exit !(a != "" && b != "" && a - b < 0.02 && b - a < 0.02) }'
+expect_error --no-stdout "eval sts refuses an unknown precision" "^semb eval sts: --precision: 'int4' is not fp32, bf16 or int8$" \
+    "$semb" eval sts --model "$fixture" --data "$tmp/sts.tsv" --precision int4
 expect_error --no-stdout "encode refuses an unknown precision" "^semb encode: --precision: 'fp16' is not fp32, bf16 or int8$" \
     "$semb" encode --model "$fixture" --input "$tmp/in.txt" --precision fp16
 expect_error --no-stdout "encode refuses an empty precision" "--precision: '' is not fp32, bf16 or int8" \

@@ -174,9 +174,13 @@ static int eval_sts(int argc, char **argv)
 {
     const char *command = "eval sts";
     eval_args a = {0};
+    const char *precision = "fp32";
     const cli_option options[] = {
         EVAL_MODEL_OPTIONS(a), EVAL_BASELINE_OPTION(a),
         {"--data", CLI_STRING, &a.data, "the evaluation file (required)"},
+        {"--precision", CLI_STRING, &precision,
+         "fp32 (default), bf16 or int8: the encoder's arithmetic (semb encode --precision), to "
+         "measure what bf16 or int8 costs in correlation"},
     };
     int rc = parse(argc, argv, command,
                    "(--model DIR | --baseline tfidf) --data FILE.tsv [options]\n\n"
@@ -188,6 +192,9 @@ static int eval_sts(int argc, char **argv)
     if (rc >= 0 || (rc = check_args(command, &a, true, true)) >= 0)
         return rc;
     semb_error err = {0};
+    semb_compute_precision compute;
+    if (semb_compute_precision_from_name(precision, &compute, &err))
+        return cli_failf(command, "--precision: '%s' is not fp32, bf16 or int8", precision), 2;
     sts_dataset data;
     if (sts_dataset_read(a.data, &data, &err))
         return cli_fail(command, &err);
@@ -201,7 +208,7 @@ static int eval_sts(int argc, char **argv)
         sim = semb_model_similarity(model);
         warn_truncated(command, model, data.sentence1, data.count, NULL, "sentence1 texts");
         warn_truncated(command, model, data.sentence2, data.count, NULL, "sentence2 texts");
-        semb_encode_options opts = {.batch_size = a.batch_size};
+        semb_encode_options opts = {.batch_size = a.batch_size, .precision = compute};
         st = sts_evaluate(model, &data, &opts, &result, &err);
     }
     bool loaded = a.baseline || model;
