@@ -122,9 +122,9 @@ setup_ort() {
 # engines PART: the engines this machine can run for that part, in the order of round 1
 engines() {
     local e
-    for e in semb ort torch semb-bf16 torch-bf16; do
+    for e in semb ort torch semb-bf16 torch-bf16 semb-int8; do
         case $1:$e in
-        train:ort | lengths:torch* | lengths:*bf16) continue ;;
+        train:ort | lengths:torch* | lengths:*bf16 | lengths:*int8 | train:*int8) continue ;;
         *:ort) [ $ort = 1 ] || continue ;;
         *:torch) [ $torch = 1 ] || continue ;;
         *:torch-bf16) [ $torch_bf16 = 1 ] || continue ;;
@@ -154,9 +154,10 @@ part_peak() {
 encode_engine() { # ENGINE ROUND
     local tags=(part=encode round=$2) b t
     case $1 in
-    semb | semb-bf16)
+    semb | semb-bf16 | semb-int8)
         local p=fp32 opt=()
         [ "$1" = semb-bf16 ] && p=bf16 opt=(--precision bf16)
+        [ "$1" = semb-int8 ] && p=int8 opt=(--precision int8)
         build/bench_encode "$model" "$shared/data/stsb/test.tsv" --repeats 1 --sentences "$enc_sentences" \
             "${opt[@]}" | tables add "$results" engine=semb precision=$p "${tags[@]}" ;;
     ort)

@@ -210,7 +210,8 @@ def report_encode(res):
     if not res.select(part="encode"):
         return
     print("### a. Encoding (sentences/s, median over rounds)\n")
-    engines = [("semb", "fp32"), ("semb", "bf16"), ("ort", "fp32"), ("torch", "fp32"), ("torch", "bf16")]
+    engines = [("semb", "fp32"), ("semb", "bf16"), ("semb", "int8"), ("ort", "fp32"), ("torch", "fp32"),
+               ("torch", "bf16")]
     vals = {(e, p, c): res.value(part="encode", engine=e, precision=p, batch=c[0], threads=c[1])
             for e, p in engines for c in COLUMNS}
     rows = []
@@ -227,6 +228,10 @@ def report_encode(res):
                 [ratio(vals[("semb", "fp32", c)], best(c, fp32_anchors)) for c in COLUMNS])
     rows.append(["semb bf16 / best anchor, any precision (target ≥ 1.5)"] +
                 [ratio(vals[("semb", "bf16", c)], best(c, fp32_anchors + [("torch", "bf16")])) for c in COLUMNS])
+    rows.append(["semb int8 / ONNX Runtime fp32"] +
+                [ratio(vals[("semb", "int8", c)], vals[("ort", "fp32", c)]) for c in COLUMNS])
+    rows.append(["semb int8 / semb fp32"] +
+                [ratio(vals[("semb", "int8", c)], vals[("semb", "fp32", c)]) for c in COLUMNS])
     for e, p in (("semb", "fp32"), ("ort", "fp32"), ("semb", "bf16")):
         cells = []
         for b, t in COLUMNS:
