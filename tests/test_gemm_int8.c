@@ -627,8 +627,9 @@ static void test_same_bits_on_any_thread_count(void **state)
     free(A), free(W), free(bias), free(one), free(two);
 }
 
-/* A NaN or an infinity in row i of A makes row i of C NaN, in row n of W column n; every
- * other entry keeps the bits of the product with finite values there. */
+/* A NaN or an infinity in row i of A makes row i of C NaN, in row n of W column n, through
+ * the activations too (ReLU passes NaN, as torch.relu); every other entry keeps the bits of
+ * the product with finite values there. */
 static void test_not_finite_stays_in_its_row_and_column(void **state)
 {
     (void)state;
@@ -650,15 +651,21 @@ static void test_not_finite_stays_in_its_row_and_column(void **state)
         kernel_path path = p == 0 ? KERNEL_PATH_AVX2 : KERNEL_PATH_GENERIC;
         rows r = quantize_rows(path, A, K, M, K);
         gemm_int8_weight w = quantize_weight(W, N, K);
-        gemm_int8_using(path, C, N, r.q, r.scale, r.zero, &w, M, bias, GEMM_EPILOGUE_NONE);
-        for (int i = 0; i < M; i++)
-            for (int n = 0; n < N; n++) {
-                float got = C[(size_t)i * N + n], clean = clean_C[(size_t)i * N + n];
-                bool poisoned = i == 2 || i == 4 || n == 3 || n == 17;
-                if (poisoned ? !isnan(got) : memcmp(&got, &clean, sizeof got) != 0)
-                    fail_msg("%s: C[%d,%d] = %.9g, expected %s", kernel_path_name(path), i, n,
-                             got, poisoned ? "NaN" : "the finite product's");
-            }
+        for (int e = GEMM_EPILOGUE_NONE; e <= GEMM_EPILOGUE_RELU; e++) {
+            gemm_int8_using(path, C, N, r.q, r.scale, r.zero, &w, M, bias, (gemm_epilogue)e);
+            for (int i = 0; i < M; i++)
+                for (int n = 0; n < N; n++) {
+                    float got = C[(size_t)i * N + n], clean = clean_C[(size_t)i * N + n];
+                    bool poisoned = i == 2 || i == 4 || n == 3 || n == 17;
+                    bool ok = poisoned ? isnan(got)
+                              : e == GEMM_EPILOGUE_NONE ? memcmp(&got, &clean, sizeof got) == 0
+                                                        : isfinite(got);
+                    if (!ok)
+                        fail_msg("%s epilogue %d: C[%d,%d] = %.9g, expected %s",
+                                 kernel_path_name(path), e, i, n, got,
+                                 poisoned ? "NaN" : "the finite product's");
+                }
+        }
         free_rows(&r);
         gemm_int8_weight_free(&w);
     }
