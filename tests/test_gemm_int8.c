@@ -62,7 +62,8 @@ static bool have_avx2(void)
 {
     if (avx2_present())
         return true;
-    print_message("SKIPPED: the int8 AVX2 kernel needs AVX2 + FMA, this CPU (or SEMB_CPU) has none\n");
+    print_message("SKIPPED: the int8 AVX2 kernel needs AVX2 + FMA, "
+                  "this CPU (or SEMB_CPU) has none\n");
     return false;
 }
 
@@ -78,8 +79,8 @@ typedef struct rows {
 static rows quantize_rows(kernel_path path, const float *A, int lda, int M, int K)
 {
     rows r = {checked_malloc((size_t)M * gemm_int8_row_bytes(K)),
-              checked_malloc((size_t)M * sizeof(float)), checked_malloc((size_t)M * sizeof(int32_t)),
-              M, K};
+              checked_malloc((size_t)M * sizeof(float)),
+              checked_malloc((size_t)M * sizeof(int32_t)), M, K};
     memset(r.q, 0xAB, (size_t)M * gemm_int8_row_bytes(K));
     gemm_int8_quantize_rows_using(path, r.q, r.scale, r.zero, A, lda, M, K);
     return r;
@@ -183,9 +184,15 @@ static void fill_row(float *a, int kind, int K)
         case ROW_NAN: a[k] = k == K - 1 ? NAN : uniform(-1, 1); break;
         case ROW_INF: a[k] = k == 0 ? INFINITY : uniform(-1, 1); break;
         case ROW_MINUS_INF: a[k] = k == K / 3 ? -INFINITY : uniform(-1, 1); break;
-        case ROW_HALVES: a[k] = k == 0 ? -100.0f : k == 1 ? 155.0f : (float)(k % 255) - 99.5f; break;
-        case ROW_HALF_ZERO: a[k] = k == 0 ? -100.5f : k == 1 ? 154.5f : (float)(k % 254) - 99.5f; break;
-        case ROW_QUARTERS: a[k] = k == 0 ? -50.0f : k == 1 ? 77.5f : (float)(k % 255) * 0.5f - 49.75f; break;
+        case ROW_HALVES:
+            a[k] = k == 0 ? -100.0f : k == 1 ? 155.0f : (float)(k % 255) - 99.5f;
+            break;
+        case ROW_HALF_ZERO:
+            a[k] = k == 0 ? -100.5f : k == 1 ? 154.5f : (float)(k % 254) - 99.5f;
+            break;
+        case ROW_QUARTERS:
+            a[k] = k == 0 ? -50.0f : k == 1 ? 77.5f : (float)(k % 255) * 0.5f - 49.75f;
+            break;
         case ROW_TINY: a[k] = uniform(-1e-37f, 1e-37f); break;
         case ROW_SPARSE: a[k] = k % 3 == 0 ? 0.0f : uniform(-3, 5); break;
         default: a[k] = uniform(-3, 3); break;
@@ -404,7 +411,8 @@ static void independent_product(float *C, int ldc, const rows *r, const float *W
             amax = fmaxf(amax, fabsf(row[k]));
         s[n] = amax > 0 ? amax / 63.0f : 1.0f;
         for (int k = 0; k < K; k++)
-            qw[(size_t)n * K + k] = (int8_t)fmaxf(-63, fminf(63, nearbyintf(row[k] * (1.0f / s[n]))));
+            qw[(size_t)n * K + k] =
+                (int8_t)fmaxf(-63, fminf(63, nearbyintf(row[k] * (1.0f / s[n]))));
     }
     for (int i = 0; i < r->M; i++)
         for (int n = 0; n < N; n++) {
@@ -506,7 +514,8 @@ static void test_epilogue_equals_separate_pass(void **state)
     float *bias = random_floats((size_t)N, -1, 1);
     rows r = quantize_rows(kernel_path_best(), A, K, M, K);
     gemm_int8_weight w = quantize_weight(W, N, K);
-    float *plain = checked_malloc(count * sizeof *plain), *fused = checked_malloc(count * sizeof *fused);
+    float *plain = checked_malloc(count * sizeof *plain);
+    float *fused = checked_malloc(count * sizeof *fused);
     static const activation_kind kinds[] = {ACTIVATION_GELU, ACTIVATION_GELU_TANH,
                                             ACTIVATION_RELU};
     for (int a = 0; a < 3; a++) {
@@ -545,7 +554,8 @@ static void test_accuracy_against_float(void **state)
 {
     (void)state;
     int M = 64, N = 256, K = 384;
-    float *A = checked_malloc((size_t)M * K * sizeof *A), *W = checked_malloc((size_t)N * K * sizeof *W);
+    float *A = checked_malloc((size_t)M * K * sizeof *A);
+    float *W = checked_malloc((size_t)N * K * sizeof *W);
     for (size_t i = 0; i < (size_t)M * K; i++)
         A[i] = gaussian(1.0f);
     for (int i = 0; i < M; i += 8)
@@ -618,7 +628,8 @@ static void test_same_bits_on_any_thread_count(void **state)
                     GEMM_EPILOGUE_GELU);
     omp_set_num_threads(saved);
     assert_rows_equal(&r1, &r2);
-    assert_memory_equal(w1.packed, w2.packed, (size_t)(N + 15) / 16 * 16 * ((size_t)(K + 3) / 4 * 4));
+    size_t packed_bytes = (size_t)(N + 15) / 16 * 16 * (size_t)gemm_int8_row_bytes(K);
+    assert_memory_equal(w1.packed, w2.packed, packed_bytes);
     assert_memory_equal(w1.scale, w2.scale, (size_t)N * sizeof(float));
     assert_memory_equal(w1.column_sum, w2.column_sum, (size_t)N * sizeof(int32_t));
     assert_memory_equal(one, two, count * sizeof *one);
@@ -681,7 +692,8 @@ static void test_not_finite_stays_in_its_row_and_column(void **state)
 static void check_extremes(int K, bool avx2)
 {
     int M = 3, N = 3;
-    float *A = checked_malloc((size_t)M * K * sizeof *A), *W = checked_malloc((size_t)N * K * sizeof *W);
+    float *A = checked_malloc((size_t)M * K * sizeof *A);
+    float *W = checked_malloc((size_t)N * K * sizeof *W);
     for (int k = 0; k < K; k++) {
         A[k] = 1000.0f;                                /* bytes 255, zero 0 */
         A[K + k] = -1000.0f;                           /* bytes 0, zero 255 */
@@ -704,7 +716,8 @@ static void check_extremes(int K, bool avx2)
         for (int n = 0; n < N; n++) {
             int64_t corrected = 0;
             for (int k = 0; k < K; k++) {
-                int qa = A[(size_t)i * K + k] > 0 ? 255 : 0, qw = W[(size_t)n * K + k] > 0 ? 63 : -63;
+                int qa = A[(size_t)i * K + k] > 0 ? 255 : 0;
+                int qw = W[(size_t)n * K + k] > 0 ? 63 : -63;
                 corrected += (int64_t)(qa - zeros[i]) * qw;
             }
             if (i == 0 && n == 0)
