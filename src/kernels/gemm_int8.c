@@ -1,5 +1,6 @@
 #include "kernels/gemm_int8.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -68,7 +69,9 @@ semb_status gemm_int8_quantize_weight(gemm_int8_weight *w, const float *W, int N
             amax = fmaxf(amax, fabsf(row[k]));
         }
         /* NaN makes every output of the channel NaN, as the float product would */
-        float scale = !finite ? NAN : amax > 0.0f ? amax / WEIGHT_LEVELS : 1.0f;
+        /* a subnormal step has no finite inverse (0 * inf would quantize zeros to 63) */
+        float step = amax / WEIGHT_LEVELS;
+        float scale = !finite ? NAN : step >= FLT_MIN ? step : 1.0f;
         float inverse = finite ? 1.0f / scale : 0.0f;
         int8_t *panel = w->packed + (size_t)(n / GEMM_INT8_NR) * (size_t)Q * 64;
         int32_t sum = 0;
@@ -99,7 +102,9 @@ static void row_parameters(float lo, float hi, bool finite, float *scale, float 
         return;
     }
     float s = (hi - lo) / 255.0f;
-    if (!(s > 0.0f)) /* an all-zero row (or one whose range underflows) */
+    /* an all-zero row, or one whose step is subnormal: its inverse would overflow, and the
+     * paths disagree on converting the infinities */
+    if (!(s >= FLT_MIN))
         s = 1.0f;
     *scale = s;
     *inverse = 1.0f / s;

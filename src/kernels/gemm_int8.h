@@ -8,7 +8,9 @@
  *    t_i), so that 0 is exact;
  *  - C[i,n] = (t_i s_n) · (sum_k qa[i,k] qw[n,k] - z_i sum_k qw[n,k]) + bias[n], the sums
  *    exact in 32-bit integers (K up to 2^16), one float conversion, one fused multiply-add.
- * A row or weight channel holding a NaN or an infinity gives NaN outputs for it.
+ * A step (t_i or s_n) below FLT_MIN, an all-zero row or channel included, is taken as 1, so
+ * that its bytes (and zero point) are 0. A row or weight channel holding a NaN or an infinity
+ * gives NaN outputs for it.
  * The AVX2 kernel is bit-identical to the scalar reference before the epilogue. */
 #ifndef SEMB_KERNELS_GEMM_INT8_H
 #define SEMB_KERNELS_GEMM_INT8_H
