@@ -10,7 +10,8 @@
  *    exact in 32-bit integers (K up to 2^16), one float conversion, one fused multiply-add.
  * A step (t_i or s_n) below FLT_MIN, an all-zero row or channel included, is taken as 1, so
  * that its bytes (and zero point) are 0. A row or weight channel holding a NaN or an infinity
- * gives NaN outputs for it.
+ * gives NaN outputs for it, and so does a finite row whose range overflows float (hi - lo
+ * above FLT_MAX: values near +-1.7e38).
  * The AVX2 kernel is bit-identical to the scalar reference before the epilogue. */
 #ifndef SEMB_KERNELS_GEMM_INT8_H
 #define SEMB_KERNELS_GEMM_INT8_H
