@@ -176,6 +176,17 @@ expect_error "port out of range" "--port must be in 0..65535" "$semb" serve --mo
 expect_error "max-body not a size" "--max-body: '12x' is not a size" "$semb" serve --model "$fixture" --max-body 12x
 expect_error "max-body zero" "--max-body: '0' is not a size" "$semb" serve --model "$fixture" --max-body 0
 expect_error "no model" "--model is required" "$semb" serve --port 0
+expect_error "unknown precision" "--precision: 'fp16' is not fp32, bf16 or int8" "$semb" serve --model "$fixture" --port 0 --precision fp16
+# --precision int8: the endpoint answers with what `semb encode --precision int8` writes
+printf 'A man is playing a guitar.\n' | "$semb" encode --model "$fixture" --threads 1 --precision int8 >"$tmp/int8.jsonl" 2>/dev/null
+check "server with --precision int8" start_server int8 --precision int8
+check "int8 embeddings equal semb encode --precision int8's" bash -c "curl -s '$url/v1/embeddings' -d '{\"input\": \"A man is playing a guitar.\"}' >'$r' && python3 -c '
+import json, sys
+got = json.load(open(sys.argv[1]))[\"data\"][0][\"embedding\"]
+want = json.loads(open(sys.argv[2]).readline())
+sys.exit(not (len(got) == len(want) and all(abs(a - b) <= 1e-6 * max(1, abs(b)) for a, b in zip(got, want))))' '$r' '$tmp/int8.jsonl'"
+kill -TERM "$pid"
+check "int8 server exits 0" stopped "$pid"
 printf '%s\n' "The cat sat on the mat." "Paris is in France." "Stocks fell." >"$tmp/docs.txt"
 check "index build" bash -c "'$semb' index build --model '$fixture' --corpus '$tmp/docs.txt' --output '$tmp/docs.idx' >/dev/null 2>&1"
 check "server with --index and --name" start_server indexed --index "$tmp/docs.idx" --name "tiny model"

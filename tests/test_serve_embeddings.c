@@ -201,6 +201,37 @@ static void test_response_shape_and_values(void **state)
     serve_context_free(ctx);
 }
 
+/* A server started with precision int8 (`semb serve --precision int8`) answers with
+ * semb_encode's int8 embeddings, bit for bit, not the fp32 ones. */
+static void test_precision_int8(void **state)
+{
+    fixture *f = *state;
+    serve_limits limits = serve_limits_default();
+    limits.batch_window_ms = 0.0;
+    limits.precision = SEMB_COMPUTE_INT8;
+    serve_context *ctx = NULL;
+    semb_error err = {0};
+    if (serve_context_create(f->mean, NULL, "tiny-model", &limits, &ctx, &err))
+        fail_msg("%s", err.message);
+    const char *texts[] = {"A man is playing a guitar.", "a second, longer sentence here"};
+    int dim = semb_model_dimension(f->mean);
+    float *want = malloc(2 * (size_t)dim * sizeof *want), *got = malloc((size_t)dim * sizeof *got);
+    semb_encode_options int8 = {.precision = SEMB_COMPUTE_INT8};
+    assert_int_equal(semb_encode(f->mean, texts, NULL, 2, want, &int8, &err), SEMB_OK);
+    float *fp32 = reference(f->mean, texts, 2);
+    assert_memory_not_equal(want, fp32, 2 * (size_t)dim * sizeof *want);
+    serve_response r = post(ctx, "{\"input\": [\"A man is playing a guitar.\", "
+                                 "\"a second, longer sentence here\"]}");
+    assert_int_equal(r.status, 200);
+    for (size_t i = 0; i < 2; i++) {
+        float_embedding(json_array_get(json_object_get(r.body, "data"), i), dim, got);
+        assert_memory_equal(got, want + i * (size_t)dim, (size_t)dim * sizeof *got);
+    }
+    serve_response_free(&r);
+    free(want), free(got), free(fp32);
+    serve_context_free(ctx);
+}
+
 static void test_single_string_and_null_options(void **state)
 {
     fixture *f = *state;
@@ -438,6 +469,7 @@ int main(void)
         return skip;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_shape_and_values),
+        cmocka_unit_test(test_precision_int8),
         cmocka_unit_test(test_single_string_and_null_options),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_base64_known_strings),

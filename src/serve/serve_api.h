@@ -25,9 +25,12 @@ typedef struct serve_limits {
     bool reject_long;   /* a text over the model's max sequence length: 400 instead of
                            truncating it and reporting it in the response */
     double batch_window_ms; /* how long the batcher waits for more requests to join */
+    /* the encoder's arithmetic for every endpoint (semb_encode_options.precision): fp32,
+     * bf16 or int8 */
+    semb_compute_precision precision;
 } serve_limits;
 
-/* --max-body 1 MiB, 2,048 inputs, batch 64, truncate, 2 ms. */
+/* --max-body 1 MiB, 2,048 inputs, batch 64, truncate, 2 ms, fp32. */
 serve_limits serve_limits_default(void);
 
 typedef struct serve_context serve_context;

@@ -38,6 +38,7 @@ struct serve_batcher {
     serve_metrics *metrics;
     int max_batch, dim;
     double window_seconds;
+    semb_compute_precision precision;
 
     pthread_mutex_t lock; /* guards everything below up to the model lock */
     pthread_cond_t work;  /* queue changes, hold changes, stop, last caller gone */
@@ -139,7 +140,8 @@ static semb_status encode_texts(serve_batcher *b, const char *const *texts,
                                 const size_t *lengths, size_t n, const char *prompt,
                                 size_t tokens, float *out, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = b->max_batch, .prompt = prompt};
+    semb_encode_options opts = {.batch_size = b->max_batch, .prompt = prompt,
+                                .precision = b->precision};
     semb_status st = semb_encode(b->model, texts, lengths, n, out, &opts, err);
     if (st)
         semb_fail_prefix(err, "encoder: ");
@@ -276,7 +278,8 @@ static void batcher_init_sync(serve_batcher *b)
 }
 
 semb_status serve_batcher_create(semb_model *model, serve_metrics *metrics, int max_batch,
-                                 double window_ms, serve_batcher **out, semb_error *err)
+                                 double window_ms, semb_compute_precision precision,
+                                 serve_batcher **out, semb_error *err)
 {
     *out = NULL;
     if (!model || !metrics || max_batch < 1 || !(window_ms >= 0.0))
@@ -292,6 +295,7 @@ semb_status serve_batcher_create(semb_model *model, serve_metrics *metrics, int 
     b->max_batch = max_batch;
     b->dim = semb_model_dimension(model);
     b->window_seconds = window_ms / 1000.0;
+    b->precision = precision;
     batcher_init_sync(b);
     b->slices = malloc(batch * sizeof *b->slices);
     b->slice_done = malloc(batch * sizeof *b->slice_done);

@@ -32,11 +32,12 @@ struct serve_metrics;
 typedef struct serve_batcher serve_batcher;
 
 /* Starts the encoder thread over model (borrowed; outlives the batcher), recording each
- * semb_encode call it runs in metrics (borrowed) with serve_metrics_batch. max_batch >= 1,
- * window_ms >= 0. Errors: SEMB_ERR_INVALID_ARG, SEMB_ERR_NOMEM (also when the thread cannot
- * be started). */
+ * semb_encode call it runs in metrics (borrowed) with serve_metrics_batch; every call uses
+ * precision (semb_encode_options.precision). max_batch >= 1, window_ms >= 0. Errors:
+ * SEMB_ERR_INVALID_ARG, SEMB_ERR_NOMEM (also when the thread cannot be started). */
 semb_status serve_batcher_create(semb_model *model, struct serve_metrics *metrics, int max_batch,
-                                 double window_ms, serve_batcher **out, semb_error *err);
+                                 double window_ms, semb_compute_precision precision,
+                                 serve_batcher **out, semb_error *err);
 
 /* Stops taking new requests, encodes every request already queued, joins the thread and
  * waits until every caller has returned from serve_batcher_encode; then frees. NULL is a

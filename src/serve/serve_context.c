@@ -23,7 +23,8 @@ struct serve_context {
 serve_limits serve_limits_default(void)
 {
     return (serve_limits){.max_body = 1u << 20, .max_inputs = 2048, .max_batch = 64,
-                          .reject_long = false, .batch_window_ms = 2.0};
+                          .reject_long = false, .batch_window_ms = 2.0,
+                          .precision = SEMB_COMPUTE_FP32};
 }
 
 semb_status serve_context_create(semb_model *model, semb_index *index, const char *name,
@@ -45,7 +46,8 @@ semb_status serve_context_create(semb_model *model, semb_index *index, const cha
     semb_status st = serve_metrics_create(&ctx->metrics, err);
     if (!st)
         st = serve_batcher_create(model, ctx->metrics, limits->max_batch,
-                                  limits->batch_window_ms, &ctx->batcher, err);
+                                  limits->batch_window_ms, limits->precision, &ctx->batcher,
+                                  err);
     if (st) {
         serve_metrics_free(ctx->metrics);
         free(ctx->name);
