@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,17 @@ void test_rmtree(const char *path)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+double test_cosine(const float *a, const float *b, size_t dim)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t d = 0; d < dim; d++) {
+        ab += (double)a[d] * b[d];
+        aa += (double)a[d] * a[d];
+        bb += (double)b[d] * b[d];
+    }
+    return ab / sqrt(aa * bb);
 }
 
 semb_model *test_load_fixture(const char *fixture)

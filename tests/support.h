@@ -39,6 +39,9 @@ typedef struct test_temp_file {
 int test_temp_file_setup(void **state);
 int test_temp_file_teardown(void **state);
 
+/* The cosine of two float vectors of dim entries, summed in double. */
+double test_cosine(const float *a, const float *b, size_t dim);
+
 /* shared/fixtures/<name> loaded as a model; fails the test if it cannot. */
 semb_model *test_load_fixture(const char *fixture);
 

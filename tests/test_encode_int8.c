@@ -29,17 +29,6 @@ static const char *const texts[] = {
 };
 enum { N_TEXTS = sizeof texts / sizeof texts[0] };
 
-static double cosine(const float *a, const float *b, size_t dim)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t d = 0; d < dim; d++) {
-        ab += (double)a[d] * b[d];
-        aa += (double)a[d] * a[d];
-        bb += (double)b[d] * b[d];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 static float *encode(semb_model *m, semb_compute_precision precision, int batch)
 {
     size_t dim = (size_t)semb_model_dimension(m);
@@ -68,7 +57,7 @@ static void test_int8_close_to_fp32(void **state)
         assert_memory_not_equal(e32, e8, bytes);
         double worst = 1;
         for (size_t i = 0; i < N_TEXTS; i++)
-            worst = fmin(worst, cosine(e32 + i * dim, e8 + i * dim, dim));
+            worst = fmin(worst, test_cosine(e32 + i * dim, e8 + i * dim, dim));
         print_message("  %-22s int8 vs fp32: min cosine 1 - %.2e over %d sentences\n",
                       fixtures[f], 1 - worst, N_TEXTS);
         assert_true(worst >= 1 - 1e-5);

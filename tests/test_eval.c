@@ -525,17 +525,6 @@ static semb_model *tiny_model(temp_files *t)
     return m;
 }
 
-static double cosine(const float *a, const float *b, int dim)
-{
-    double dot = 0, na = 0, nb = 0;
-    for (int i = 0; i < dim; i++) {
-        dot += (double)a[i] * b[i];
-        na += (double)a[i] * a[i];
-        nb += (double)b[i] * b[i];
-    }
-    return dot / sqrt(na * nb);
-}
-
 static void test_sts_evaluate_by_hand(void **state)
 {
     temp_files *t = *state;
@@ -566,7 +555,7 @@ static void test_sts_evaluate_by_hand(void **state)
     for (int i = 0; i < N; i++) {
         const char *pair[2] = {s1[i], s2[i]};
         assert_int_equal(semb_encode(m, pair, NULL, 2, e, NULL, NULL), SEMB_OK);
-        predicted[i] = cosine(e, e + dim, dim);
+        predicted[i] = test_cosine(e, e + (size_t)dim, (size_t)dim);
         gold[i] = round(predicted[i] * 1000) / 1000;
     }
     sts_result got, want;

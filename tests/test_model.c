@@ -114,17 +114,6 @@ static void test_fixture_embeddings_match_reference(void **state)
     }
 }
 
-static double cosine(const float *a, const float *b, size_t dim)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t d = 0; d < dim; d++) {
-        ab += (double)a[d] * b[d];
-        aa += (double)a[d] * a[d];
-        bb += (double)b[d] * b[d];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 /* --precision bf16 on every fixture: each embedding's cosine with the float32 one at least
  * 0.999, not all equal (the bf16 path really ran), fp32 afterwards unchanged (the workspace
  * does not keep bf16 on), and a precision outside the enum refused. */
@@ -146,7 +135,7 @@ static void test_encode_bf16_near_fp32(void **state)
         assert_memory_equal(e32, again, s.n * dim * sizeof(float));
         double worst = 1;
         for (size_t i = 0; i < s.n; i++)
-            worst = fmin(worst, cosine(e32 + i * dim, e16 + i * dim, dim));
+            worst = fmin(worst, test_cosine(e32 + i * dim, e16 + i * dim, dim));
         printf("  %-22s bf16 vs fp32: min cosine 1 - %.2e over %zu sentences\n",
                fixture_names[f], 1 - worst, s.n);
         assert_true(worst >= 0.999);

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/activation.h"
-#include "kernels/activation_simd.h"
+#include "kernels/gemm_epilogue_simd.h"
 #include "kernels/simd_math.h"
 
 /* The largest weight magnitude after quantization (see gemm_int8.h). */
@@ -261,18 +261,6 @@ typedef struct int8_job {
     gemm_epilogue epilogue;
 } int8_job;
 
-SIMD_AVX2 static inline __attribute__((always_inline)) __m256 int8_epilogue(gemm_epilogue e,
-                                                                      __m256 x)
-{
-    switch (e) {
-    case GEMM_EPILOGUE_NONE: return x;
-    case GEMM_EPILOGUE_GELU: return activation_simd(ACTIVATION_GELU, x);
-    case GEMM_EPILOGUE_GELU_TANH: return activation_simd(ACTIVATION_GELU_TANH, x);
-    case GEMM_EPILOGUE_RELU: break;
-    }
-    return activation_simd(ACTIVATION_RELU, x);
-}
-
 /* Rows i .. i + R - 1 by the 16 columns of panel p, the whole of K. */
 SIMD_AVX2 static inline __attribute__((always_inline)) void int8_tile(const int R,
                                                                     const int8_job *j, int i,
@@ -318,8 +306,8 @@ SIMD_AVX2 static inline __attribute__((always_inline)) void int8_tile(const int 
         __m256i c1 = _mm256_sub_epi32(acc1[r], _mm256_mullo_epi32(z, sum1));
         __m256 v0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c0), _mm256_mul_ps(t, ws0), bias0);
         __m256 v1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c1), _mm256_mul_ps(t, ws1), bias1);
-        v0 = int8_epilogue(j->epilogue, v0);
-        v1 = int8_epilogue(j->epilogue, v1);
+        v0 = gemm_epilogue_simd(j->epilogue, v0);
+        v1 = gemm_epilogue_simd(j->epilogue, v1);
         float *c = j->C + (size_t)(i + r) * j->ldc + n0;
         simd_store_first(c, v0, cols);
         if (cols > 8)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/activation_simd.h"
+#include "kernels/gemm_epilogue_simd.h"
 #include "kernels/simd_math.h"
 
 /* Register block: GEMM_MR rows of C by GEMM_NR columns (two 8-float vectors), 12 of the 16
@@ -69,18 +69,6 @@ typedef struct tile_args {
     gemm_epilogue epilogue;
 } tile_args;
 
-SIMD_AVX2 static inline __attribute__((always_inline)) __m256 epilogue_apply(gemm_epilogue e,
-                                                                       __m256 x)
-{
-    switch (e) {
-    case GEMM_EPILOGUE_NONE: return x;
-    case GEMM_EPILOGUE_GELU: return activation_simd(ACTIVATION_GELU, x);
-    case GEMM_EPILOGUE_GELU_TANH: return activation_simd(ACTIVATION_GELU_TANH, x);
-    case GEMM_EPILOGUE_RELU: break;
-    }
-    return activation_simd(ACTIVATION_RELU, x);
-}
-
 /* One R x 16 tile over one K block. R is a constant after inlining, so the accumulators
  * stay in registers. */
 SIMD_AVX2 static inline __attribute__((always_inline)) void tile_kernel(const int R,
@@ -125,8 +113,8 @@ SIMD_AVX2 static inline __attribute__((always_inline)) void tile_kernel(const in
     for (int r = 0; r < R; r++) {
         __m256 v0 = acc0[r], v1 = acc1[r];
         if (t->finish) {
-            v0 = epilogue_apply(t->epilogue, v0);
-            v1 = epilogue_apply(t->epilogue, v1);
+            v0 = gemm_epilogue_simd(t->epilogue, v0);
+            v1 = gemm_epilogue_simd(t->epilogue, v1);
         }
         float *c = t->c + (size_t)r * t->ldc;
         if (full) {
