@@ -323,6 +323,7 @@ typedef struct semb_rank_options {
     const char *document_prompt;
     size_t top_k;                /* hits kept per query; 0 or more than n_candidates: all */
     int batch_size;              /* sentences per forward pass; <= 0 means 32 */
+    semb_compute_precision precision; /* the encoder's arithmetic (semb_encode_options) */
 } semb_rank_options;
 
 /* Ranks n_candidates NUL-terminated UTF-8 texts for each of n_queries queries by the model's
@@ -516,6 +517,7 @@ typedef struct semb_eval_options {
     const char *query_prompt;
     const char *document_prompt;
     size_t chunk_size;           /* texts embedded at once, which bounds memory; 0: 16384 */
+    semb_compute_precision precision; /* the encoder's arithmetic (semb_encode_options) */
 } semb_eval_options;
 
 /* Retrieval metrics as sentence-transformers' InformationRetrievalEvaluator computes them,

@@ -47,6 +47,18 @@ check "eval sts --precision int8 reports a Spearman near fp32's" \
     'BEGIN { exit !(a != "" && b != "" && a - b < 0.02 && b - a < 0.02) }'
 expect_error --no-stdout "eval sts refuses an unknown precision" "^semb eval sts: --precision: 'int4' is not fp32, bf16 or int8$" \
     "$semb" eval sts --model "$fixture" --data "$tmp/sts.tsv" --precision int4
+# the other commands that encode take --precision too: each runs in int8, and differs from fp32
+printf 'a guitar is played\nthe cat sleeps\nrevenue rose\n' >"$tmp/cands.txt"
+"$semb" rank --model "$fixture" --query "a man plays music" --candidates "$tmp/cands.txt" --format jsonl >"$tmp/rank32" 2>"$tmp/err" || cat "$tmp/err"
+check "rank --precision int8 runs" bash -c "'$semb' rank --model '$fixture' --query 'a man plays music' --candidates '$tmp/cands.txt' --format jsonl --precision int8 >'$tmp/rank8' 2>'$tmp/err' && test -s '$tmp/rank8'"
+check "and scores other than fp32's" bash -c "test -s '$tmp/rank32' && ! cmp -s '$tmp/rank32' '$tmp/rank8'"
+check "cluster --precision int8 runs" bash -c "'$semb' cluster --model '$fixture' --input '$tmp/in.txt' --k 2 --precision int8 >/dev/null 2>'$tmp/err'"
+check "bias --precision int8 runs" bash -c "'$semb' bias --model '$fixture' --precision int8 --format json >'$tmp/bias8' 2>'$tmp/err' && test -s '$tmp/bias8'"
+check "eval triplet --precision int8 runs" bash -c "printf '{\"anchor\": \"a\", \"positive\": \"b\", \"negative\": \"c\"}\n' >'$tmp/t.jsonl' && '$semb' eval triplet --model '$fixture' --data '$tmp/t.jsonl' --precision int8 >/dev/null 2>'$tmp/err'"
+expect_error --no-stdout "rank refuses an unknown precision" "^semb rank: --precision: 'int4' is not fp32, bf16 or int8$" \
+    "$semb" rank --model "$fixture" --query q --candidates "$tmp/cands.txt" --precision int4
+expect_error --no-stdout "eval refuses --precision with the TF-IDF baseline" "--precision applies to a model" \
+    "$semb" eval sts --baseline tfidf --data "$tmp/sts.tsv" --precision int8
 expect_error --no-stdout "encode refuses an unknown precision" "^semb encode: --precision: 'fp16' is not fp32, bf16 or int8$" \
     "$semb" encode --model "$fixture" --input "$tmp/in.txt" --precision fp16
 expect_error --no-stdout "encode refuses an empty precision" "--precision: '' is not fp32, bf16 or int8" \

@@ -173,7 +173,8 @@ static void test_rank_applies_prompts(void **state)
     prompt_model *p = *state;
     semb_model *m = load_with_prompts(p, "{\"query\": \"query: \", \"document\": \"passage: \"}");
     const char *query = "What is the capital of France?";
-    semb_rank_options opts = {semb_model_query_prompt(m), semb_model_document_prompt(m), 0, 4};
+    semb_rank_options opts = {semb_model_query_prompt(m), semb_model_document_prompt(m), 0, 4,
+                              SEMB_COMPUTE_FP32};
     size_t indices[N_CANDIDATES];
     float scores[N_CANDIDATES];
     semb_error err = {0};
@@ -198,7 +199,7 @@ static void test_rank_applies_prompts(void **state)
     for (int i = 0; i < N_CANDIDATES; i++)
         differs |= fabs(without[i] - with_prompts[i]) > 1e-4;
     assert_true(differs);
-    opts = (semb_rank_options){NULL, "", 0, 0};
+    opts = (semb_rank_options){NULL, "", 0, 0, SEMB_COMPUTE_FP32};
     assert_int_equal(semb_rank(m, &query, 1, candidates, N_CANDIDATES, &opts, indices, scores,
                                &err), SEMB_OK);
     check_ranking(indices, scores, N_CANDIDATES, without);
@@ -211,7 +212,7 @@ static void test_rank_several_queries_top_k(void **state)
     semb_model *m = load_with_prompts(p, "{\"query\": \"q: \"}");
     const char *queries[] = {"Where did the cat sit?", "How did the markets do?",
                              "Which city is German?"};
-    semb_rank_options opts = {"q: ", NULL, 2, 0};
+    semb_rank_options opts = {"q: ", NULL, 2, 0, SEMB_COMPUTE_FP32};
     size_t indices[3 * 2];
     float scores[3 * 2];
     semb_error err = {0};

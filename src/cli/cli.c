@@ -113,6 +113,13 @@ void cli_set_threads(int threads)
     semb_set_threads(threads);
 }
 
+int cli_precision(const char *command, const char *name, semb_compute_precision *out)
+{
+    if (semb_compute_precision_from_name(name ? name : "fp32", out, NULL) == SEMB_OK)
+        return 0;
+    return cli_failf(command, "--precision: '%s' is not fp32, bf16 or int8", name), 2;
+}
+
 void cli_input_free(cli_input *in)
 {
     if (in->texts)

@@ -48,6 +48,14 @@ void cli_print_json_string(const char *s);
 /* Sets threads from --threads (<= 0: all cores). */
 void cli_set_threads(int threads);
 
+/* The help text of a command's --precision option (semb_encode_options.precision). */
+#define CLI_PRECISION_HELP                                                                     \
+    "fp32 (default), bf16 or int8: the encoder's arithmetic (see semb encode --precision)"
+
+/* Parses a --precision value (NULL: fp32) into *out; 0 when valid, else prints "semb
+ * COMMAND: --precision: 'X' is not fp32, bf16 or int8" and returns 2 (the exit status). */
+int cli_precision(const char *command, const char *name, semb_compute_precision *out);
+
 /* The flags of a new model's shape, shared by `semb init` and `semb train --arch`: entries
  * of a cli_option table filling semb_init_options `o` (and a bool for --no-normalize). */
 #define CLI_INIT_OPTIONS(o, no_normalize)                                                        \
@@ -82,13 +90,14 @@ int cmd_rank(int argc, char **argv);
 int cmd_bias(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_eval_cluster(int argc, char **argv);
-/* cmd_cluster.c: embeds texts for clustering (semb cluster, semb eval cluster), prepared for
- * the model's similarity (cluster_encode_texts): warns once on stderr about texts the model
- * truncates, and reports a failing text as source:line. On success *out is malloc'd
- * [n, dimension] and 0 is returned; otherwise the exit status, *out NULL. */
+/* cmd_cluster.c: embeds texts for clustering (semb cluster, semb eval cluster) with opts
+ * (batch size, precision), prepared for the model's similarity (cluster_encode_texts): warns
+ * once on stderr about texts the model truncates, and reports a failing text as source:line.
+ * On success *out is malloc'd [n, dimension] and 0 is returned; otherwise the exit status,
+ * *out NULL. */
 int cli_cluster_embed(const char *command, semb_model *model, char *const *texts,
                       const size_t *lengths, const size_t *line_numbers, const char *source,
-                      size_t n, int batch_size, float **out);
+                      size_t n, const semb_encode_options *opts, float **out);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -137,6 +137,7 @@ static semb_status print_json(const char *model_dir, const semb_model *model,
 int cmd_bias(int argc, char **argv)
 {
     const char *model_dir = NULL, *occupations = NULL, *templates = NULL, *format = "text";
+    const char *precision = NULL;
     int batch_size = 32, threads = 0;
     const cli_option options[] = {
         {"--model", CLI_STRING, &model_dir, "sentence-transformers model folder (required)"},
@@ -146,6 +147,7 @@ int cmd_bias(int argc, char **argv)
          "ANCHOR<TAB>PROPOSITION per line (default: the built-in 10)"},
         {"--format", CLI_STRING, &format, "text (default) or json"},
         {"--batch-size", CLI_INT, &batch_size, "sentences per forward pass (default 32)"},
+        {"--precision", CLI_STRING, &precision, CLI_PRECISION_HELP},
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
     };
     int rc = cli_parse(argc, argv, command,
@@ -168,6 +170,9 @@ int cmd_bias(int argc, char **argv)
     bool json = strcmp(format, "json") == 0;
     if (!json && strcmp(format, "text") != 0)
         return cli_failf(command, "--format: '%s' is not one of text, json", format), 2;
+    semb_encode_options opts = {.batch_size = batch_size};
+    if (cli_precision(command, precision, &opts.precision))
+        return 2;
     cli_set_threads(threads);
 
     semb_error err = {0};
@@ -176,7 +181,6 @@ int cmd_bias(int argc, char **argv)
         return cli_fail(command, &err);
     semb_model *model = NULL;
     semb_bias_result result = {0};
-    semb_encode_options opts = {.batch_size = batch_size};
     semb_status st = semb_model_load(model_dir, &model, &err);
     if (!st)
         st = semb_bias_evaluate(model, &lists, &opts, &result, &err);

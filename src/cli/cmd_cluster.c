@@ -34,15 +34,14 @@ static void warn_truncated(const char *command, const semb_model *model,
 
 int cli_cluster_embed(const char *command, semb_model *model, char *const *texts,
                       const size_t *lengths, const size_t *line_numbers, const char *source,
-                      size_t n, int batch_size, float **out)
+                      size_t n, const semb_encode_options *opts, float **out)
 {
     warn_truncated(command, model, texts, lengths, line_numbers, source, n);
     *out = malloc(n * (size_t)semb_model_dimension(model) * sizeof **out);
     if (!*out)
         return cli_failf(command, "out of memory for %zu embeddings", n);
-    semb_encode_options opts = {.batch_size = batch_size};
     semb_error err = {0};
-    semb_status st = cluster_encode_texts(model, (const char *const *)texts, lengths, n, &opts,
+    semb_status st = cluster_encode_texts(model, (const char *const *)texts, lengths, n, opts,
                                           *out, &err);
     if (!st)
         return 0;
@@ -197,7 +196,7 @@ static void print_text(const cluster_list *l, const cli_input *in, bool kmeans, 
 #define NOT_GIVEN INT_MIN
 
 typedef struct cluster_args {
-    const char *model_dir, *input, *input_format, *format;
+    const char *model_dir, *input, *input_format, *format, *precision;
     int k, seed, n_init, max_iter, min_size, batch_size, threads;
     double threshold;
 } cluster_args;
@@ -270,6 +269,7 @@ int cmd_cluster(int argc, char **argv)
         {"--min-size", CLI_INT, &a.min_size, "community detection: smallest community (10)"},
         {"--format", CLI_STRING, &a.format, "text (default) or jsonl (one cluster per line)"},
         {"--batch-size", CLI_INT, &a.batch_size, "sentences per forward pass (default 32)"},
+        {"--precision", CLI_STRING, &a.precision, CLI_PRECISION_HELP},
         {"--threads", CLI_INT, &a.threads, "threads (default: all cores)"},
     };
     int rc = cli_parse(argc, argv, "cluster",
@@ -284,7 +284,8 @@ int cmd_cluster(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     bool kmeans;
-    if ((rc = check_args(&a, &kmeans)))
+    semb_encode_options encode = {.batch_size = a.batch_size};
+    if ((rc = check_args(&a, &kmeans)) || (rc = cli_precision("cluster", a.precision, &encode.precision)))
         return rc;
     cli_set_threads(a.threads);
     semb_error err = {0};
@@ -299,7 +300,7 @@ int cmd_cluster(int argc, char **argv)
     float *emb = NULL;
     cluster_list list = {0};
     rc = cli_cluster_embed("cluster", model, in.texts, in.lengths, in.line_numbers, source,
-                           in.count, a.batch_size, &emb);
+                           in.count, &encode, &emb);
     if (!rc && cluster_texts(&a, kmeans, emb, in.count, semb_model_dimension(model), &list,
                              &err))
         rc = cli_fail("cluster", &err);

@@ -103,8 +103,8 @@ int cmd_encode(int argc, char **argv)
         return cli_failf("encode", "give --prompt or --prompt-name, not both"), 2;
     semb_error err = {0};
     semb_compute_precision compute;
-    if (semb_compute_precision_from_name(precision, &compute, &err))
-        return cli_failf("encode", "--precision: '%s' is not fp32, bf16 or int8", precision), 2;
+    if (cli_precision("encode", precision, &compute))
+        return 2;
     if (!format)
         format = output && path_has_suffix(output, ".npy") ? "npy" : "jsonl";
     bool npy = strcmp(format, "npy") == 0;

@@ -21,15 +21,17 @@
 /* ---- options shared by the kinds ---- */
 
 typedef struct eval_args {
-    const char *model_dir, *data, *baseline;
+    const char *model_dir, *data, *baseline, *precision;
     int batch_size, threads, chunk_size;
     bool pretty;
+    semb_compute_precision compute; /* --precision, parsed by check_args */
 } eval_args;
 
 #define EVAL_MODEL_OPTIONS(a)                                                                  \
     {"--model", CLI_STRING, &(a).model_dir, "sentence-transformers model folder"},            \
     {"--batch-size", CLI_INT, &(a).batch_size, "sentences per forward pass (default 32)"},   \
     {"--threads", CLI_INT, &(a).threads, "threads (default: all cores)"},                    \
+    {"--precision", CLI_STRING, &(a).precision, CLI_PRECISION_HELP},                         \
     {"--pretty", CLI_FLAG, &(a).pretty, "a human-readable table instead of JSON"}
 #define EVAL_BASELINE_OPTION(a)                                                                \
     {"--baseline", CLI_STRING, &(a).baseline,                                                \
@@ -53,6 +55,10 @@ static int check_args(const char *command, eval_args *a, bool need_data, bool wi
                          with_baseline ? " (or --baseline tfidf)" : ""), 2;
     if (a->batch_size < 0 || a->chunk_size < 0)
         return cli_failf(command, "--batch-size and --chunk-size must be positive"), 2;
+    if (a->precision && a->baseline)
+        return cli_failf(command, "--precision applies to a model, not to --baseline tfidf"), 2;
+    if (cli_precision(command, a->precision, &a->compute))
+        return 2;
     cli_set_threads(a->threads);
     return -1;
 }
@@ -66,7 +72,8 @@ static int parse(int argc, char **argv, const char *command, const char *synopsi
 
 static semb_eval_options eval_options(const eval_args *a)
 {
-    return (semb_eval_options){.batch_size = a->batch_size, .chunk_size = (size_t)a->chunk_size};
+    return (semb_eval_options){.batch_size = a->batch_size, .chunk_size = (size_t)a->chunk_size,
+                               .precision = a->compute};
 }
 
 /* ---- output: one JSON object, or a table with --pretty ---- */
@@ -174,13 +181,9 @@ static int eval_sts(int argc, char **argv)
 {
     const char *command = "eval sts";
     eval_args a = {0};
-    const char *precision = "fp32";
     const cli_option options[] = {
         EVAL_MODEL_OPTIONS(a), EVAL_BASELINE_OPTION(a),
         {"--data", CLI_STRING, &a.data, "the evaluation file (required)"},
-        {"--precision", CLI_STRING, &precision,
-         "fp32 (default), bf16 or int8: the encoder's arithmetic (semb encode --precision), to "
-         "measure what bf16 or int8 costs in correlation"},
     };
     int rc = parse(argc, argv, command,
                    "(--model DIR | --baseline tfidf) --data FILE.tsv [options]\n\n"
@@ -192,9 +195,6 @@ static int eval_sts(int argc, char **argv)
     if (rc >= 0 || (rc = check_args(command, &a, true, true)) >= 0)
         return rc;
     semb_error err = {0};
-    semb_compute_precision compute;
-    if (semb_compute_precision_from_name(precision, &compute, &err))
-        return cli_failf(command, "--precision: '%s' is not fp32, bf16 or int8", precision), 2;
     sts_dataset data;
     if (sts_dataset_read(a.data, &data, &err))
         return cli_fail(command, &err);
@@ -208,7 +208,7 @@ static int eval_sts(int argc, char **argv)
         sim = semb_model_similarity(model);
         warn_truncated(command, model, data.sentence1, data.count, NULL, "sentence1 texts");
         warn_truncated(command, model, data.sentence2, data.count, NULL, "sentence2 texts");
-        semb_encode_options opts = {.batch_size = a.batch_size, .precision = compute};
+        semb_encode_options opts = {.batch_size = a.batch_size, .precision = a.compute};
         st = sts_evaluate(model, &data, &opts, &result, &err);
     }
     bool loaded = a.baseline || model;

@@ -39,7 +39,7 @@ static void print_pretty(const char *model_dir, const cluster_eval_result *r)
 
 int cmd_eval_cluster(int argc, char **argv)
 {
-    const char *command = "eval cluster", *model_dir = NULL, *data = NULL;
+    const char *command = "eval cluster", *model_dir = NULL, *data = NULL, *precision = NULL;
     int k = 0, seed = 0, n_init = 1, max_iter = 300, batch_size = 32, threads = 0;
     bool pretty = false;
     const cli_option options[] = {
@@ -51,6 +51,7 @@ int cmd_eval_cluster(int argc, char **argv)
         {"--max-iter", CLI_INT, &max_iter, "k-means iterations per restart (300)"},
         {"--batch-size", CLI_INT, &batch_size, "sentences per forward pass (default 32)"},
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
+        {"--precision", CLI_STRING, &precision, CLI_PRECISION_HELP},
         {"--pretty", CLI_FLAG, &pretty, "a human-readable table instead of JSON"},
     };
     int rc = cli_parse(argc, argv, command,
@@ -68,6 +69,9 @@ int cmd_eval_cluster(int argc, char **argv)
         return cli_failf(command, "--k %d: must be at least 1", k), 2;
     if (n_init <= 0 || max_iter <= 0 || batch_size <= 0)
         return cli_failf(command, "--n-init, --max-iter and --batch-size must be positive"), 2;
+    semb_encode_options encode = {.batch_size = batch_size};
+    if (cli_precision(command, precision, &encode.precision))
+        return 2;
     cli_set_threads(threads);
     semb_error err = {0};
     cluster_dataset ds;
@@ -80,7 +84,7 @@ int cmd_eval_cluster(int argc, char **argv)
     }
     float *emb = NULL;
     rc = cli_cluster_embed(command, model, ds.texts, ds.lengths, ds.line_numbers, data, ds.n,
-                           batch_size, &emb);
+                           &encode, &emb);
     semb_kmeans_options o = semb_kmeans_options_default(k);
     o.seed = (uint64_t)(unsigned)seed, o.n_init = n_init, o.max_iter = max_iter;
     cluster_eval_result r;

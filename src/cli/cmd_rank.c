@@ -19,7 +19,9 @@ static const char *const command = "rank";
 typedef struct rank_args {
     const char *model_dir, *query, *queries_path, *candidates_path, *input_format, *format;
     const char *query_prompt, *query_prompt_name, *document_prompt, *document_prompt_name;
+    const char *precision;
     int k, batch_size, threads;
+    semb_compute_precision compute;
 } rank_args;
 
 /* Returns -1 to go on, else the exit status. */
@@ -47,6 +49,7 @@ static int parse_args(int argc, char **argv, rank_args *a)
          "text (default) or jsonl: {\"rank\", \"score\", \"index\", \"text\"} per line"},
         {"--batch-size", CLI_INT, &a->batch_size, "sentences per forward pass (default 32)"},
         {"--threads", CLI_INT, &a->threads, "threads (default: all cores)"},
+        {"--precision", CLI_STRING, &a->precision, CLI_PRECISION_HELP},
     };
     int rc = cli_parse(argc, argv, command,
                        "--model DIR (--query TEXT | --queries FILE) --candidates FILE [options]\n\n"
@@ -73,6 +76,8 @@ static int parse_args(int argc, char **argv, rank_args *a)
         return cli_failf(command, "--batch-size must be positive"), 2;
     if (strcmp(a->format, "text") != 0 && strcmp(a->format, "jsonl") != 0)
         return cli_failf(command, "--format: '%s' is not one of text, jsonl", a->format), 2;
+    if (cli_precision(command, a->precision, &a->compute))
+        return 2;
     cli_set_threads(a->threads);
     return -1;
 }
@@ -266,7 +271,7 @@ int cmd_rank(int argc, char **argv)
     rank_texts t;
     if (semb_model_load(a.model_dir, &model, &err))
         return cli_fail(command, &err);
-    semb_rank_options opts = {.batch_size = a.batch_size};
+    semb_rank_options opts = {.batch_size = a.batch_size, .precision = a.compute};
     semb_status st = read_texts(&a, &t, &err);
     if (!st)
         st = resolve_prompt(model, a.query_prompt, a.query_prompt_name,

@@ -64,9 +64,8 @@ static int check_args(serve_args *a, serve_limits *limits)
         return cli_failf("serve", "--batch-window must be in 0..1000 ms"), 2;
     if (a->name && (!*a->name || !utf8_validate(a->name, strlen(a->name), NULL)))
         return cli_failf("serve", "--name must be a non-empty UTF-8 string"), 2;
-    semb_error err = {0};
-    if (semb_compute_precision_from_name(a->precision, &limits->precision, &err))
-        return cli_failf("serve", "--precision: '%s' is not fp32, bf16 or int8", a->precision), 2;
+    if (cli_precision("serve", a->precision, &limits->precision))
+        return 2;
     limits->max_batch = a->max_batch;
     limits->max_inputs = a->max_inputs;
     limits->reject_long = a->reject_long;

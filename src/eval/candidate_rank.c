@@ -112,7 +112,7 @@ static semb_status rank_query_tile(semb_model *model, const char *const *queries
                                    const semb_rank_options *opts, rank_buffers *b,
                                    size_t *indices, float *scores, semb_error *err)
 {
-    semb_encode_options encode = {.batch_size = opts->batch_size};
+    semb_encode_options encode = {.batch_size = opts->batch_size, .precision = opts->precision};
     int dim = semb_model_dimension(model);
     semb_similarity sim = semb_model_similarity(model);
     semb_status st = encode_prompted(model, opts->query_prompt, queries + first, n, first,
@@ -154,7 +154,7 @@ semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_qu
     if (!b.candidates || !b.queries || !b.scores || !b.work)
         st = semb_fail(err, SEMB_ERR_NOMEM, "semb_rank: cannot hold %zu candidate embeddings",
                        n_candidates);
-    semb_encode_options encode = {.batch_size = o.batch_size};
+    semb_encode_options encode = {.batch_size = o.batch_size, .precision = o.precision};
     if (!st)
         st = encode_prompted(model, o.document_prompt, candidates, n_candidates, 0, "candidate",
                              &encode, b.candidates, err);

@@ -9,11 +9,12 @@ size_t eval_chunk_size(const semb_eval_options *opts)
 }
 
 semb_status eval_encode(semb_model *model, const char *const *texts, size_t n,
-                        const char *prompt, int batch_size, semb_similarity sim, float *out,
-                        semb_error *err)
+                        const char *prompt, const semb_eval_options *opts, semb_similarity sim,
+                        float *out, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = batch_size, .prompt = prompt};
-    semb_status st = semb_encode(model, texts, NULL, n, out, &opts, err);
+    semb_encode_options encode = {.batch_size = opts ? opts->batch_size : 0, .prompt = prompt,
+                                  .precision = opts ? opts->precision : SEMB_COMPUTE_FP32};
+    semb_status st = semb_encode(model, texts, NULL, n, out, &encode, err);
     if (!st)
         similarity_prepare(sim, out, n, semb_model_dimension(model));
     return st;

@@ -13,10 +13,11 @@
 size_t eval_chunk_size(const semb_eval_options *opts);
 
 /* Writes the embeddings of texts[0..n) into out[n, dim]: prompt + text when prompt is not
- * NULL, batch_size sentences per forward pass (<= 0: 32), then similarity_prepare(sim).
- * Errors are those of semb_encode (naming the text's index within texts) or SEMB_ERR_NOMEM. */
+ * NULL, with opts' batch size and precision (opts may be NULL: 32, fp32), then
+ * similarity_prepare(sim). Errors are those of semb_encode (naming the text's index within
+ * texts) or SEMB_ERR_NOMEM. */
 semb_status eval_encode(semb_model *model, const char *const *texts, size_t n,
-                        const char *prompt, int batch_size, semb_similarity sim, float *out,
-                        semb_error *err);
+                        const char *prompt, const semb_eval_options *opts, semb_similarity sim,
+                        float *out, semb_error *err);
 
 #endif

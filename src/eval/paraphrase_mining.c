@@ -240,8 +240,7 @@ semb_status semb_paraphrase_mine(semb_model *model, const char *const *texts, si
     size_t chunk = eval_chunk_size(eval_opts);
     for (size_t first = 0; !st && first < n; first += chunk)
         if ((st = eval_encode(model, texts + first, n - first < chunk ? n - first : chunk, NULL,
-                              eval_opts ? eval_opts->batch_size : 0, sim,
-                              embeddings + first * (size_t)dim, err)))
+                              eval_opts, sim, embeddings + first * (size_t)dim, err)))
             semb_fail_prefix(err, "paraphrase mining (from sentence %zu): ", first);
     if (!st)
         st = paraphrase_mine_prepared(embeddings, n, dim, sim, opts, pairs, n_pairs, err);

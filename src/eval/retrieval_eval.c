@@ -412,8 +412,7 @@ static semb_status rank_corpus(semb_model *model, const retrieval_dataset *ds,
     for (size_t d0 = 0; !st && d0 < ds->n_documents; d0 += chunk) {
         size_t n = ds->n_documents - d0 < chunk ? ds->n_documents - d0 : chunk;
         st = eval_encode(model, (const char *const *)ds->documents + d0, n,
-                         opts ? opts->document_prompt : NULL, opts ? opts->batch_size : 0, sim,
-                         documents, err);
+                         opts ? opts->document_prompt : NULL, opts, sim, documents, err);
         if (st)
             semb_fail_prefix(err, "retrieval corpus (from document %zu): ", d0);
         else
@@ -437,7 +436,7 @@ semb_status retrieval_evaluate(semb_model *model, const retrieval_dataset *ds,
         st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate embeddings of %zu queries",
                        ds->n_queries);
     if (!st && (st = eval_encode(model, (const char *const *)ds->queries, ds->n_queries,
-                                 opts ? opts->query_prompt : NULL, opts ? opts->batch_size : 0,
+                                 opts ? opts->query_prompt : NULL, opts,
                                  semb_model_similarity(model), queries, err)))
         semb_fail_prefix(err, "retrieval queries: ");
     if (!st)

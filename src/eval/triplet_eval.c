@@ -38,11 +38,12 @@ void triplet_count_correct(const float *anchors, const float *positives,
 
 /* Embeds one chunk of each column, raw (the dot product, the most general preparation). */
 static semb_status encode_chunk(semb_model *model, const char *const *columns[3], size_t first,
-                                size_t n, int batch_size, float *out[3], semb_error *err)
+                                size_t n, const semb_eval_options *opts, float *out[3],
+                                semb_error *err)
 {
     static const char *names[] = {"anchor", "positive", "negative"};
     for (int c = 0; c < 3; c++) {
-        semb_status st = eval_encode(model, columns[c] + first, n, NULL, batch_size,
+        semb_status st = eval_encode(model, columns[c] + first, n, NULL, opts,
                                      SEMB_SIMILARITY_DOT, out[c], err);
         if (st)
             return semb_fail_prefix(err, "triplet %s texts (from triplet %zu): ", names[c], first);
@@ -70,8 +71,7 @@ semb_status semb_eval_triplets(semb_model *model, const char *const *anchors,
     semb_status st = SEMB_OK;
     for (size_t first = 0; !st && first < n; first += chunk) {
         size_t count = n - first < chunk ? n - first : chunk;
-        st = encode_chunk(model, columns, first, count, opts ? opts->batch_size : 0, embeddings,
-                          err);
+        st = encode_chunk(model, columns, first, count, opts, embeddings, err);
         if (!st)
             triplet_count_correct(embeddings[0], embeddings[1], embeddings[2], count, dim,
                                   correct);
