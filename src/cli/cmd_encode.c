@@ -89,7 +89,7 @@ int cmd_encode(int argc, char **argv)
          "fp32 (default); bf16: linear layers with bfloat16 inputs and float32 accumulation "
          "(hardware bf16 with AVX512-BF16 or AMX, else emulated and no faster); int8: linear "
          "layers with dynamic int8 quantization (7-bit weights per channel, 8-bit inputs per "
-         "row), about 2x fp32 on AVX2"},
+         "row), 1.5-1.8x fp32 on AVX2"},
     };
     int rc = cli_parse(argc, argv, "encode", "--model DIR [options]", options,
                        sizeof options / sizeof options[0], NULL, NULL);
