@@ -290,8 +290,9 @@ static semb_status layer_linear(linear_source src, bool activate, const encoder_
     return SEMB_OK;
 }
 
-/* One layer on ws->hidden in place. packed or bf16 (at most one) choose the linear maps'
- * weights; neither: the float32 masters through linear_forward. */
+/* One layer on ws->hidden in place. packed, int8 (this layer's four quantized weights) or
+ * bf16 (at most one) choose the linear maps' weights; none: the float32 masters through
+ * linear_forward. */
 static semb_status layer_forward(const encoder_config *cfg, const layer_params *lp,
                                  const packed_layer *packed, const gemm_int8_weight *int8,
                                  const layer_bf16_weights *bf16, const packed_batch *batch,

@@ -63,9 +63,11 @@ void encoder_workspace_free(encoder_workspace *ws);
 /* Runs embeddings and every layer. On success *hidden points to [total_tokens, hidden]
  * floats inside ws (valid until the next call). Token ids outside the vocabulary or
  * sequences longer than the position limit give SEMB_ERR_INVALID_ARG; SEMB_ERR_NOMEM when
- * the activations or the packed weights cannot be allocated. On AVX2 CPUs the linear layers
- * run through gemm_packed with the bias and activation fused; elsewhere (or under
- * SEMB_CPU=generic) through linear_forward. */
+ * the activations or the packed (or quantized) weights cannot be allocated. With ws->int8
+ * the linear layers run through gemm_int8 (weights quantized when the parameters' version
+ * moves); with ws->bf16 through linear_forward_bf16; otherwise on AVX2 CPUs through
+ * gemm_packed with the bias and activation fused, elsewhere (or under SEMB_CPU=generic)
+ * through linear_forward. */
 semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
                             const packed_batch *batch, encoder_workspace *ws, float **hidden,
                             semb_error *err);
