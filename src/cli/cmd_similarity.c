@@ -29,7 +29,8 @@ static void capitalized(const char *name)
     printf("%c%s", name[0] - 'a' + 'A', name + 1);
 }
 
-static int print_matrix(semb_model *model, char **texts, size_t n)
+static int print_matrix(semb_model *model, char **texts, size_t n,
+                        semb_compute_precision precision)
 {
     int dim = semb_model_dimension(model);
     semb_similarity sim = semb_model_similarity(model);
@@ -37,7 +38,8 @@ static int print_matrix(semb_model *model, char **texts, size_t n)
     semb_error err = {0};
     if (!emb)
         return cli_failf("similarity", "out of memory");
-    if (semb_encode(model, (const char *const *)texts, NULL, n, emb, NULL, &err)) {
+    semb_encode_options opts = {.precision = precision};
+    if (semb_encode(model, (const char *const *)texts, NULL, n, emb, &opts, &err)) {
         free(emb);
         return cli_fail("similarity", &err);
     }
@@ -100,7 +102,7 @@ static void warn_truncated(const semb_model *model, const cli_input *in)
 }
 
 static int print_top_pairs(semb_model *model, const char *input, const char *input_format,
-                           int top, bool jsonl)
+                           int top, bool jsonl, semb_compute_precision precision)
 {
     semb_error err = {0};
     cli_input in;
@@ -110,7 +112,8 @@ static int print_top_pairs(semb_model *model, const char *input, const char *inp
     semb_paraphrase_options po = {.top_k = (size_t)top, .max_pairs = (size_t)top};
     semb_scored_pair *pairs = NULL;
     size_t n_pairs = 0;
-    semb_status st = semb_paraphrase_mine(model, (const char *const *)in.texts, in.count, NULL,
+    semb_eval_options eo = {.precision = precision};
+    semb_status st = semb_paraphrase_mine(model, (const char *const *)in.texts, in.count, &eo,
                                           &po, &pairs, &n_pairs, &err);
     if (!st) {
         if (in.count < 2)
@@ -128,6 +131,7 @@ static int print_top_pairs(semb_model *model, const char *input, const char *inp
 int cmd_similarity(int argc, char **argv)
 {
     const char *model_dir = NULL, *input = NULL, *input_format = "text", *format = "text";
+    const char *precision = NULL;
     int threads = 0, top = 20;
     const cli_option options[] = {
         {"--model", CLI_STRING, &model_dir, "sentence-transformers model folder (required)"},
@@ -137,6 +141,7 @@ int cmd_similarity(int argc, char **argv)
         {"--format", CLI_STRING, &format,
          "text (score, lines i and j, texts; tab-separated) or jsonl"},
         {"--threads", CLI_INT, &threads, "threads (default: all cores)"},
+        {"--precision", CLI_STRING, &precision, CLI_PRECISION_HELP},
     };
     char **texts = NULL;
     size_t n = 0;
@@ -156,7 +161,8 @@ int cmd_similarity(int argc, char **argv)
     else if (!model_dir || (input ? n > 0 : n < 2))
         rc = cli_failf("similarity", "needs --model and either --input FILE or at least two "
                                      "texts (see --help)");
-    if (rc) {
+    semb_compute_precision compute = SEMB_COMPUTE_FP32;
+    if (rc || (rc = cli_precision("similarity", precision, &compute))) {
         free(texts);
         return 2;
     }
@@ -167,8 +173,8 @@ int cmd_similarity(int argc, char **argv)
         free(texts);
         return cli_fail("similarity", &err);
     }
-    rc = input ? print_top_pairs(model, input, input_format, top, jsonl)
-               : print_matrix(model, texts, n);
+    rc = input ? print_top_pairs(model, input, input_format, top, jsonl, compute)
+               : print_matrix(model, texts, n, compute);
     free(texts);
     semb_model_free(model);
     return rc;
