@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/gemm_epilogue_simd.h"
+#include "kernels/gemm_tasks.h"
 #include "kernels/simd_math.h"
 
 /* The largest weight magnitude after quantization (see gemm_int8.h). */
@@ -338,18 +339,13 @@ void gemm_int8_using(kernel_path path, float *C, int ldc, const uint8_t *q, cons
         return;
     bool avx2 = kernel_path_or_generic(path) == KERNEL_PATH_AVX2;
     int8_job j = {C, ldc, q, (size_t)gemm_int8_row_bytes(w->K), scale, zero, w, M, bias, epilogue};
-    int P = panels(w->N), row_blocks = (M + INT8_MC - 1) / INT8_MC;
-    int groups = (P + INT8_PANELS_PER_TASK - 1) / INT8_PANELS_PER_TASK;
-    int tasks = row_blocks * groups;
-    bool parallel = (double)M * w->N * w->K >= INT8_PARALLEL_MIN_MACS && tasks > 1 &&
+    gemm_tasks plan = gemm_tasks_plan(M, INT8_MC, panels(w->N), INT8_PANELS_PER_TASK);
+    bool parallel = (double)M * w->N * w->K >= INT8_PARALLEL_MIN_MACS && plan.count > 1 &&
                     !omp_in_parallel();
-    /* Dynamic, as gemm_packed: a thread slowed by a neighbour on its core takes fewer tiles. */
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int task = 0; task < tasks; task++) {
-        int rb = task / groups, g = task % groups;
-        int m0 = rb * INT8_MC, m1 = m0 + INT8_MC < M ? m0 + INT8_MC : M;
-        int p0 = g * INT8_PANELS_PER_TASK;
-        int p1 = p0 + INT8_PANELS_PER_TASK < P ? p0 + INT8_PANELS_PER_TASK : P;
+    for (int task = 0; task < plan.count; task++) {
+        int m0, m1, p0, p1;
+        gemm_task_bounds(&plan, task, &m0, &m1, &p0, &p1);
         if (avx2)
             int8_task(&j, m0, m1, p0, p1);
         else if (p0 == 0) /* the reference covers every column of its rows once */

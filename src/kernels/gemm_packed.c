@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/gemm_epilogue_simd.h"
+#include "kernels/gemm_tasks.h"
 #include "kernels/simd_math.h"
 
 /* Register block: GEMM_MR rows of C by GEMM_NR columns (two 8-float vectors), 12 of the 16
@@ -182,8 +183,7 @@ SIMD_AVX2 static void gemm_task(const gemm_job *j, int m0, int m1, int p0, int p
     }
 }
 
-/* Tasks are GEMM_MC rows by a group of panels sized so that there are several tasks per
- * thread: taken dynamically, a thread slowed by a neighbour on its core takes fewer. */
+/* Tasks of GEMM_MC rows by 8 panels (gemm_tasks.h). */
 enum { GEMM_PANELS_PER_TASK = 8, GEMM_PARALLEL_MIN_FLOPS = 1 << 21 };
 
 void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed, int M, int N,
@@ -196,18 +196,14 @@ void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed
         gemm_packed_reference(C, ldc, A, lda, packed, M, N, 0, bias, epilogue, accumulate);
         return;
     }
-    int panels = (N + GEMM_NR - 1) / GEMM_NR;
-    int row_blocks = (M + GEMM_MC - 1) / GEMM_MC;
-    int panel_groups = (panels + GEMM_PANELS_PER_TASK - 1) / GEMM_PANELS_PER_TASK;
-    int tasks = row_blocks * panel_groups;
-    bool parallel = (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS && tasks > 1 &&
+    gemm_tasks plan = gemm_tasks_plan(M, GEMM_MC, (N + GEMM_NR - 1) / GEMM_NR,
+                                      GEMM_PANELS_PER_TASK);
+    bool parallel = (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS && plan.count > 1 &&
                     !omp_in_parallel();
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int task = 0; task < tasks; task++) {
-        int rb = task / panel_groups, pg = task % panel_groups;
-        int m0 = rb * GEMM_MC, m1 = m0 + GEMM_MC < M ? m0 + GEMM_MC : M;
-        int p0 = pg * GEMM_PANELS_PER_TASK;
-        int p1 = p0 + GEMM_PANELS_PER_TASK < panels ? p0 + GEMM_PANELS_PER_TASK : panels;
+    for (int task = 0; task < plan.count; task++) {
+        int m0, m1, p0, p1;
+        gemm_task_bounds(&plan, task, &m0, &m1, &p0, &p1);
         gemm_task(&j, m0, m1, p0, p1);
     }
 }
