@@ -229,7 +229,9 @@ check "existing output untouched" cmp -s "$tmp/pairs-weights" "$tmp/out-pairs/mo
 expect_error "--output is the --model folder" "already exists and is not empty" "$semb" train --model "$tmp/out-pairs" --data "$tmp/pairs.jsonl" --steps 1 --batch-size 4 --output "$tmp/out-pairs/"
 expect_error "--output is a file" "pairs-weights: exists and is not a folder" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --steps 1 --batch-size 4 --output "$tmp/pairs-weights"
 mkdir "$tmp/empty-out" "$tmp/empty-target" && ln -s "$tmp/empty-target" "$tmp/link-out"
-expect_error "--output is a symbolic link" "link-out: is a symbolic link" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --steps 1 --batch-size 4 --output "$tmp/link-out"
+# a link is followed (issue #14): the folder it names is filled, the link stays
+check "--output is a symbolic link to an empty folder" train --data "$tmp/pairs.jsonl" --steps 1 --output "$tmp/link-out"
+check "the link stays, its folder holds the model" bash -c "[ -L '$tmp/link-out' ] && [ -s '$tmp/empty-target/model.safetensors' ]"
 check "existing empty output folder is used" train --data "$tmp/pairs.jsonl" --steps 1 --output "$tmp/empty-out"
 check "empty output folder filled" test -s "$tmp/empty-out/model.safetensors"
 expect_error "output below a regular file" "pairs-weights/sub: cannot create a folder there: Not a directory" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --steps 1 --batch-size 4 --output "$tmp/pairs-weights/sub"

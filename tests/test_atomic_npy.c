@@ -1,9 +1,14 @@
 #include "support.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -66,11 +71,11 @@ static void test_commit_creates_file(void **state)
     semb_error err;
     assert_int_equal(atomic_file_open(&af, path, &err), SEMB_OK);
     assert_non_null(af.fp);
-    assert_memory_equal(af.tmp_path, path, strlen(path));
-    assert_memory_equal(af.tmp_path + strlen(path), ".tmp.", 5);
+    assert_false(af.stream);
     fputs("hello\n", af.fp);
     struct stat st;
     assert_int_equal(stat(path, &st), -1); /* not there until committed */
+    assert_dir_listing(*state, ""); /* nor under a temporary name (O_TMPFILE) */
     assert_int_equal(atomic_file_commit(&af, &err), SEMB_OK);
     assert_null(af.fp);
     assert_null(af.tmp_path);
@@ -136,14 +141,14 @@ static void test_open_fails_cleanly(void **state)
 
 static void test_commit_failure_removes_temp(void **state)
 {
-    /* Renaming a file onto a non-empty folder fails at the last step. */
+    /* A folder is refused before anything is written. */
     const char *target = path_in(*state, "folder");
     assert_int_equal(mkdir(target, 0755), 0);
     semb_error err;
     assert_int_equal(atomic_write_buffer(path_in(*state, "folder/inside"), "x", 1, &err),
                      SEMB_OK);
     assert_int_equal(atomic_write_buffer(target, "data", 4, &err), SEMB_ERR_IO);
-    assert_error_names(&err, target, "rename");
+    assert_error_names(&err, target, "is a folder");
     assert_dir_listing(*state, "folder ");
 
     /* A write error of the caller's surfaces at commit. */
@@ -164,6 +169,169 @@ static void test_commit_failure_removes_temp(void **state)
     assert_error_names(&err, path, "No space left on device");
     assert_null(af.tmp_path);
     assert_dir_listing(*state, "folder ");
+}
+
+/* --- targets that are not plain files (issue #14: outputs never clobber) ---------------- */
+
+/* A killed writer leaves nothing behind: the child dies by SIGKILL between writing and
+ * committing, as `kill -9` of a long encode would. */
+static void test_killed_writer_leaves_nothing(void **state)
+{
+    const char *path = path_in(*state, "out.npy");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        atomic_file af;
+        semb_error err;
+        if (atomic_file_open(&af, path, &err) != SEMB_OK)
+            _exit(3);
+        fputs("half of the embeddings", af.fp);
+        fflush(af.fp);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_dir_listing(*state, "");
+}
+
+static void assert_is_link_to(const char *link, const char *expected_target)
+{
+    char buf[4096];
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, expected_target);
+}
+
+static void test_symlink_is_followed(void **state)
+{
+    semb_error err;
+    const char *real = path_in(*state, "real.txt");
+    const char *link = path_in(*state, "link.txt");
+    assert_int_equal(atomic_write_buffer(real, "old", 3, &err), SEMB_OK);
+    assert_int_equal(chmod(real, 0600), 0);
+    assert_int_equal(symlink("real.txt", link), 0); /* relative, as ln -s makes them */
+    assert_int_equal(atomic_write_buffer(link, "new", 3, &err), SEMB_OK);
+    assert_is_link_to(link, "real.txt");
+    assert_file_text(real, "new");
+    struct stat st;
+    assert_int_equal(stat(real, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600); /* a replaced file keeps its permissions */
+
+    /* a chain of links, the last one dangling: the file is created where it points */
+    const char *dangling = path_in(*state, "dangling");
+    const char *chain = path_in(*state, "chain");
+    assert_int_equal(symlink("created.txt", dangling), 0);
+    assert_int_equal(symlink(dangling, chain), 0); /* absolute */
+    assert_int_equal(atomic_write_buffer(chain, "made", 4, &err), SEMB_OK);
+    assert_is_link_to(chain, dangling);
+    assert_is_link_to(dangling, "created.txt");
+    assert_file_text(path_in(*state, "created.txt"), "made");
+    assert_dir_listing(*state, "chain created.txt dangling link.txt real.txt ");
+
+    const char *loop = path_in(*state, "loop");
+    assert_int_equal(symlink("loop", loop), 0);
+    assert_int_equal(atomic_write_buffer(loop, "x", 1, &err), SEMB_ERR_IO);
+    assert_error_names(&err, loop, "Too many levels of symbolic links");
+    assert_is_link_to(loop, "loop");
+}
+
+/* A FIFO is written in place, as the bytes come, and stays a FIFO; a writer that seeks back
+ * gets its bytes in their final order. */
+static void test_fifo_written_in_place(void **state)
+{
+    const char *fifo = path_in(*state, "fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    for (int seekable = 0; seekable < 2; seekable++) {
+        /* a reader first, so that opening the FIFO for writing does not block */
+        int reader = open(fifo, O_RDONLY | O_NONBLOCK);
+        assert_true(reader >= 0);
+        atomic_file af;
+        semb_error err;
+        assert_int_equal(seekable ? atomic_file_open_seekable(&af, fifo, &err)
+                                  : atomic_file_open(&af, fifo, &err),
+                         SEMB_OK);
+        assert_true(af.stream);
+        fputs("abcdef", af.fp);
+        if (seekable) {
+            assert_int_equal(fseeko(af.fp, 0, SEEK_SET), 0);
+            fputc('X', af.fp);
+        } else {
+            fflush(af.fp); /* streaming: the reader has the bytes before the commit */
+            char early[8] = {0};
+            assert_int_equal(read(reader, early, sizeof early), 6);
+            assert_string_equal(early, "abcdef");
+            fputs("gh", af.fp);
+        }
+        assert_int_equal(atomic_file_commit(&af, &err), SEMB_OK);
+        char got[16] = {0};
+        ssize_t n = read(reader, got, sizeof got - 1);
+        close(reader);
+        assert_string_equal(got, seekable ? "Xbcdef" : "gh");
+        assert_int_equal(n, seekable ? 6 : 2);
+        struct stat st;
+        assert_int_equal(lstat(fifo, &st), 0);
+        assert_true(S_ISFIFO(st.st_mode));
+    }
+    assert_dir_listing(*state, "fifo ");
+}
+
+/* Character devices (made here as copies of /dev/null and /dev/full, never the machine's
+ * own nodes) are written in place: a full device's error is reported, the node stays. */
+static void test_device_written_in_place(void **state)
+{
+    const char *null_dev = path_in(*state, "null");
+    const char *full_dev = path_in(*state, "full");
+    if (mknod(null_dev, S_IFCHR | 0666, makedev(1, 3)) != 0 ||
+        mknod(full_dev, S_IFCHR | 0666, makedev(1, 7)) != 0)
+        skip(); /* not root */
+    int probe = open(null_dev, O_WRONLY);
+    if (probe < 0)
+        skip(); /* a nodev mount */
+    close(probe);
+    semb_error err;
+    assert_int_equal(atomic_write_buffer(null_dev, "gone", 4, &err), SEMB_OK);
+    assert_int_equal(atomic_write_buffer(full_dev, "full", 4, &err), SEMB_ERR_IO);
+    assert_error_names(&err, full_dev, "No space left on device");
+    atomic_file af;
+    assert_int_equal(atomic_file_open_seekable(&af, full_dev, &err), SEMB_OK);
+    fputs("spooled", af.fp);
+    assert_int_equal(atomic_file_commit(&af, &err), SEMB_ERR_IO);
+    assert_error_names(&err, full_dev, "No space left on device");
+    struct stat st;
+    assert_int_equal(lstat(null_dev, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_int_equal(lstat(full_dev, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_dir_listing(*state, "full null ");
+}
+
+/* "-", /dev/stdout and /dev/fd/1 write through this process's standard output, keeping
+ * its open mode: a shell's `>>` appends. */
+static void test_standard_output(void **state)
+{
+    const char *names[] = {"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"};
+    const char *log = path_in(*state, "log.txt");
+    semb_error err;
+    assert_int_equal(atomic_write_buffer(log, "before\n", 7, &err), SEMB_OK);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int fd = open(log, O_WRONLY | O_APPEND);
+            if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+                _exit(3);
+            _exit(atomic_write_buffer(names[i], names[i], strlen(names[i]), NULL) ? 4 : 0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_file_text(log, "before\n-/dev/stdout/dev/fd/1/proc/self/fd/1");
+    assert_dir_listing(*state, "log.txt ");
 }
 
 /* --- npy -------------------------------------------------------------------------------- */
@@ -277,6 +445,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_open_fails_cleanly, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_commit_failure_removes_temp, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_killed_writer_leaves_nothing, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_symlink_is_followed, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_fifo_written_in_place, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_device_written_in_place, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_standard_output, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_npy_file, make_dir, remove_dir),
         cmocka_unit_test(test_npy_header_sizes),
         cmocka_unit_test_setup_teardown(test_npy_errors, make_dir, remove_dir),

@@ -187,8 +187,6 @@ int cmd_bias(int argc, char **argv)
     if (!st && (st = json ? print_json(model_dir, model, &lists, &result)
                           : print_text(&lists, &result)))
         semb_fail(&err, st, "out of memory printing the result");
-    if (!st && fflush(stdout) != 0)
-        st = semb_fail(&err, SEMB_ERR_IO, "<stdout>: write failed: %s", strerror(errno));
     semb_bias_result_free(&result);
     semb_model_free(model);
     semb_bias_lists_free(&lists);

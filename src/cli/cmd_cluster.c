@@ -313,8 +313,6 @@ int cmd_cluster(int argc, char **argv)
             print_text(&list, &in, kmeans, min_size < in.count ? min_size : in.count);
         }
     }
-    if (!rc && fflush(stdout) != 0)
-        rc = cli_failf("cluster", "<stdout>: write failed: %s", strerror(errno));
     cluster_list_free(&list);
     free(emb);
     cli_input_free(&in);

@@ -124,26 +124,18 @@ int cmd_encode(int argc, char **argv)
     if (!prompt && prompt_name && !(prompt = semb_model_prompt(model, prompt_name))) {
         cli_input_free(&in);
         semb_model_free(model);
-        return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", prompt_name), 2;
+        return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", prompt_name);
     }
     semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize,
                                 .prompt = prompt, .precision = compute};
-    atomic_file af = {0};
-    semb_status st = SEMB_OK;
-    FILE *fp = stdout;
-    if (output && strcmp(output, "-") != 0) {
-        st = atomic_file_open(&af, output, &err);
-        fp = af.fp;
-    }
-    if (!st)
-        st = encode_all(model, &in, fp, npy, output ? output : "<stdout>", &opts, &err);
-    if (af.fp) {
+    atomic_file af;
+    semb_status st = atomic_file_open(&af, output ? output : "-", &err);
+    if (!st) {
+        st = encode_all(model, &in, af.fp, npy, output ? output : "<stdout>", &opts, &err);
         if (st)
             atomic_file_abort(&af);
         else
             st = atomic_file_commit(&af, &err);
-    } else if (!st && fflush(stdout) != 0) {
-        st = semb_fail(&err, SEMB_ERR_IO, "<stdout>: write failed: %s", strerror(errno));
     }
     cli_input_free(&in);
     semb_model_free(model);

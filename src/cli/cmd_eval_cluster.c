@@ -95,8 +95,6 @@ int cmd_eval_cluster(int argc, char **argv)
             print_pretty(model_dir, &r);
         else
             print_json(model_dir, model, &r, seed, n_init);
-        if (fflush(stdout) != 0)
-            rc = cli_failf(command, "<stdout>: write failed: %s", strerror(errno));
     }
     free(emb);
     semb_model_free(model);

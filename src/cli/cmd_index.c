@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/files.h"
 #include "index/hnsw_index.h"
 
 typedef struct build_args {
@@ -84,54 +86,49 @@ static int parse_build(int argc, char **argv, build_args *a)
     return -1;
 }
 
-static void report(const build_args *a, const semb_index_build_result *r, int max_seq)
+static void report(FILE *out, const build_args *a, const semb_index_build_result *r,
+                   int max_seq)
 {
     if (r->truncated)
         fprintf(stderr, "semb index build: warning: %zu document%s longer than %d tokens, "
                         "truncated to %d tokens (the first at %s:%zu)\n",
                 r->truncated, r->truncated == 1 ? " is" : "s are", max_seq, max_seq, a->corpus,
                 r->first_truncated_line);
-    printf("indexed %zu documents into %s (%s, %.1f MB, document prompt \"%s\")\n",
+    fprintf(out, "indexed %zu documents into %s (%s, %.1f MB, document prompt \"%s\")\n",
            r->documents, a->output, a->precision, (double)r->file_bytes / 1e6,
            r->document_prompt);
     if (a->hnsw)
-        printf("HNSW graph: M %d, ef_construction %d, %.2f MB, linked in %.1f s\n", a->hnsw_m,
-               a->hnsw_ef_construction, (double)r->hnsw_bytes / 1e6, r->hnsw_seconds);
+        fprintf(out, "HNSW graph: M %d, ef_construction %d, %.2f MB, linked in %.1f s\n",
+                a->hnsw_m, a->hnsw_ef_construction, (double)r->hnsw_bytes / 1e6,
+                r->hnsw_seconds);
 }
 
-/* Copies stdin into a new file beside the output (the build reads its corpus twice, so a
- * pipe must be kept); *path is malloc'd, the caller removes the file. */
-static semb_status spool_stdin(const char *output, char **path, semb_error *err)
+/* Copies stdin into a scratch file beside the output (the build reads its corpus twice, so
+ * a pipe must be kept). The file has no name and vanishes with *fd or the process; the
+ * build reads it as "/proc/self/fd/N", written into path. */
+static semb_status spool_stdin(const char *output, int *fd, char *path, size_t path_size,
+                               semb_error *err)
 {
-    size_t size = strlen(output) + sizeof ".stdin-XXXXXX";
-    *path = malloc(size);
-    if (!*path)
-        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    snprintf(*path, size, "%s.stdin-XXXXXX", output);
-    int fd = mkstemp(*path);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    semb_status st = SEMB_OK;
-    if (!f) {
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot create a copy of stdin: %s", *path,
-                       strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    } else {
-        char buffer[1 << 16];
-        size_t got;
-        while (!st && (got = fread(buffer, 1, sizeof buffer, stdin)) > 0)
-            if (fwrite(buffer, 1, got, f) != got)
-                st = semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", *path, strerror(errno));
-        if (!st && ferror(stdin))
-            st = semb_fail(err, SEMB_ERR_IO, "<stdin>: read failed");
-        if (fclose(f) != 0 && !st)
-            st = semb_fail(err, SEMB_ERR_IO, "%s: write failed: %s", *path, strerror(errno));
-    }
+    semb_status st = file_create_scratch(atomic_file_is_stream(output) ? "/tmp/" : output, fd,
+                                         err);
+    if (st)
+        return st;
+    snprintf(path, path_size, "/proc/self/fd/%d", *fd);
+    char buffer[1 << 16];
+    size_t got;
+    while (!st && (got = fread(buffer, 1, sizeof buffer, stdin)) > 0)
+        for (size_t done = 0; !st && done < got;) {
+            ssize_t n = write(*fd, buffer + done, got - done);
+            if (n < 0 && errno != EINTR)
+                st = semb_fail(err, SEMB_ERR_IO, "<stdin>: cannot keep a copy: %s",
+                               strerror(errno));
+            done += n > 0 ? (size_t)n : 0;
+        }
+    if (!st && ferror(stdin))
+        st = semb_fail(err, SEMB_ERR_IO, "<stdin>: read failed");
     if (st) {
-        if (fd >= 0)
-            unlink(*path);
-        free(*path);
-        *path = NULL;
+        close(*fd);
+        *fd = -1;
     }
     return st;
 }
@@ -167,25 +164,27 @@ static int index_build(int argc, char **argv)
     semb_model *model = NULL;
     if (semb_model_load(a.model_dir, &model, &err))
         return cli_fail("index build", &err);
-    char *spooled = NULL;
+    int spool_fd = -1;
+    char spooled[64];
     semb_status st = SEMB_OK;
-    if (strcmp(a.corpus, "-") == 0 && !(st = spool_stdin(a.output, &spooled, &err))) {
+    if (strcmp(a.corpus, "-") == 0 &&
+        !(st = spool_stdin(a.output, &spool_fd, spooled, sizeof spooled, &err))) {
         o.corpus_path = spooled;
         o.corpus_name = "<stdin>";
     }
     semb_index_build_result result;
     if (!st)
         st = semb_index_build(model, &o, a.output, &result, &err);
-    if (spooled) {
-        unlink(spooled);
-        free(spooled);
-    }
+    if (spool_fd >= 0)
+        close(spool_fd);
+    /* an index written to standard output keeps it to itself */
     if (!st)
-        report(&a, &result, semb_model_max_seq_length(model));
+        report(atomic_file_is_stream(a.output) ? stderr : stdout, &a, &result,
+               semb_model_max_seq_length(model));
     semb_model_free(model);
     if (st)
         return cli_fail("index build", &err);
-    return fflush(stdout) ? cli_failf("index build", "<stdout>: write failed") : 0;
+    return 0;
 }
 
 /* semb index info: what an index holds, without a model. */
@@ -228,7 +227,7 @@ static int index_info(int argc, char **argv)
     else
         printf("hnsw: none (exact search only)\n");
     semb_index_close(index);
-    return fflush(stdout) ? cli_failf("index info", "<stdout>: write failed") : 0;
+    return 0;
 }
 
 static void usage(FILE *out)

@@ -356,7 +356,7 @@ int cmd_quickstart(int argc, char **argv)
         return cli_failf("quickstart", "--minutes > 0, --vocab-size >= 1000, --hidden a multiple "
                          "of 64, --layers >= 1, --batch-size >= 2, --mini-batch-size >= 1"), 2;
     if (path_exists(q.output))
-        return cli_failf("quickstart", "%s already exists; remove it or give --output", q.output), 2;
+        return cli_failf("quickstart", "%s already exists; remove it or give --output", q.output);
     char *work = NULL;
     if (!q.work) {
         size_t len = strlen(q.output) + sizeof "-work";

@@ -250,11 +250,8 @@ static semb_status rank_and_print(semb_model *model, const rank_args *a, const r
     if (!st)
         st = semb_rank(model, (const char *const *)t->queries.texts, t->queries.count,
                        (const char *const *)t->candidates.texts, n, opts, indices, scores, err);
-    if (!st) {
+    if (!st)
         print_rankings(a, t, k, indices, scores);
-        if (fflush(stdout) != 0)
-            st = semb_fail(err, SEMB_ERR_IO, "<stdout>: write failed: %s", strerror(errno));
-    }
     free(indices);
     free(scores);
     return st;

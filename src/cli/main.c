@@ -1,4 +1,9 @@
-/* semb: the command-line tool. Each subcommand is a thin layer over the library. */
+/* semb: the command-line tool. Each subcommand is a thin layer over the library.
+ * Exit status: 0 success, 2 a usage error (the command line itself is wrong: an unknown,
+ * missing or contradictory option, a value out of range), 1 anything else (a file, the data,
+ * the model, the network, a full disk, output that could not be written). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +44,25 @@ static void usage(FILE *out)
     fprintf(out, "\n'semb <command> --help' describes each command's options.\n");
 }
 
+/* Every command's output reaches standard output or the command fails: a write error that
+ * stdio kept in its buffer (a full disk, a closed pipe's EIO) shows only at the last flush
+ * and close, after the command has returned. */
+static int finish_stdout(const char *command, int rc)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        e = errno;
+    }
+    if (!failed)
+        return rc;
+    fprintf(stderr, "semb%s%s: standard output: write failed: %s\n", command ? " " : "",
+            command ? command : "", strerror(e ? e : EIO));
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -47,16 +71,16 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("semb %s (cpu: %s)\n", semb_version(), cpu_features_string());
-        return 0;
+        return finish_stdout(NULL, 0);
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return finish_stdout(NULL, 0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return finish_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
     fprintf(stderr, "semb: unknown command '%s' (see semb --help)\n", argv[1]);
     return 2;
 }

@@ -136,7 +136,7 @@ semb_status index_writer_begin(index_writer *w, const char *path, const index_in
     }
     w->n_sections = n;
     w->file_size = at;
-    semb_status st = atomic_file_open(&w->file, path, err);
+    semb_status st = atomic_file_open_seekable(&w->file, path, err);
     if (st)
         return st;
     /* a placeholder until commit writes the final header over it */

@@ -1,11 +1,14 @@
 #include "io/files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -40,6 +43,55 @@ bool path_has_suffix(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);
     return a >= b && strcmp(path + a - b, suffix) == 0;
+}
+
+/* Linux allows 40 links in one lookup; a longer chain is a loop. */
+enum { MAX_LINK_HOPS = 40 };
+
+/* "dir/of/link" + "target" for a relative link target; an absolute one stands alone. */
+static char *link_destination(const char *link, const char *target)
+{
+    if (target[0] == '/')
+        return strdup(target);
+    const char *slash = strrchr(link, '/');
+    size_t dir_len = slash ? (size_t)(slash - link) + 1 : 0;
+    size_t len = strlen(target);
+    char *p = malloc(dir_len + len + 1);
+    if (p) {
+        memcpy(p, link, dir_len);
+        memcpy(p + dir_len, target, len + 1);
+    }
+    return p;
+}
+
+semb_status path_follow_links(const char *path, bool (*stop_at)(const char *path),
+                              char **target, semb_error *err)
+{
+    *target = NULL;
+    char *cur = strdup(path);
+    for (int hop = 0; cur; hop++) {
+        struct stat sb;
+        if ((stop_at && stop_at(cur)) || lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
+            *target = cur;
+            return SEMB_OK;
+        }
+        if (hop == MAX_LINK_HOPS) {
+            free(cur);
+            return semb_fail(err, SEMB_ERR_IO, "%s: %s", path, strerror(ELOOP));
+        }
+        char buf[PATH_MAX];
+        ssize_t n = readlink(cur, buf, sizeof buf - 1);
+        if (n < 0) {
+            int e = errno;
+            free(cur);
+            return semb_fail(err, SEMB_ERR_IO, "%s: cannot read the link: %s", path, strerror(e));
+        }
+        buf[n] = '\0';
+        char *next = link_destination(cur, buf);
+        free(cur);
+        cur = next;
+    }
+    return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory", path);
 }
 
 semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err)
@@ -126,4 +178,26 @@ semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err)
     chmod(tmp, 0755 & ~mask);
     *out = tmp;
     return SEMB_OK;
+}
+
+semb_status file_create_scratch(const char *near, int *fd, semb_error *err)
+{
+    const char *slash = strrchr(near, '/');
+    char *folder = slash ? strndup(near, slash == near ? 1 : (size_t)(slash - near))
+                         : strdup(".");
+    char *named = folder ? path_join(folder, ".semb-scratch.XXXXXX") : NULL;
+    if (!named) {
+        free(folder);
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    *fd = open(folder, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (*fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) &&
+        (*fd = mkostemp(named, O_CLOEXEC)) >= 0)
+        unlink(named);
+    semb_status st = *fd >= 0 ? SEMB_OK
+                              : semb_fail(err, SEMB_ERR_IO, "%s: cannot create a scratch file "
+                                          "there: %s", folder, strerror(errno));
+    free(named);
+    free(folder);
+    return st;
 }

@@ -14,6 +14,14 @@ bool path_is_dir(const char *path);
 /* True if path ends with suffix (e.g. ".json"). */
 bool path_has_suffix(const char *path, const char *suffix);
 
+/* Follows symbolic links in path's last component, each relative one from its own folder,
+ * to the path they end at (which need not exist: a dangling link names where to create
+ * it), so that a writer replaces a link's target and keeps the link. Stops early at a path
+ * for which stop_at (may be NULL) is true. *target is malloc'd. Errors: SEMB_ERR_IO naming
+ * path (a loop: too many levels of links; an unreadable link), SEMB_ERR_NOMEM. */
+semb_status path_follow_links(const char *path, bool (*stop_at)(const char *path),
+                              char **target, semb_error *err);
+
 /* Reads a whole file into a malloc'd buffer with a NUL appended (not counted in *size).
  * Errors name the path. */
 semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err);
@@ -30,5 +38,11 @@ semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err)
 void path_remove_tree(const char *path);
 
 semb_status file_copy(const char *src, const char *dst, semb_error *err);
+
+/* A new unnamed scratch file (read + write) in the folder of `near` (the folder itself when
+ * near ends in '/'), which disappears when *fd is closed or the process dies: O_TMPFILE, or a
+ * named file unlinked at once where the file system lacks it. Reopen it by the name
+ * "/proc/self/fd/N". Errors: SEMB_ERR_IO naming the folder. */
+semb_status file_create_scratch(const char *near, int *fd, semb_error *err);
 
 #endif

@@ -189,16 +189,21 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
     tokenizer_free(tok);
     if (st)
         return st;
-    char *tmp;
-    if ((st = path_make_temp_sibling(output_dir, &tmp, err)))
+    /* a dangling link names the folder to create, and stays */
+    char *real = NULL, *tmp = NULL;
+    if ((st = path_follow_links(output_dir, NULL, &real, err)) ||
+        (st = path_make_temp_sibling(real, &tmp, err))) {
+        free(real);
         return st;
+    }
     st = build_folder(tmp, o, &cfg, lowercase, err);
-    if (!st && rename(tmp, output_dir) != 0)
+    if (!st && rename(tmp, real) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new model into place: %s",
                        output_dir, strerror(errno));
     if (st)
         path_remove_tree(tmp);
     free(tmp);
+    free(real);
     return st;
 }
 

@@ -225,16 +225,20 @@ semb_status tokenizer_write_wordpiece_folder(const char *dir, const char *const 
 {
     if (path_exists(dir))
         return semb_fail(err, SEMB_ERR_IO, "%s: already exists; choose a new folder", dir);
-    char *tmp;
-    semb_status st = path_make_temp_sibling(dir, &tmp, err);
-    if (st)
+    /* a dangling link names the folder to create, and stays */
+    char *real = NULL, *tmp = NULL;
+    semb_status st = path_follow_links(dir, NULL, &real, err);
+    if (st || (st = path_make_temp_sibling(real, &tmp, err))) {
+        free(real);
         return st;
+    }
     st = fill_folder(tmp, tokens, count, lowercase, model_max_length, sp, err);
-    if (!st && rename(tmp, dir) != 0)
+    if (!st && rename(tmp, real) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new folder into place: %s", dir,
                        strerror(errno));
     if (st)
         path_remove_tree(tmp);
     free(tmp);
+    free(real);
     return st;
 }

@@ -113,12 +113,11 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     return st;
 }
 
-semb_status model_save_check_output(const char *dir, semb_error *err)
+/* The checks of model_save_check_output on dir, a path with no link left to follow. */
+static semb_status check_folder(const char *dir, semb_error *err)
 {
     struct stat sb;
     if (lstat(dir, &sb) == 0) {
-        if (S_ISLNK(sb.st_mode)) /* rename cannot replace a link with a folder */
-            return semb_fail(err, SEMB_ERR_IO, "%s: is a symbolic link; give a new folder", dir);
         if (!S_ISDIR(sb.st_mode))
             return semb_fail(err, SEMB_ERR_IO, "%s: exists and is not a folder", dir);
         DIR *d = opendir(dir);
@@ -144,20 +143,34 @@ semb_status model_save_check_output(const char *dir, semb_error *err)
     return SEMB_OK;
 }
 
+semb_status model_save_check_output(const char *dir, semb_error *err)
+{
+    char *real;
+    semb_status st = path_follow_links(dir, NULL, &real, err);
+    if (!st)
+        st = check_folder(real, err);
+    free(real);
+    return st;
+}
+
 semb_status model_save(const semb_model *model, const char *dir, semb_error *err)
 {
-    semb_status st = model_save_check_output(dir, err);
-    char *tmp = NULL;
-    if (st || (st = path_make_temp_sibling(dir, &tmp, err)))
+    /* a link to the folder stays a link: the folder it names is written */
+    char *real = NULL, *tmp = NULL;
+    semb_status st = path_follow_links(dir, NULL, &real, err);
+    if (st || (st = check_folder(real, err)) || (st = path_make_temp_sibling(real, &tmp, err))) {
+        free(real);
         return st;
+    }
     st = model_save_files(model, tmp, err);
     if (st)
         semb_fail_prefix(err, "%s: cannot save the model: ", dir);
-    else if (rename(tmp, dir) != 0)
+    else if (rename(tmp, real) != 0)
         st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the saved model into place: %s", dir,
                        strerror(errno));
     if (st)
         path_remove_tree(tmp);
     free(tmp);
+    free(real);
     return st;
 }
