@@ -136,15 +136,18 @@ semb_status encoder_config_check_max_length(const encoder_config *cfg, long long
                                             semb_status status, semb_error *err)
 {
     int limit = encoder_config_position_limit(cfg);
+    const char *sep = source ? ": " : "";
+    if (!source)
+        source = "";
     if (value < ENCODER_MIN_SEQ_LENGTH)
         return semb_fail(err, status,
-                         "%s: %s: %lld is below %d tokens (with fewer, every text encodes alike)",
-                         source, key, value, ENCODER_MIN_SEQ_LENGTH);
+                         "%s%s%s: %lld is below %d tokens (with fewer, every text encodes alike)",
+                         source, sep, key, value, ENCODER_MIN_SEQ_LENGTH);
     if (value > limit)
         return semb_fail(err, status,
-                         "%s: %s: %lld is above the %d positions that config.json's "
+                         "%s%s%s: %lld is above the %d positions that config.json's "
                          "max_position_embeddings (%d) allows",
-                         source, key, value, limit, cfg->max_position_embeddings);
+                         source, sep, key, value, limit, cfg->max_position_embeddings);
     return SEMB_OK;
 }
 

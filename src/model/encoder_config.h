@@ -68,7 +68,7 @@ int encoder_config_position_limit(const encoder_config *cfg);
 /* The one rule for a maximum sequence length, wherever it comes from: at least
  * ENCODER_MIN_SEQ_LENGTH and at most encoder_config_position_limit. Otherwise returns status
  * (SEMB_ERR_FORMAT for a file, SEMB_ERR_INVALID_ARG for an option) with a message naming
- * `source` and `key` (the file and its key, or the option), and config.json's
+ * `source` and `key` (the file and its key; or NULL and the option), and config.json's
  * max_position_embeddings when value is above the limit. */
 semb_status encoder_config_check_max_length(const encoder_config *cfg, long long value,
                                             const char *source, const char *key,

@@ -146,7 +146,7 @@ static semb_status build_folder(const char *dir, const semb_init_options *o,
     int limit = encoder_config_position_limit(cfg);
     int max_seq = o->max_seq_length > 0 ? o->max_seq_length : limit < 256 ? limit : 256;
     encoder_params params;
-    semb_status st = encoder_config_check_max_length(cfg, max_seq, "semb init",
+    semb_status st = encoder_config_check_max_length(cfg, max_seq, NULL,
                                                      "--max-seq-length", SEMB_ERR_INVALID_ARG,
                                                      err);
     if (!st)

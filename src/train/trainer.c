@@ -493,8 +493,8 @@ static semb_status setup(trainer *t, semb_error *err)
         (st = configure(t, err)))
         return st;
     if (o->max_seq_length > 0) {
-        if ((st = encoder_config_check_max_length(&t->model->config, o->max_seq_length,
-                                                  "semb train", "--max-seq-length",
+        if ((st = encoder_config_check_max_length(&t->model->config, o->max_seq_length, NULL,
+                                                  "--max-seq-length",
                                                   SEMB_ERR_INVALID_ARG, err)))
             return st;
         t->model->max_seq_length = o->max_seq_length;
