@@ -21,7 +21,8 @@ copy() {
 }
 
 copy huge
-sed -i 's/"intermediate_size": *64/"intermediate_size": 16777216/; s/"num_hidden_layers": *2/"num_hidden_layers": 6/' "$tmp/huge/config.json"
+sed -i -e 's/"intermediate_size": *64/"intermediate_size": 16777216/' \
+    -e 's/"num_hidden_layers": *2/"num_hidden_layers": 6/' "$tmp/huge/config.json"
 start=$(date +%s%N)
 expect_error --no-stdout "encode refuses a 16M-wide FFN from the header" \
     "intermediate_size.*16777216.*|encoder.layer.0.intermediate.dense.weight.*intermediate_size" \
@@ -31,7 +32,8 @@ check "refused within a second (${elapsed_ms} ms)" test "$elapsed_ms" -lt 1000
 
 copy short
 printf '{"max_seq_length": 2, "do_lower_case": false}\n' >"$tmp/short/sentence_bert_config.json"
-expect_error --no-stdout "max_seq_length 2 refused" "sentence_bert_config.json: max_seq_length: 2" \
+expect_error --no-stdout "max_seq_length 2 refused" \
+    "sentence_bert_config.json: max_seq_length: 2" \
     "$semb" encode --model "$tmp/short" --input "$tmp/in.txt"
 
 copy warn
@@ -40,7 +42,8 @@ sed -i 's/"model_max_length": *[0-9]*/"model_max_length": 50/' "$tmp/warn/tokeni
 check "a tokenizer limit below max_seq_length is a warning on stderr" bash -c \
     "'$semb' encode --model '$tmp/warn' --input '$tmp/in.txt' >'$tmp/w.jsonl' 2>'$tmp/w.err' &&
      [ \$(wc -l <'$tmp/w.jsonl') -eq 2 ] &&
-     grep -q '^semb encode: warning: .*model_max_length 50 is below .*max_seq_length 100' '$tmp/w.err'"
+     grep -q '^semb encode: warning: .*model_max_length 50 is below .*max_seq_length 100' \
+         '$tmp/w.err'"
 
 expect_error --no-stdout "init --max-seq-length above the positions" \
     "--max-seq-length: 600 is above the 512 positions" \
@@ -49,7 +52,8 @@ expect_error --no-stdout "init --max-seq-length above the positions" \
     --output "$tmp/init-model"
 check "nothing left by the refused init" test ! -e "$tmp/init-model"
 
-printf '{"anchor": "a cat", "positive": "a small cat"}\n{"anchor": "a dog", "positive": "a big dog"}\n' >"$tmp/pairs.jsonl"
+printf '{"anchor": "a cat", "positive": "a small cat"}\n' >"$tmp/pairs.jsonl"
+printf '{"anchor": "a dog", "positive": "a big dog"}\n' >>"$tmp/pairs.jsonl"
 expect_error --no-stdout "train --max-seq-length above the positions" \
     "--max-seq-length: 1000 is above the 512 positions" \
     "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --output "$tmp/trained" \

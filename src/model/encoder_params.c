@@ -320,9 +320,9 @@ semb_status encoder_params_check_file(const encoder_config *cfg, bool with_poole
             st = check_tensor(file, full, t, found, err);
             used++;
         } else if (t->layer >= 0) {
-            st = semb_fail(err, SEMB_ERR_FORMAT, "%s: missing tensor '%s' (config.json's '%s' is %d)",
-                           file->path, full, encoder_config_keys_for(cfg->arch)->layers,
-                           cfg->num_layers);
+            st = semb_fail(err, SEMB_ERR_FORMAT,
+                           "%s: missing tensor '%s' (config.json's '%s' is %d)", file->path,
+                           full, encoder_config_keys_for(cfg->arch)->layers, cfg->num_layers);
         } else if (!t->optional) {
             st = semb_fail(err, SEMB_ERR_FORMAT,
                            "%s: missing tensor '%s' (config.json's model_type is %s)",
