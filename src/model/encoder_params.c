@@ -297,7 +297,8 @@ static void warn_unused(const encoder_params *p, const safetensors_file *file,
               "e.g. '%s': ignored",
               file->path, file->n_tensors - ignored - used,
               file->n_tensors - ignored - used == 1 ? "" : "s", encoder_arch_name(cfg->arch),
-              encoder_config_keys_for(cfg->arch)->layers, cfg->num_layers, example);
+              encoder_config_keys_for(cfg->arch)->layers, cfg->num_layers,
+              example ? example : "?");
 }
 
 semb_status encoder_params_check_file(const encoder_config *cfg, bool with_pooler,
