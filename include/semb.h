@@ -39,6 +39,14 @@ const char *semb_status_name(semb_status status);
 /* The library version, e.g. "0.1.0". Static storage. */
 const char *semb_version(void);
 
+/* Where the library's warnings go: something that loads but looks wrong (a tokenizer limit
+ * below the model's max_seq_length, weights the model does not use). fn gets one line, no
+ * newline, valid during the call; user is passed through. The library never prints: with no
+ * handler (the default, or fn NULL) warnings are dropped. Process-wide; set it once, before
+ * loading models, as the semb command does (it prints them to stderr). */
+typedef void (*semb_warning_fn)(void *user, const char *message);
+void semb_set_warning_handler(semb_warning_fn fn, void *user);
+
 /* Sets the number of threads used by every parallel kernel (OpenMP and oneDNN share one
  * pool, so nothing is oversubscribed). n <= 0 means all cores. Call before encoding. */
 void semb_set_threads(int n);
@@ -186,7 +194,8 @@ typedef struct semb_init_options {
     int num_heads;
     int intermediate_size;
     int max_position_embeddings; /* <= 0: 512 (514 for mpnet) */
-    int max_seq_length;          /* <= 0: 256, capped by the position limit */
+    int max_seq_length;          /* <= 0: 256, or the position limit when that is less;
+                                    else 3 to the position limit (SEMB_ERR_INVALID_ARG) */
     const char *vocab_path;  /* vocab.txt or tokenizer.json (WordPiece) */
     const char *pooling;     /* NULL: "mean" */
     int normalize;           /* non-zero: add a Normalize module */
@@ -194,7 +203,7 @@ typedef struct semb_init_options {
 } semb_init_options;
 
 /* The MiniLM-L6 shape (bert, hidden 384, 6 layers, 12 heads, FFN 1536, 512 positions, max
- * sequence length 256), mean pooling, normalized, seed 42; vocab_path is NULL (required). */
+ * sequence length 0: 256), mean pooling, normalized, seed 42; vocab_path is NULL (required). */
 semb_init_options semb_init_options_default(void);
 
 /* Writes a new sentence-transformers model folder at output_dir with randomly initialised
@@ -230,8 +239,8 @@ typedef struct semb_train_options {
     double epochs;              /* > 0: steps = ceil(epochs * lines of all files / batch_size),
                                    with "lines" from the data config or counted up front */
     int max_seq_length;         /* > 0: truncate training texts to this many tokens instead of
-                                   the model's max_seq_length (capped by its position limit);
-                                   the saved model keeps its own */
+                                   the model's max_seq_length (3 to its position limit, else
+                                   SEMB_ERR_INVALID_ARG); the saved model keeps its own */
     int mini_batch_size;        /* GradCache chunk in texts; <= 0: no GradCache */
     double lr;                  /* peak learning rate (2e-5) */
     int warmup_steps;           /* < 0: min(500, 10% of steps) */

@@ -445,7 +445,10 @@ static void test_classic_format_configs(void **state)
     assert_int_equal(encoder_config_load(p, &cfg, &err), SEMB_OK);
     assert_int_equal(cfg.hidden_size, 384);
     assert_int_equal(cfg.num_layers, 6);
-    assert_int_equal(sentence_model_resolve_max_seq_length(&folder, &cfg), 256);
+    int max_seq_length = 0;
+    assert_int_equal(sentence_model_resolve_max_seq_length(&folder, &cfg, &max_seq_length, &err),
+                     SEMB_OK);
+    assert_int_equal(max_seq_length, 256);
     free(p);
     st_folder_free(&folder);
     semb_model *m = NULL;

@@ -63,6 +63,12 @@ static int finish_stdout(const char *command, int rc)
     return rc ? rc : 1;
 }
 
+/* "semb encode: warning: ...", as errors are "semb encode: ...". */
+static void print_warning(void *command, const char *message)
+{
+    fprintf(stderr, "semb %s: warning: %s\n", (const char *)command, message);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -79,8 +85,10 @@ int main(int argc, char **argv)
         return finish_stdout(NULL, 0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            semb_set_warning_handler(print_warning, (void *)commands[i].name);
             return finish_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
+        }
     fprintf(stderr, "semb: unknown command '%s' (see semb --help)\n", argv[1]);
     return 2;
 }

@@ -41,6 +41,28 @@ semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
     return err->status;
 }
 
+static semb_warning_fn warning_fn;
+static void *warning_user;
+
+void semb_set_warning_handler(semb_warning_fn fn, void *user)
+{
+    warning_fn = fn;
+    warning_user = user;
+}
+
+void semb_warn(const char *fmt, ...)
+{
+    if (!warning_fn)
+        return;
+    char message[SEMB_ERROR_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    flatten_newlines(message);
+    warning_fn(warning_user, message);
+}
+
 void semb_error_clear(semb_error *err)
 {
     if (!err)

@@ -14,6 +14,10 @@ semb_status semb_fail(semb_error *err, semb_status status, const char *fmt, ...)
 semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Formats a one-line warning and hands it to the handler semb_set_warning_handler set (or
+ * drops it when there is none). */
+void semb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Clears err to SEMB_OK with an empty message. NULL allowed. */
 void semb_error_clear(semb_error *err);
 

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,15 +116,12 @@ static semb_status read_sentence_bert_config(st_folder *f, semb_error *err)
     semb_status st = SEMB_OK;
     if (path && path_exists(path)) {
         json_t *root;
-        long long max_len = -1;
         if (!(st = json_file_load(path, &root, err))) {
-            st = json_field_int_opt(root, "max_seq_length", path, NULL, &max_len, err);
+            f->has_max_seq_length = json_object_get(root, "max_seq_length") &&
+                                    !json_is_null(json_object_get(root, "max_seq_length"));
+            st = json_field_int_opt(root, "max_seq_length", path, NULL, &f->max_seq_length, err);
             json_decref(root);
         }
-        if (!st && max_len != -1 && (max_len < 2 || max_len > 1000000))
-            st = semb_fail(err, SEMB_ERR_FORMAT, "%s: field 'max_seq_length': %lld is out of range",
-                           path, max_len);
-        f->max_seq_length = (int)max_len;
     }
     free(path);
     return st;
@@ -134,13 +133,20 @@ static semb_status read_tokenizer_config(st_folder *f, semb_error *err)
     semb_status st = SEMB_OK;
     if (path && path_exists(path)) {
         json_t *root;
-        double max_len = -1;
+        double max_len = NAN;
         if (!(st = json_file_load(path, &root, err))) {
             st = json_field_number_opt(root, "model_max_length", path, NULL, &max_len, err);
             json_decref(root);
         }
-        /* transformers stores "unset" as a huge number (1e30). */
-        f->model_max_length = (max_len >= 2 && max_len <= 1000000) ? (int)max_len : -1;
+        /* transformers writes "no limit" as int(1e30) (VERY_LARGE_INTEGER) or int(1e20). */
+        if (!st && !isnan(max_len) && max_len < 1e18) {
+            if (max_len != floor(max_len))
+                st = semb_fail(err, SEMB_ERR_FORMAT,
+                               "%s: field 'model_max_length': %g is not a whole number", path,
+                               max_len);
+            f->has_model_max_length = true;
+            f->model_max_length = max_len < -1e18 ? LLONG_MIN : (long long)max_len;
+        }
     }
     free(path);
     return st;
@@ -214,8 +220,6 @@ static semb_status read_st_config(st_folder *f, semb_error *err)
 semb_status st_folder_open(const char *dir, st_folder *out, semb_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->max_seq_length = -1;
-    out->model_max_length = -1;
     if (!path_is_dir(dir))
         return semb_fail(err, SEMB_ERR_IO, "%s: model folder not found", dir);
     out->dir = strdup(dir);

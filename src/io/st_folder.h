@@ -18,8 +18,13 @@ typedef struct st_folder {
     bool has_normalize;
     char *normalize_dir;   /* folder of the Normalize module (it has no files of its own), or NULL */
     bool classic_types;     /* modules.json used sentence_transformers.models.* names */
-    int max_seq_length;     /* sentence_bert_config.json max_seq_length, or -1 */
-    int model_max_length;   /* tokenizer_config.json model_max_length if set and sane, or -1 */
+    /* The maximum lengths as the files give them, unchecked: only the encoder's config knows
+     * the position limit they must respect (sentence_model applies the rule). */
+    bool has_max_seq_length;    /* sentence_bert_config.json has max_seq_length */
+    long long max_seq_length;
+    bool has_model_max_length;  /* tokenizer_config.json has a model_max_length that is not
+                                 * transformers' "no limit" (int(1e30) or int(1e20)) */
+    long long model_max_length;
     /* from config_sentence_transformers.json (all optional) */
     semb_similarity similarity; /* similarity_fn_name; cosine when absent or null */
     size_t n_prompts;

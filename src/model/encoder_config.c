@@ -68,55 +68,88 @@ int encoder_config_position_limit(const encoder_config *cfg)
     return cfg->max_position_embeddings;
 }
 
+/* BERT and MPNet share the BERT spelling. */
+static const encoder_config_keys bert_keys = {
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+    "max_position_embeddings", "type_vocab_size", NULL, "hidden_act", "hidden_dropout_prob",
+    "attention_probs_dropout_prob"};
+static const encoder_config_keys mpnet_keys = {
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+    "max_position_embeddings", NULL, "relative_attention_num_buckets", "hidden_act",
+    "hidden_dropout_prob", "attention_probs_dropout_prob"};
+static const encoder_config_keys distilbert_keys = {
+    "vocab_size", "dim", "n_layers", "n_heads", "hidden_dim", "max_position_embeddings", NULL,
+    NULL, "activation", "dropout", "attention_dropout"};
+
+const encoder_config_keys *encoder_config_keys_for(encoder_arch arch)
+{
+    return arch == ENCODER_DISTILBERT ? &distilbert_keys
+           : arch == ENCODER_MPNET    ? &mpnet_keys
+                                      : &bert_keys;
+}
+
 semb_status encoder_config_validate(const encoder_config *cfg, const char *source,
                                     semb_error *err)
 {
-    struct { const char *what; int value; } sizes[] = {
-        {"vocab size", cfg->vocab_size},         {"hidden size", cfg->hidden_size},
-        {"number of layers", cfg->num_layers},   {"number of heads", cfg->num_heads},
-        {"intermediate size", cfg->intermediate_size},
-        {"max position embeddings", cfg->max_position_embeddings},
-    };
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        if (sizes[i].value <= 0 || sizes[i].value > (1 << 24))
-            return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s %d is out of range", source,
-                             sizes[i].what, sizes[i].value);
-    if (cfg->hidden_size % cfg->num_heads != 0)
-        return semb_fail(err, SEMB_ERR_FORMAT,
-                         "%s: hidden size %d is not a multiple of the number of heads %d",
-                         source, cfg->hidden_size, cfg->num_heads);
-    if (cfg->arch == ENCODER_BERT && (cfg->type_vocab_size <= 0 || cfg->type_vocab_size > 1024))
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: type_vocab_size %d is out of range", source,
-                         cfg->type_vocab_size);
-    if (cfg->arch == ENCODER_MPNET && (cfg->relative_attention_num_buckets < 32 ||
-                                       cfg->relative_attention_num_buckets > 4096))
+    const encoder_config_keys *k = encoder_config_keys_for(cfg->arch);
+    /* The caps are far beyond any released model and keep the parameter count below 2^48
+     * floats, so no product of sizes overflows a 64-bit size_t. The real guard against a
+     * config that lies is that every tensor's shape must match the weights file. */
+    struct { const char *key; int value, min, max; } sizes[] = {
+        {k->vocab, cfg->vocab_size, 1, 1 << 24},
+        {k->hidden, cfg->hidden_size, 1, 1 << 16},
+        {k->layers, cfg->num_layers, 1, ENCODER_MAX_LAYERS},
+        {k->heads, cfg->num_heads, 1, cfg->hidden_size},
+        {k->intermediate, cfg->intermediate_size, 1, 1 << 24},
+        {k->positions, cfg->max_position_embeddings, 1, 1 << 24},
+        {k->type_vocab, cfg->type_vocab_size, 1, 1024},
         /* transformers always buckets relative positions into 32 (compute_position_bias
          * ignores the config), so the table needs at least 32 rows. */
-        return semb_fail(err, SEMB_ERR_FORMAT,
-                         "%s: relative_attention_num_buckets %d must be at least 32", source,
-                         cfg->relative_attention_num_buckets);
+        {k->buckets, cfg->relative_attention_num_buckets, 32, 4096},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].key && (sizes[i].value < sizes[i].min || sizes[i].value > sizes[i].max))
+            return semb_fail(err, SEMB_ERR_FORMAT, "%s: field '%s': %d is out of range (%d to %d)",
+                             source, sizes[i].key, sizes[i].value, sizes[i].min, sizes[i].max);
+    if (cfg->hidden_size % cfg->num_heads != 0)
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: field '%s': %d is not a multiple of '%s' %d",
+                         source, k->hidden, cfg->hidden_size, k->heads, cfg->num_heads);
     if (cfg->pad_token_id < 0 || cfg->pad_token_id >= cfg->vocab_size)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: pad_token_id %d is outside the vocabulary",
-                         source, cfg->pad_token_id);
-    if (encoder_config_position_limit(cfg) < 2)
-        return semb_fail(err, SEMB_ERR_FORMAT, "%s: max_position_embeddings %d is too small",
-                         source, cfg->max_position_embeddings);
+        return semb_fail(err, SEMB_ERR_FORMAT,
+                         "%s: field 'pad_token_id': %d is outside the vocabulary ('%s' %d)",
+                         source, cfg->pad_token_id, k->vocab, cfg->vocab_size);
+    if (encoder_config_position_limit(cfg) < ENCODER_MIN_SEQ_LENGTH)
+        return semb_fail(err, SEMB_ERR_FORMAT,
+                         "%s: field '%s': %d leaves %d positions%s, fewer than %d", source,
+                         k->positions, cfg->max_position_embeddings,
+                         encoder_config_position_limit(cfg),
+                         cfg->arch == ENCODER_MPNET ? " after pad_token_id" : "",
+                         ENCODER_MIN_SEQ_LENGTH);
     if (!(cfg->layer_norm_eps > 0.0f) || !(cfg->hidden_dropout >= 0.0f && cfg->hidden_dropout < 1.0f) ||
         !(cfg->attention_dropout >= 0.0f && cfg->attention_dropout < 1.0f))
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: layer_norm_eps or dropout out of range", source);
     return SEMB_OK;
 }
 
-/* Field names per architecture: BERT and MPNet share the BERT spelling. */
-typedef struct field_names {
-    const char *hidden, *layers, *heads, *intermediate, *activation, *dropout, *attn_dropout;
-} field_names;
-
-static const field_names bert_fields = {"hidden_size", "num_hidden_layers", "num_attention_heads",
-                                        "intermediate_size", "hidden_act", "hidden_dropout_prob",
-                                        "attention_probs_dropout_prob"};
-static const field_names distilbert_fields = {"dim", "n_layers", "n_heads", "hidden_dim",
-                                              "activation", "dropout", "attention_dropout"};
+semb_status encoder_config_check_max_length(const encoder_config *cfg, long long value,
+                                            const char *source, const char *key,
+                                            semb_status status, semb_error *err)
+{
+    int limit = encoder_config_position_limit(cfg);
+    const char *sep = source ? ": " : "";
+    if (!source)
+        source = "";
+    if (value < ENCODER_MIN_SEQ_LENGTH)
+        return semb_fail(err, status,
+                         "%s%s%s: %lld is below %d tokens (with fewer, every text encodes alike)",
+                         source, sep, key, value, ENCODER_MIN_SEQ_LENGTH);
+    if (value > limit)
+        return semb_fail(err, status,
+                         "%s%s%s: %lld is above the %d positions that config.json's "
+                         "max_position_embeddings (%d) allows",
+                         source, sep, key, value, limit, cfg->max_position_embeddings);
+    return SEMB_OK;
+}
 
 static semb_status read_int(const json_t *root, const char *key, const char *path, int *out,
                             bool required, semb_error *err)
@@ -173,7 +206,7 @@ semb_status encoder_config_load(const char *path, encoder_config *cfg, semb_erro
     st = detect_arch(root, path, &cfg->arch, err);
     if (st)
         goto done;
-    const field_names *f = cfg->arch == ENCODER_DISTILBERT ? &distilbert_fields : &bert_fields;
+    const encoder_config_keys *f = encoder_config_keys_for(cfg->arch);
     cfg->layer_norm_eps = 1e-12f;
     cfg->hidden_dropout = 0.1f;
     cfg->attention_dropout = 0.1f;
@@ -237,7 +270,7 @@ static json_t *config_to_json(const encoder_config *cfg)
                                                                : "MPNetModel";
     json_object_set_new(o, "architectures", json_pack("[s]", arch_class));
     json_object_set_new(o, "model_type", json_string(encoder_arch_name(cfg->arch)));
-    const field_names *f = cfg->arch == ENCODER_DISTILBERT ? &distilbert_fields : &bert_fields;
+    const encoder_config_keys *f = encoder_config_keys_for(cfg->arch);
     json_object_set_new(o, f->hidden, json_integer(cfg->hidden_size));
     json_object_set_new(o, f->layers, json_integer(cfg->num_layers));
     json_object_set_new(o, f->heads, json_integer(cfg->num_heads));

@@ -38,15 +38,31 @@ static const layer_names *names_for(encoder_arch arch)
  * exists) to point the views at it. `slot` receives the view pointer. */
 typedef struct layout {
     encoder_params *p;
-    float **slots[1024];
-    size_t capacity;
+    float **slots[8 + 16 * ENCODER_MAX_LAYERS];
+    int layer; /* the layer being declared, or -1 */
 } layout;
 
-static void declare(layout *l, float **slot, bool optional, int ndim, int64_t d0, int64_t d1,
-                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* A tensor's shape with the config.json key behind each dimension. */
+typedef struct dims {
+    int ndim;
+    int64_t size[2];
+    const char *key[2];
+} dims;
 
-static void declare(layout *l, float **slot, bool optional, int ndim, int64_t d0, int64_t d1,
-                    const char *fmt, ...)
+static dims matrix(int rows, const char *rows_key, int cols, const char *cols_key)
+{
+    return (dims){2, {rows, cols}, {rows_key, cols_key}};
+}
+
+static dims vector(int n, const char *key)
+{
+    return (dims){1, {n, 1}, {key, NULL}};
+}
+
+static void declare(layout *l, float **slot, bool optional, dims d, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void declare(layout *l, float **slot, bool optional, dims d, const char *fmt, ...)
 {
     encoder_params *p = l->p;
     param_tensor *t = &p->tensors[p->n_tensors];
@@ -54,10 +70,13 @@ static void declare(layout *l, float **slot, bool optional, int ndim, int64_t d0
     va_start(ap, fmt);
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
-    t->ndim = ndim;
-    t->shape[0] = d0;
-    t->shape[1] = ndim == 2 ? d1 : 1;
-    t->numel = (size_t)d0 * (size_t)(ndim == 2 ? d1 : 1);
+    t->ndim = d.ndim;
+    t->shape[0] = d.size[0];
+    t->shape[1] = d.size[1];
+    t->shape_keys[0] = d.key[0];
+    t->shape_keys[1] = d.key[1];
+    t->layer = l->layer;
+    t->numel = (size_t)d.size[0] * (size_t)d.size[1];
     t->offset = p->arena_floats;
     size_t len = strlen(t->name);
     bool is_bias = len >= 4 && strcmp(t->name + len - 4, "bias") == 0;
@@ -73,69 +92,96 @@ static void declare(layout *l, float **slot, bool optional, int ndim, int64_t d0
 static void declare_layer(layout *l, const encoder_config *cfg, int i, layer_params *lp)
 {
     const layer_names *n = names_for(cfg->arch);
-    int64_t H = cfg->hidden_size, I = cfg->intermediate_size;
+    const encoder_config_keys *k = encoder_config_keys_for(cfg->arch);
+    int H = cfg->hidden_size, I = cfg->intermediate_size;
+    dims square = matrix(H, k->hidden, H, k->hidden), hidden = vector(H, k->hidden);
     const char *pre = n->layer_prefix;
+    l->layer = i;
     /* q, k, v weights adjacent, then their biases adjacent: one fused QKV matmul. */
-    declare(l, &lp->qkv_weight, false, 2, H, H, "%s%d.%s.weight", pre, i, n->q);
-    declare(l, NULL, false, 2, H, H, "%s%d.%s.weight", pre, i, n->k);
-    declare(l, NULL, false, 2, H, H, "%s%d.%s.weight", pre, i, n->v);
-    declare(l, &lp->qkv_bias, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->q);
-    declare(l, NULL, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->k);
-    declare(l, NULL, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->v);
-    declare(l, &lp->out_weight, false, 2, H, H, "%s%d.%s.weight", pre, i, n->out);
-    declare(l, &lp->out_bias, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->out);
-    declare(l, &lp->attn_norm_weight, false, 1, H, 0, "%s%d.%s.weight", pre, i, n->attn_norm);
-    declare(l, &lp->attn_norm_bias, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->attn_norm);
-    declare(l, &lp->ffn_in_weight, false, 2, I, H, "%s%d.%s.weight", pre, i, n->ffn_in);
-    declare(l, &lp->ffn_in_bias, false, 1, I, 0, "%s%d.%s.bias", pre, i, n->ffn_in);
-    declare(l, &lp->ffn_out_weight, false, 2, H, I, "%s%d.%s.weight", pre, i, n->ffn_out);
-    declare(l, &lp->ffn_out_bias, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->ffn_out);
-    declare(l, &lp->ffn_norm_weight, false, 1, H, 0, "%s%d.%s.weight", pre, i, n->ffn_norm);
-    declare(l, &lp->ffn_norm_bias, false, 1, H, 0, "%s%d.%s.bias", pre, i, n->ffn_norm);
+    declare(l, &lp->qkv_weight, false, square, "%s%d.%s.weight", pre, i, n->q);
+    declare(l, NULL, false, square, "%s%d.%s.weight", pre, i, n->k);
+    declare(l, NULL, false, square, "%s%d.%s.weight", pre, i, n->v);
+    declare(l, &lp->qkv_bias, false, hidden, "%s%d.%s.bias", pre, i, n->q);
+    declare(l, NULL, false, hidden, "%s%d.%s.bias", pre, i, n->k);
+    declare(l, NULL, false, hidden, "%s%d.%s.bias", pre, i, n->v);
+    declare(l, &lp->out_weight, false, square, "%s%d.%s.weight", pre, i, n->out);
+    declare(l, &lp->out_bias, false, hidden, "%s%d.%s.bias", pre, i, n->out);
+    declare(l, &lp->attn_norm_weight, false, hidden, "%s%d.%s.weight", pre, i, n->attn_norm);
+    declare(l, &lp->attn_norm_bias, false, hidden, "%s%d.%s.bias", pre, i, n->attn_norm);
+    declare(l, &lp->ffn_in_weight, false, matrix(I, k->intermediate, H, k->hidden),
+            "%s%d.%s.weight", pre, i, n->ffn_in);
+    declare(l, &lp->ffn_in_bias, false, vector(I, k->intermediate), "%s%d.%s.bias", pre, i,
+            n->ffn_in);
+    declare(l, &lp->ffn_out_weight, false, matrix(H, k->hidden, I, k->intermediate),
+            "%s%d.%s.weight", pre, i, n->ffn_out);
+    declare(l, &lp->ffn_out_bias, false, hidden, "%s%d.%s.bias", pre, i, n->ffn_out);
+    declare(l, &lp->ffn_norm_weight, false, hidden, "%s%d.%s.weight", pre, i, n->ffn_norm);
+    declare(l, &lp->ffn_norm_bias, false, hidden, "%s%d.%s.bias", pre, i, n->ffn_norm);
+    l->layer = -1;
 }
 
 static void declare_all(layout *l, const encoder_config *cfg, bool with_pooler)
 {
     encoder_params *p = l->p;
-    int64_t H = cfg->hidden_size;
-    declare(l, &p->word_embeddings, false, 2, cfg->vocab_size, H,
+    const encoder_config_keys *k = encoder_config_keys_for(cfg->arch);
+    int H = cfg->hidden_size;
+    l->layer = -1;
+    declare(l, &p->word_embeddings, false, matrix(cfg->vocab_size, k->vocab, H, k->hidden),
             "embeddings.word_embeddings.weight");
-    declare(l, &p->position_embeddings, false, 2, cfg->max_position_embeddings, H,
+    declare(l, &p->position_embeddings, false,
+            matrix(cfg->max_position_embeddings, k->positions, H, k->hidden),
             "embeddings.position_embeddings.weight");
     if (cfg->arch == ENCODER_BERT)
-        declare(l, &p->token_type_embeddings, false, 2, cfg->type_vocab_size, H,
+        declare(l, &p->token_type_embeddings, false,
+                matrix(cfg->type_vocab_size, k->type_vocab, H, k->hidden),
                 "embeddings.token_type_embeddings.weight");
-    declare(l, &p->embedding_norm_weight, false, 1, H, 0, "embeddings.LayerNorm.weight");
-    declare(l, &p->embedding_norm_bias, false, 1, H, 0, "embeddings.LayerNorm.bias");
+    declare(l, &p->embedding_norm_weight, false, vector(H, k->hidden),
+            "embeddings.LayerNorm.weight");
+    declare(l, &p->embedding_norm_bias, false, vector(H, k->hidden), "embeddings.LayerNorm.bias");
     for (int i = 0; i < cfg->num_layers; i++)
         declare_layer(l, cfg, i, &p->layers[i]);
     if (cfg->arch == ENCODER_MPNET)
-        declare(l, &p->relative_attention_bias, false, 2, cfg->relative_attention_num_buckets,
-                cfg->num_heads, "encoder.relative_attention_bias.weight");
+        declare(l, &p->relative_attention_bias, false,
+                matrix(cfg->relative_attention_num_buckets, k->buckets, cfg->num_heads, k->heads),
+                "encoder.relative_attention_bias.weight");
     if (with_pooler && cfg->arch != ENCODER_DISTILBERT) {
-        declare(l, &p->pooler_weight, true, 2, H, H, "pooler.dense.weight");
-        declare(l, &p->pooler_bias, true, 1, H, 0, "pooler.dense.bias");
+        declare(l, &p->pooler_weight, true, matrix(H, k->hidden, H, k->hidden),
+                "pooler.dense.weight");
+        declare(l, &p->pooler_bias, true, vector(H, k->hidden), "pooler.dense.bias");
     }
+}
+
+/* The tensor table alone (small: no weights). *l receives the view slots for the arena. */
+static semb_status lay_out(const encoder_config *cfg, bool with_pooler, encoder_params *out,
+                           layout **l, semb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *l = NULL;
+    if (cfg->num_layers < 1 || cfg->num_layers > ENCODER_MAX_LAYERS)
+        return semb_fail(err, SEMB_ERR_UNSUPPORTED, "%d layers: semb supports 1 to %d",
+                         cfg->num_layers, ENCODER_MAX_LAYERS);
+    size_t max_tensors = sizeof((*l)->slots) / sizeof((*l)->slots[0]);
+    out->tensors = calloc(max_tensors, sizeof *out->tensors);
+    out->layers = calloc((size_t)cfg->num_layers, sizeof *out->layers);
+    *l = calloc(1, sizeof **l);
+    if (!out->tensors || !out->layers || !*l) {
+        free(*l);
+        *l = NULL;
+        encoder_params_free(out);
+        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate the parameter table");
+    }
+    (*l)->p = out;
+    declare_all(*l, cfg, with_pooler);
+    return SEMB_OK;
 }
 
 semb_status encoder_params_create(const encoder_config *cfg, bool with_pooler,
                                   encoder_params *out, semb_error *err)
 {
-    memset(out, 0, sizeof *out);
-    size_t max_tensors = 8 + 16 * (size_t)cfg->num_layers;
-    if (max_tensors > sizeof(((layout *)0)->slots) / sizeof(float **))
-        return semb_fail(err, SEMB_ERR_UNSUPPORTED, "%d layers is more than semb supports",
-                         cfg->num_layers);
-    out->tensors = calloc(max_tensors, sizeof *out->tensors);
-    out->layers = calloc((size_t)cfg->num_layers, sizeof *out->layers);
-    layout *l = calloc(1, sizeof *l);
-    if (!out->tensors || !out->layers || !l) {
-        free(l);
-        encoder_params_free(out);
-        return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate the parameter table");
-    }
-    l->p = out;
-    declare_all(l, cfg, with_pooler);
+    layout *l;
+    semb_status st = lay_out(cfg, with_pooler, out, &l, err);
+    if (st)
+        return st;
     /* 64-byte aligned so vector kernels and AMX tiles can load rows directly. */
     size_t bytes = (out->arena_floats * sizeof(float) + 63) & ~(size_t)63;
     out->arena = aligned_alloc(64, bytes);
@@ -193,6 +239,103 @@ static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
         snprintf(buf + n, size - (size_t)n, "]");
 }
 
+/* The file's tensor `found` (named `full` there) against the table's t: a float dtype and
+ * t's shape, else an error naming the config.json key of the first dimension that differs. */
+static semb_status check_tensor(const safetensors_file *file, const char *full,
+                                const param_tensor *t, const safetensors_tensor *found,
+                                semb_error *err)
+{
+    safetensors_dtype dt = found->dtype;
+    if (dt != SAFETENSORS_F32 && dt != SAFETENSORS_F16 && dt != SAFETENSORS_BF16 &&
+        dt != SAFETENSORS_F64)
+        return semb_fail(err, SEMB_ERR_FORMAT,
+                         "%s: tensor '%s' has dtype %s; weights must be F32, F16, BF16 or F64",
+                         file->path, full, safetensors_dtype_name(dt));
+    int differs = found->ndim != t->ndim ? 0 : -1;
+    for (int d = 0; differs < 0 && d < t->ndim; d++)
+        if (found->shape[d] != t->shape[d])
+            differs = d;
+    if (differs < 0)
+        return SEMB_OK;
+    char want[64], got[64];
+    format_shape(want, sizeof want, t->ndim, t->shape);
+    format_shape(got, sizeof got, found->ndim, found->shape);
+    return semb_fail(err, SEMB_ERR_FORMAT,
+                     "%s: tensor '%s' has shape %s but config.json's '%s' %lld implies %s",
+                     file->path, full, got, t->shape_keys[differs], (long long)t->shape[differs],
+                     want);
+}
+
+/* Buffers transformers saved in old checkpoints and ignores on loading. */
+static bool is_ignored_buffer(const char *name)
+{
+    size_t len = strlen(name);
+    return len >= 12 && strcmp(name + len - 12, "position_ids") == 0;
+}
+
+/* Warns about the file's tensors that no table entry names (layers beyond the config's,
+ * task heads such as cls.predictions): the model loads without them, as in transformers. */
+static void warn_unused(const encoder_params *p, const safetensors_file *file,
+                        const char *prefix, size_t used, const encoder_config *cfg)
+{
+    size_t ignored = 0;
+    for (size_t i = 0; i < file->n_tensors; i++)
+        ignored += is_ignored_buffer(file->tensors[i].name);
+    if (file->n_tensors - ignored <= used)
+        return;
+    const char *example = NULL;
+    for (size_t i = 0; i < file->n_tensors && !example; i++) {
+        const char *name = file->tensors[i].name;
+        size_t plen = strlen(prefix);
+        bool known = false;
+        if (!is_ignored_buffer(name) && strncmp(name, prefix, plen) == 0)
+            known = encoder_params_find(p, name + plen) != NULL;
+        if (!known && !is_ignored_buffer(name))
+            example = name;
+    }
+    semb_warn("%s: %zu tensor%s not used by a %s model of config.json's shape ('%s' %d), "
+              "e.g. '%s': ignored",
+              file->path, file->n_tensors - ignored - used,
+              file->n_tensors - ignored - used == 1 ? "" : "s", encoder_arch_name(cfg->arch),
+              encoder_config_keys_for(cfg->arch)->layers, cfg->num_layers,
+              example ? example : "?");
+}
+
+semb_status encoder_params_check_file(const encoder_config *cfg, bool with_pooler,
+                                      const safetensors_file *file, semb_error *err)
+{
+    encoder_params table;
+    layout *l;
+    semb_status st = lay_out(cfg, with_pooler, &table, &l, err);
+    if (st)
+        return st;
+    free(l);
+    const char *prefix = detect_prefix(file);
+    size_t used = 0;
+    for (size_t i = 0; i < table.n_tensors && !st; i++) {
+        const param_tensor *t = &table.tensors[i];
+        char full[160];
+        snprintf(full, sizeof full, "%s%s", prefix, t->name);
+        const safetensors_tensor *found = safetensors_find(file, full);
+        if (found) {
+            st = check_tensor(file, full, t, found, err);
+            used++;
+        } else if (t->layer >= 0) {
+            st = semb_fail(err, SEMB_ERR_FORMAT,
+                           "%s: missing tensor '%s' (config.json's '%s' is %d)", file->path,
+                           full, encoder_config_keys_for(cfg->arch)->layers, cfg->num_layers);
+        } else if (!t->optional) {
+            st = semb_fail(err, SEMB_ERR_FORMAT,
+                           "%s: missing tensor '%s' (config.json's model_type is %s)",
+                           file->path, full, encoder_arch_name(cfg->arch));
+        }
+    }
+    if (!st)
+        warn_unused(&table, file, prefix, used, cfg);
+    encoder_params_free(&table);
+    return st;
+}
+
 semb_status encoder_params_load(encoder_params *p, const safetensors_file *file,
                                 semb_error *err)
 {
@@ -202,25 +345,17 @@ semb_status encoder_params_load(encoder_params *p, const safetensors_file *file,
         const param_tensor *t = &p->tensors[i];
         char full[160];
         snprintf(full, sizeof full, "%s%s", prefix, t->name);
-        const safetensors_tensor *st = safetensors_find(file, full);
-        if (!st) {
+        const safetensors_tensor *found = safetensors_find(file, full);
+        if (!found) {
             if (t->optional)
                 continue;
             return semb_fail(err, SEMB_ERR_FORMAT, "%s: missing tensor '%s'", file->path, full);
         }
-        bool same = st->ndim == t->ndim && st->shape[0] == t->shape[0] &&
-                    (t->ndim == 1 || st->shape[1] == t->shape[1]);
-        if (!same) {
-            char want[64], got[64];
-            format_shape(want, sizeof want, t->ndim, t->shape);
-            format_shape(got, sizeof got, st->ndim, st->shape);
-            return semb_fail(err, SEMB_ERR_FORMAT,
-                             "%s: tensor '%s' has shape %s but config.json implies %s",
-                             file->path, full, got, want);
-        }
-        semb_status s = safetensors_to_f32(file, st, p->arena + t->offset, t->numel, err);
-        if (s)
-            return s;
+        semb_status st = check_tensor(file, full, t, found, err);
+        if (!st)
+            st = safetensors_to_f32(file, found, p->arena + t->offset, t->numel, err);
+        if (st)
+            return st;
     }
     return SEMB_OK;
 }

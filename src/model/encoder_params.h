@@ -15,6 +15,8 @@ typedef struct param_tensor {
     char name[96];      /* Hugging Face name, without any "bert." style prefix */
     int ndim;           /* 1 or 2 */
     int64_t shape[2];
+    const char *shape_keys[2]; /* config.json key behind each dimension (static storage) */
+    int layer;          /* the transformer layer it belongs to, or -1 */
     size_t offset;      /* into the arena, in floats */
     size_t numel;
     bool weight_decay;  /* false for biases and LayerNorm weights */
@@ -54,11 +56,22 @@ typedef struct encoder_params {
  * using packed copies of the old weights. */
 void encoder_params_changed(encoder_params *p);
 
-/* Lays out and allocates (zeroed) the parameters for cfg. with_pooler adds BERT/MPNet's
- * pooler.dense tensors. Free with encoder_params_free. */
+/* Lays out and allocates (zeroed) the parameters for cfg, which must have passed
+ * encoder_config_validate. with_pooler adds BERT/MPNet's pooler.dense tensors. Errors:
+ * SEMB_ERR_NOMEM. Free with encoder_params_free. */
 semb_status encoder_params_create(const encoder_config *cfg, bool with_pooler,
                                   encoder_params *out, semb_error *err);
 void encoder_params_free(encoder_params *p);
+
+/* Checks file against cfg before anything the size of the weights is allocated: every
+ * tensor cfg implies (with_pooler: BERT/MPNet's pooler too, which may be absent) must be
+ * there, with or without the architecture's prefix, of a float dtype (F32, F16, BF16, F64)
+ * and of the implied shape. Errors are SEMB_ERR_FORMAT naming the file, the tensor and the
+ * config.json key behind the dimension that disagrees (or the layer count, for a missing
+ * layer). Tensors the model does not use are ignored, as transformers ignores them, with a
+ * warning (semb_set_warning_handler); position_ids buffers of old checkpoints silently. */
+semb_status encoder_params_check_file(const encoder_config *cfg, bool with_pooler,
+                                      const safetensors_file *file, semb_error *err);
 
 /* Fills every tensor from a safetensors file (F32, F16 or BF16), accepting names with or
  * without the architecture's prefix ("bert.", "distilbert.", "mpnet."). A missing tensor

@@ -144,11 +144,13 @@ static semb_status build_folder(const char *dir, const semb_init_options *o,
     if (!pool.modes)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--pooling: unknown mode '%s'", o->pooling);
     int limit = encoder_config_position_limit(cfg);
-    int max_seq = o->max_seq_length > 0 ? o->max_seq_length : 256;
-    if (max_seq > limit)
-        max_seq = limit;
+    int max_seq = o->max_seq_length > 0 ? o->max_seq_length : limit < 256 ? limit : 256;
     encoder_params params;
-    semb_status st = encoder_params_create(cfg, cfg->arch != ENCODER_DISTILBERT, &params, err);
+    semb_status st = encoder_config_check_max_length(cfg, max_seq, NULL,
+                                                     "--max-seq-length", SEMB_ERR_INVALID_ARG,
+                                                     err);
+    if (!st)
+        st = encoder_params_create(cfg, cfg->arch != ENCODER_DISTILBERT, &params, err);
     if (st)
         return st;
     encoder_params_init_random(&params, cfg, o->seed);
@@ -211,6 +213,6 @@ semb_init_options semb_init_options_default(void)
 {
     return (semb_init_options){.arch = "bert", .hidden_size = 384, .num_layers = 6,
                                .num_heads = 12, .intermediate_size = 1536,
-                               .max_seq_length = 256, .pooling = "mean", .normalize = 1,
+                               .max_seq_length = 0, .pooling = "mean", .normalize = 1,
                                .seed = 42};
 }

@@ -7,13 +7,43 @@
 
 #include "core/error.h"
 
-int sentence_model_resolve_max_seq_length(const st_folder *folder, const encoder_config *cfg)
+/* Checks the length `file` (in the Transformer's folder) gives under `key`. */
+static semb_status check_length_from(const st_folder *folder, const encoder_config *cfg,
+                                     const char *file, const char *key, long long value,
+                                     semb_error *err)
 {
-    int limit = encoder_config_position_limit(cfg);
-    int len = folder->max_seq_length > 0     ? folder->max_seq_length
-              : folder->model_max_length > 0 ? folder->model_max_length
-                                             : limit;
-    return len < limit ? len : limit;
+    char *path = path_join(folder->transformer_dir, file);
+    if (!path)
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    semb_status st = encoder_config_check_max_length(cfg, value, path, key, SEMB_ERR_FORMAT, err);
+    free(path);
+    return st;
+}
+
+semb_status sentence_model_resolve_max_seq_length(const st_folder *folder,
+                                                  const encoder_config *cfg, int *out,
+                                                  semb_error *err)
+{
+    semb_status st;
+    if (folder->has_max_seq_length &&
+        (st = check_length_from(folder, cfg, "sentence_bert_config.json", "max_seq_length",
+                                folder->max_seq_length, err)))
+        return st;
+    if (folder->has_model_max_length &&
+        (st = check_length_from(folder, cfg, "tokenizer_config.json", "model_max_length",
+                                folder->model_max_length, err)))
+        return st;
+    if (folder->has_max_seq_length && folder->has_model_max_length &&
+        folder->model_max_length < folder->max_seq_length)
+        semb_warn("%s: tokenizer_config.json's model_max_length %lld is below "
+                  "sentence_bert_config.json's max_seq_length %lld: texts are cut at %lld "
+                  "tokens, as sentence-transformers cuts them",
+                  folder->transformer_dir, folder->model_max_length, folder->max_seq_length,
+                  folder->max_seq_length);
+    *out = folder->has_max_seq_length     ? (int)folder->max_seq_length
+           : folder->has_model_max_length ? (int)folder->model_max_length
+                                          : encoder_config_position_limit(cfg);
+    return SEMB_OK;
 }
 
 static semb_status load_weights(semb_model *m, semb_error *err)
@@ -42,7 +72,11 @@ static semb_status load_weights(semb_model *m, semb_error *err)
     for (size_t i = 0; i < file.n_tensors; i++)
         if (strstr(file.tensors[i].name, "pooler.dense.weight"))
             has_pooler = true;
-    st = encoder_params_create(&m->config, has_pooler, &m->params, err);
+    /* Every size config.json claims is checked against the file before the weights'
+     * memory is allocated: a lying config fails here, not after gigabytes are touched. */
+    st = encoder_params_check_file(&m->config, has_pooler, &file, err);
+    if (!st)
+        st = encoder_params_create(&m->config, has_pooler, &m->params, err);
     if (!st)
         st = encoder_params_load(&m->params, &file, err);
     safetensors_close(&file);
@@ -63,8 +97,10 @@ static semb_status load_pooling(semb_model *m, semb_error *err)
     semb_status st = pooling_config_load(path, &m->pooling, err);
     if (!st && m->pooling.token_dim != m->config.hidden_size)
         st = semb_fail(err, SEMB_ERR_FORMAT,
-                       "%s: embedding dimension %d does not match the encoder's hidden size %d",
-                       path, m->pooling.token_dim, m->config.hidden_size);
+                       "%s: field 'embedding_dimension': %d does not match config.json's '%s' "
+                       "%d",
+                       path, m->pooling.token_dim,
+                       encoder_config_keys_for(m->config.arch)->hidden, m->config.hidden_size);
     free(path);
     return st;
 }
@@ -83,6 +119,9 @@ semb_status semb_model_load(const char *dir, semb_model **out, semb_error *err)
         free(config);
     }
     if (!st)
+        st = sentence_model_resolve_max_seq_length(&m->folder, &m->config, &m->max_seq_length,
+                                                   err);
+    if (!st)
         st = load_pooling(m, err);
     if (!st)
         st = load_weights(m, err);
@@ -99,7 +138,6 @@ semb_status semb_model_load(const char *dir, semb_model **out, semb_error *err)
         return st;
     }
     m->normalize = m->folder.has_normalize;
-    m->max_seq_length = sentence_model_resolve_max_seq_length(&m->folder, &m->config);
     *out = m;
     return SEMB_OK;
 }

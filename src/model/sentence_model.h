@@ -22,9 +22,14 @@ struct semb_model {
     encoder_bf16_weights bf16_weights; /* SEMB_COMPUTE_BF16: made afresh by each semb_encode */
 };
 
-/* Resolves the max sequence length as sentence-transformers does: sentence_bert_config.json,
- * else tokenizer_config.json's model_max_length, else the position limit; never above the
- * position limit. */
-int sentence_model_resolve_max_seq_length(const st_folder *folder, const encoder_config *cfg);
+/* Resolves the max sequence length into *out as sentence-transformers does:
+ * sentence_bert_config.json's max_seq_length, else tokenizer_config.json's model_max_length,
+ * else the position limit. Each length the files give must pass
+ * encoder_config_check_max_length (SEMB_ERR_FORMAT naming the file and key); a
+ * model_max_length below max_seq_length is only warned about (semb_set_warning_handler), as
+ * sentence-transformers truncates at max_seq_length regardless. */
+semb_status sentence_model_resolve_max_seq_length(const st_folder *folder,
+                                                  const encoder_config *cfg, int *out,
+                                                  semb_error *err);
 
 #endif

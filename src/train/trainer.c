@@ -493,8 +493,11 @@ static semb_status setup(trainer *t, semb_error *err)
         (st = configure(t, err)))
         return st;
     if (o->max_seq_length > 0) {
-        int limit = encoder_config_position_limit(&t->model->config);
-        t->model->max_seq_length = o->max_seq_length < limit ? o->max_seq_length : limit;
+        if ((st = encoder_config_check_max_length(&t->model->config, o->max_seq_length, NULL,
+                                                  "--max-seq-length",
+                                                  SEMB_ERR_INVALID_ARG, err)))
+            return st;
+        t->model->max_seq_length = o->max_seq_length;
     }
     if ((st = open_data(t, err)))
         return st;
