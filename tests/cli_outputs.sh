@@ -80,6 +80,12 @@ check "init through a dangling link" "$semb" init --arch bert --vocab "$fixture/
 check "the link stays, the folder is where it points" \
     bash -c "[ -L model-link ] && [ -f made-model/config.json ]"
 
+expect_error "init --output - is refused" "standard output cannot hold a folder" \
+    "$semb" init --arch bert --vocab "$fixture/tokenizer.json" --output -
+expect_error "corpus --output - is refused" "standard output cannot hold a folder" \
+    "$semb" corpus --output - --sources jargon
+check "no folder named -" test ! -e ./-
+
 # --- a killed writer leaves nothing -----------------------------------------------------
 # kill_while_writing PID: kill -9 PID once it holds a file open in killed/ other than the
 # input (the output being written, or a copy of stdin), so the kill lands mid-write

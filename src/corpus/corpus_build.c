@@ -263,6 +263,9 @@ static semb_status read_source(corpus_source source, const paths *p, corpus_pair
 static semb_status make_dirs(const char *dir, semb_error *err)
 {
     char path[4096];
+    if (strcmp(dir, "-") == 0)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG, "-: standard output cannot hold a folder; "
+                         "give a folder name");
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "%s: path too long", dir);
     for (char *p = path + 1;; p++) {

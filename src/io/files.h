@@ -30,7 +30,8 @@ semb_status file_read_all(const char *path, char **data, size_t *size, semb_erro
 /* Creates a new empty folder beside dir, "DIR.tmp.XXXXXX" (trailing slashes of dir ignored),
  * with the permissions mkdir would give (0755 less the umask; mkdtemp makes it private), for
  * assembling DIR before renaming it into place, so DIR appears whole or not at all. *out is
- * malloc'd; the caller frees it. Errors: SEMB_ERR_NOMEM, SEMB_ERR_IO naming dir. */
+ * malloc'd; the caller frees it. Errors: SEMB_ERR_NOMEM, SEMB_ERR_IO naming dir,
+ * SEMB_ERR_INVALID_ARG for "-" (standard output, which a folder writer cannot use). */
 semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err);
 
 /* Removes path and everything below it, best effort (for temporary folders the caller made;
