@@ -25,6 +25,7 @@
 #include "train/sampler.h"
 #include "train/checkpoint.h"
 #include "train/model_card.h"
+#include "train/train_log.h"
 #include "train/train_record.h"
 #include "core/progress.h"
 #include "eval/sts_eval.h"
@@ -135,7 +136,7 @@ typedef struct trainer {
     lr_schedule schedule;
     train_step_config step_cfg;
     train_step_state step_state;
-    FILE *log;
+    train_log log;         /* --log; fp NULL without one */
     const char *out_dir;   /* output_dir, or resume_dir when resuming */
     bool out_is_new;       /* out_dir did not exist: a failed first save removes it again */
     char *start_dir;       /* the folder the model was loaded from (a checkpoint when resuming) */
@@ -164,8 +165,7 @@ static void trainer_free(trainer *t)
     adamw_state_free(&t->adam);
     free(t->trainable);
     train_step_state_free(&t->step_state);
-    if (t->log)
-        fclose(t->log);
+    train_log_close(&t->log, NULL); /* a run that fails anyway: its error is the one to tell */
     if (t->init_dir)
         path_remove_tree(t->init_dir);
     free(t->init_dir);
@@ -505,8 +505,9 @@ static semb_status setup(trainer *t, semb_error *err)
     memcpy(t->grads.name_prefix, t->model->params.name_prefix, sizeof t->grads.name_prefix);
     if (o->resume_dir && (st = restore(t, err)))
         return st;
-    if (o->log_path && !(t->log = fopen(o->log_path, o->resume_dir ? "a" : "w")))
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", o->log_path, strerror(errno));
+    /* resuming from step N: the steps after N a killed run logged are about to be redone */
+    if (o->log_path && (st = train_log_open(&t->log, o->log_path, t->start_step, err)))
+        return st;
     return SEMB_OK;
 }
 
@@ -544,11 +545,11 @@ static semb_status evaluate(trainer *t, semb_error *err)
         return semb_fail_prefix(err, "step %d: evaluation: ", t->step);
     trainer_message(t, "step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)", t->step,
                     base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
-    if (t->log) {
-        fprintf(t->log, "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": %.6g}\n",
-                t->step, r.spearman, r.pearson);
-        fflush(t->log);
-    }
+    if (t->log.fp &&
+        (st = train_log_line(&t->log, err,
+                             "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": "
+                             "%.6g}", t->step, r.spearman, r.pearson)))
+        return st;
     return train_record_eval(&t->record, t->step, "spearman_cosine",
                              base_name(t->o->eval_sts_path), r.spearman, err);
 }
@@ -650,22 +651,23 @@ static step_parts step_parts_now(const trainer *t)
  * `since`; the parts (data_s: getting the batch, the data pipeline runs inside the step;
  * first_pass_s: GradCache's first pass; forward_s, loss_s, backward_s; optimizer_s: clipping
  * and AdamW) are averaged the same way, and what they leave of step_s is bookkeeping. */
-static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
-                     const step_parts *since, int steps_in, size_t tokens, double elapsed)
+static semb_status log_step(trainer *t, double loss, double lr, double norm, double seconds,
+                            const step_parts *since, int steps_in, size_t tokens, double elapsed,
+                            semb_error *err)
 {
     step_parts now = step_parts_now(t);
     const train_step_timing *a = &since->gradients, *b = &now.gradients;
-    fprintf(t->log,
-            "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
-            "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
-            "\"data_s\": %.6f, \"first_pass_s\": %.6f, \"forward_s\": %.6f, \"loss_s\": %.6f, "
-            "\"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
-            t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
-            (double)tokens / seconds, elapsed, seconds, (now.data - since->data) / steps_in,
-            (b->first_pass - a->first_pass) / steps_in, (b->forward - a->forward) / steps_in,
-            (b->loss - a->loss) / steps_in, (b->backward - a->backward) / steps_in,
-            (now.optimizer - since->optimizer) / steps_in);
-    fflush(t->log);
+    return train_log_line(
+        &t->log, err,
+        "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
+        "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
+        "\"data_s\": %.6f, \"first_pass_s\": %.6f, \"forward_s\": %.6f, \"loss_s\": %.6f, "
+        "\"backward_s\": %.6f, \"optimizer_s\": %.6f}",
+        t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
+        (double)tokens / seconds, elapsed, seconds, (now.data - since->data) / steps_in,
+        (b->first_pass - a->first_pass) / steps_in, (b->forward - a->forward) / steps_in,
+        (b->loss - a->loss) / steps_in, (b->backward - a->backward) / steps_in,
+        (now.optimizer - since->optimizer) / steps_in);
 }
 
 /* One optimizer step: batch, gradients (GradCache as configured), clipping, AdamW. */
@@ -741,12 +743,13 @@ static semb_status train_loop(trainer *t, semb_error *err)
         if ((st = train_record_step(&t->record, t->step, loss, lr, err)))
             break;
         int every = o->log_every > 0 ? o->log_every : 1;
-        if (t->log && (t->step % every == 0 || t->step == t->steps)) {
+        if (t->log.fp && (t->step % every == 0 || t->step == t->steps)) {
             int steps_in = t->step % every ? t->step % every : every;
             double seconds = (now - interval_start) / steps_in;
-            log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr, norm, seconds,
-                     &interval_parts, steps_in, interval_tokens / (size_t)steps_in,
-                     t->record.seconds);
+            if ((st = log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr,
+                               norm, seconds, &interval_parts, steps_in,
+                               interval_tokens / (size_t)steps_in, t->record.seconds, err)))
+                break;
             interval_tokens = 0;
             interval_start = now;
             interval_parts = step_parts_now(t);
@@ -792,6 +795,8 @@ semb_status semb_train_run(const semb_train_options *o, semb_train_result *resul
     semb_status st = setup(&t, err);
     if (!st)
         st = train_loop(&t, err);
+    if (!st)
+        st = train_log_close(&t.log, err);
     if (!st)
         report_unfinished(&t);
     if (!st && result) {
