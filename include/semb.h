@@ -225,7 +225,7 @@ typedef struct semb_train_options {
     size_t max_line_bytes;      /* longer lines are skipped (1 MiB) */
     int strict;                 /* the first unusable line is an error, not a warning */
     const char *output_dir;     /* where the trained model is saved: must not exist or be empty */
-    int batch_size;             /* anchors per step */
+    int batch_size;             /* anchors per step, >= 2 (the loss's negatives) */
     int steps;                  /* optimizer steps */
     double epochs;              /* > 0: steps = ceil(epochs * lines of all files / batch_size),
                                    with "lines" from the data config or counted up front */

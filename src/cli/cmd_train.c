@@ -77,7 +77,7 @@ int cmd_train(int argc, char **argv)
          "STS TSV (score, sentence1, sentence2) to evaluate Spearman on during training"},
         {"--eval-every", CLI_INT, &o.eval_every, "steps between evaluations (default: at the end)"},
         {"--batch-size", CLI_INT, &o.batch_size,
-         "anchors per step (default 32; every file needs at least this many usable examples: a "
+         "anchors per step (default 32, at least 2; every file needs at least this many usable examples: a "
          "batch may take all its shares from one file)"},
         {"--datasets-per-batch", CLI_INT, &o.datasets_per_batch,
          "each batch is filled in this many equal shares, each from a file drawn with probability "

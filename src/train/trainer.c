@@ -233,6 +233,11 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
     if (o->batch_size < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--batch-size: %d is not a positive number",
                          o->batch_size);
+    /* GradCache (mini_batch_size) only splits the passes: the loss still sees the batch */
+    if (o->batch_size < 2)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "--batch-size: 1 is too small: MultipleNegativesRankingLoss takes the "
+                         "other pairs of a batch as negatives, so it needs at least 2");
     if (!(o->epochs > 0) && o->steps < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--steps: %d is not a positive number",
                          o->steps);
@@ -355,9 +360,11 @@ static void report_unfinished(trainer *t)
 {
     for (size_t i = 0; i < sampler_dataset_count(t->sampler); i++) {
         sampler_dataset_info d = sampler_dataset(t->sampler, i);
-        if (!d.counts_final && d.skipped)
-            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read", d.path,
-                            (unsigned long long)d.skipped, (unsigned long long)d.lines);
+        if (!d.counts_final && (d.skipped || d.blank))
+            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read and "
+                            "%llu blank line%s", d.path, (unsigned long long)d.skipped,
+                            (unsigned long long)d.lines, (unsigned long long)d.blank,
+                            d.blank == 1 ? "" : "s");
     }
 }
 
