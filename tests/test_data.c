@@ -336,7 +336,7 @@ static void test_reader_small_file_counts(void **state)
     assert_non_null(strstr(w.lines[3], ":7: item 2 is empty"));
     assert_non_null(strstr(w.lines[4], ":9: item 3 is not a string"));
     assert_non_null(strstr(w.lines[5], "mixed.jsonl.zst: skipped 6 of 10 lines (the first 5 "
-                                       "listed above); 1 blank line skipped; training on 4 "
+                                       "listed above) and 1 blank line; training on 4 "
                                        "examples"));
     assert_int_equal(r->blank, 1);
     assert_true(r->counts_final);
@@ -409,8 +409,8 @@ static void test_reader_large_file_reports_as_it_goes(void **state)
         printf("  warning: %s\n", w.lines[i]);
     assert_int_equal(w.n, 6);
     assert_non_null(strstr(w.lines[0], "big.tsv.gz:1002: 1 column"));
-    assert_non_null(strstr(w.lines[5], "big.tsv.gz: skipped 5 of 5000 lines; 3 blank lines "
-                                       "skipped; training on 4995 examples"));
+    assert_non_null(strstr(w.lines[5], "big.tsv.gz: skipped 5 of 5000 lines and 3 blank "
+                                       "lines; training on 4995 examples"));
     assert_true(r->counts_final);
     data_reader_close(r);
     free(path);

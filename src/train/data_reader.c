@@ -28,13 +28,13 @@ static void warn_summary(const data_reader *r)
         return;
     char bad[160] = "", blanks[64] = "";
     if (r->skipped)
-        snprintf(bad, sizeof bad, "skipped %llu of %llu lines%s; ",
-                 (unsigned long long)r->skipped, (unsigned long long)r->lines,
+        snprintf(bad, sizeof bad, "%llu of %llu lines%s", (unsigned long long)r->skipped,
+                 (unsigned long long)r->lines,
                  r->skipped > DATA_READER_REPORTED ? " (the first 5 listed above)" : "");
     if (r->blank)
-        snprintf(blanks, sizeof blanks, "%llu blank line%s skipped; ",
+        snprintf(blanks, sizeof blanks, "%s%llu blank line%s", r->skipped ? " and " : "",
                  (unsigned long long)r->blank, r->blank == 1 ? "" : "s");
-    warn(r, "%s: %s%straining on %llu examples", r->path, bad, blanks,
+    warn(r, "%s: skipped %s%s; training on %llu examples", r->path, bad, blanks,
          (unsigned long long)r->examples);
 }
 

@@ -9,9 +9,9 @@
  *
  * Warnings go through a callback, as text without a prefix: each of the first
  * DATA_READER_REPORTED skipped lines as "FILE:LINE: reason; line skipped", then after the
- * first pass "FILE: skipped S of N lines[ (the first 5 listed above)]; B blank lines
- * skipped; training on E examples" (either part only when non-zero). Later passes read the
- * same lines and say nothing. */
+ * first pass "FILE: skipped S of N lines[ (the first 5 listed above)] and B blank lines;
+ * training on E examples" (either part only when non-zero). Later passes read the same
+ * lines and say nothing. */
 #ifndef SEMB_TRAIN_DATA_READER_H
 #define SEMB_TRAIN_DATA_READER_H
 

@@ -18,6 +18,7 @@
 #include "train/adamw.h"
 #include "train/lr_schedule.h"
 #include "train/model_save.h"
+#include "train/output_lock.h"
 #include "train/train_step.h"
 #include "model/sentence_model.h"
 #include "train/data_config.h"
@@ -138,6 +139,7 @@ typedef struct trainer {
     train_step_state step_state;
     train_log log;         /* --log; fp NULL without one */
     const char *out_dir;   /* output_dir, or resume_dir when resuming */
+    output_lock lock;      /* out_dir is this run's alone */
     bool out_is_new;       /* out_dir did not exist: a failed first save removes it again */
     char *start_dir;       /* the folder the model was loaded from (a checkpoint when resuming) */
     char *init_dir;        /* a fresh model made for this run (options.init), removed at the end */
@@ -174,6 +176,7 @@ static void trainer_free(trainer *t)
     free(t->step_times);
     if (t->has_sts)
         sts_dataset_free(&t->sts);
+    output_lock_release(&t->lock);
 }
 
 static semb_status configure(trainer *t, semb_error *err)
@@ -471,6 +474,23 @@ static semb_status restore(trainer *t, semb_error *err)
     return st;
 }
 
+/* Before any work: the output folder is this run's alone (two runs would delete each
+ * other's temporary checkpoints), and a fresh run can save there (an output it could not
+ * save to would waste the whole run). */
+static semb_status claim_output(trainer *t, semb_error *err)
+{
+    bool busy;
+    semb_status st = output_lock_take(&t->lock, t->out_dir, &busy, err);
+    if (busy || t->o->resume_dir)
+        return st;
+    /* when the lock file cannot be made beside it either, the output's check says why best */
+    semb_error check_err = {0};
+    semb_status check = model_save_check_output(t->out_dir, &check_err);
+    if (check && err)
+        *err = check_err;
+    return check ? check : st;
+}
+
 static semb_status setup(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
@@ -482,8 +502,7 @@ static semb_status setup(trainer *t, semb_error *err)
                          "--resume %s: a resumed run saves into the folder it resumes from, not "
                          "--output %s", o->resume_dir, o->output_dir);
     t->out_dir = o->resume_dir ? o->resume_dir : o->output_dir;
-    /* Before any work: an output we could not save to would waste the whole run. */
-    if (!o->resume_dir && (st = model_save_check_output(t->out_dir, err)))
+    if ((st = claim_output(t, err)))
         return st;
     t->out_is_new = !path_exists(t->out_dir);
     if ((st = collect_sources(o, &t->sources, err)))
