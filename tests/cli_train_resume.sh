@@ -140,4 +140,14 @@ check "evaluation in the model card" grep -q "spearman" "$tmp/arch/README.md"
 check "the card says trained from scratch" grep -qi "scratch" "$tmp/arch/README.md"
 check "log lines carry tokens_per_s and elapsed_s" grep -q '"tokens_per_s".*"elapsed_s"' "$tmp/arch.jsonl"
 
+# An evaluation with no correlation to speak of (every gold score the same: NaN) is logged as
+# null, so that the log stays JSON and a resume can cut it back
+{ printf 'score\tsentence1\tsentence2\n'; tail -n +2 "$tmp/sts.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = "3.0"; print }'; } >"$tmp/flat.tsv"
+flat=(--data "$tmp/pairs.jsonl" --steps 4 --batch-size 4 --threads 1 --eval-sts "$tmp/flat.tsv" --eval-every 2 --save-every 2 --log "$tmp/flat.jsonl")
+"$semb" train --model "$fixture" "${flat[@]}" --keep-checkpoints 0 --output "$tmp/flat" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "a NaN correlation is logged as null" grep -q '"step": 4, "eval_sts_spearman": null, "eval_sts_pearson": null}$' "$tmp/flat.jsonl"
+mkdir "$tmp/flat2" && cp -r "$tmp/flat/checkpoint-2" "$tmp/flat2/"
+check "that log is cut back on a resume" "$semb" train --resume "$tmp/flat2" "${flat[@]}" >/dev/null 2>&1
+check "each step logged once, each evaluation once" bash -c "[ \$(grep -c '\"loss\"' '$tmp/flat.jsonl') -eq 4 ] && [ \$(grep -c eval_sts '$tmp/flat.jsonl') -eq 2 ]"
+
 finish cli_train_resume

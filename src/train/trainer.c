@@ -363,11 +363,13 @@ static void report_unfinished(trainer *t)
 {
     for (size_t i = 0; i < sampler_dataset_count(t->sampler); i++) {
         sampler_dataset_info d = sampler_dataset(t->sampler, i);
+        char blanks[48] = "";
+        if (d.blank)
+            snprintf(blanks, sizeof blanks, " and %llu blank line%s",
+                     (unsigned long long)d.blank, d.blank == 1 ? "" : "s");
         if (!d.counts_final && (d.skipped || d.blank))
-            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read and "
-                            "%llu blank line%s", d.path, (unsigned long long)d.skipped,
-                            (unsigned long long)d.lines, (unsigned long long)d.blank,
-                            d.blank == 1 ? "" : "s");
+            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read%s", d.path,
+                            (unsigned long long)d.skipped, (unsigned long long)d.lines, blanks);
     }
 }
 
@@ -561,6 +563,16 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* x for a JSON line: a correlation of constant scores is NaN, which JSON has no word for. */
+static const char *json_number_text(double x, char *buf, size_t size)
+{
+    if (isfinite(x))
+        snprintf(buf, size, "%.6g", x);
+    else
+        snprintf(buf, size, "null");
+    return buf;
+}
+
 /* STS Spearman on the evaluation file, logged, printed and recorded for the card. Runs
  * between steps: encoding reuses the model's inference workspace, not the training one. */
 static semb_status evaluate(trainer *t, semb_error *err)
@@ -571,10 +583,12 @@ static semb_status evaluate(trainer *t, semb_error *err)
         return semb_fail_prefix(err, "step %d: evaluation: ", t->step);
     trainer_message(t, "step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)", t->step,
                     base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
+    char spearman[32], pearson[32];
     if (t->log.fp &&
         (st = train_log_line(&t->log, err,
-                             "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": "
-                             "%.6g}", t->step, r.spearman, r.pearson)))
+                             "{\"step\": %d, \"eval_sts_spearman\": %s, \"eval_sts_pearson\": %s}",
+                             t->step, json_number_text(r.spearman, spearman, sizeof spearman),
+                             json_number_text(r.pearson, pearson, sizeof pearson))))
         return st;
     return train_record_eval(&t->record, t->step, "spearman_cosine",
                              base_name(t->o->eval_sts_path), r.spearman, err);
