@@ -234,7 +234,7 @@ typedef struct semb_train_options {
     size_t max_line_bytes;      /* longer lines are skipped (1 MiB) */
     int strict;                 /* the first unusable line is an error, not a warning */
     const char *output_dir;     /* where the trained model is saved: must not exist or be empty */
-    int batch_size;             /* anchors per step */
+    int batch_size;             /* anchors per step, >= 2 (the loss's negatives) */
     int steps;                  /* optimizer steps */
     double epochs;              /* > 0: steps = ceil(epochs * lines of all files / batch_size),
                                    with "lines" from the data config or counted up front */
@@ -254,8 +254,9 @@ typedef struct semb_train_options {
     int shuffle;                /* non-zero: shuffle each pass; zero: file order, wrapping (one
                                    file gives batches in file order) */
     uint64_t seed;
-    const char *log_path;       /* JSONL, one object per log interval (appended to on resume),
-                                   or NULL */
+    const char *log_path;       /* JSONL, one object per log interval, or NULL; on resume cut
+                                   back to the checkpoint's step, then appended to; a failed
+                                   write stops the run */
     int log_every;              /* steps per log line (1) */
     const char *dump_gradients_path; /* first step's gradients (before clipping), or NULL */
     int progress;               /* non-zero: a progress display on stderr (a redrawn line on a
@@ -308,7 +309,8 @@ semb_train_options semb_train_options_default(void);
  * temporary name and renamed, so a failure or a kill never leaves a partial model. The options
  * are checked, and output_dir with them (missing or empty unless resuming), before any training. Errors (SEMB_ERR_INVALID_ARG for
  * options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming the file and line) go to err; a data file
- * with skipped lines reports them on stderr and goes on. */
+ * with skipped lines reports them on stderr and goes on. The output folder is locked for the
+ * whole run: while another semb_train uses it, SEMB_ERR_IO naming it. */
 semb_status semb_train(const semb_train_options *opts, semb_error *err);
 
 /* semb_train, also filling *result (may be NULL) when it succeeds. */

@@ -143,7 +143,10 @@ check "warning: empty text" grep -q "mixed.jsonl:9: field \"anchor\" is empty" "
 check "warning: another number of negatives" grep -q "mixed.jsonl:11: 1 negative, but the first example (line 1) has 0" "$tmp/train.err"
 check "warning: non-string field" grep -q "mixed.jsonl:18: field \"positive\" is not a string" "$tmp/train.err"
 check "only the first 5 lines listed" bash -c "[ \$(grep -c 'line skipped' '$tmp/train.err') -eq 5 ] && ! grep -q 'mixed.jsonl:19' '$tmp/train.err'"
-check "skipped lines counted" grep -q "mixed.jsonl: skipped 6 of 18 lines (the first 5 listed above); training on 12 examples" "$tmp/train.err"
+check "skipped and blank lines counted" grep -q "mixed.jsonl: skipped 6 of 18 lines (the first 5 listed above) and 1 blank line; training on 12 examples" "$tmp/train.err"
+{ head -3 "$tmp/pairs.jsonl"; printf '\n  \t\n'; sed -n 4,12p "$tmp/pairs.jsonl"; echo; } >"$tmp/blanks.jsonl"
+check "blank lines only: trains" train --data "$tmp/blanks.jsonl" --output "$tmp/out-blanks"
+check "blank lines only: counted, one warning" bash -c "[ \$(wc -l < '$tmp/train.err') -eq 1 ] && grep -q 'blanks.jsonl: skipped 3 blank lines; training on 12 examples' '$tmp/train.err'"
 { head -3 "$tmp/pairs.jsonl"; echo 'not json'; sed -n 4,12p "$tmp/pairs.jsonl"; } >"$tmp/one-bad.jsonl"
 check "one bad line" train --data "$tmp/one-bad.jsonl" --output "$tmp/out-one-bad"
 check "one bad line: warning and count" bash -c "[ \$(wc -l < '$tmp/train.err') -eq 2 ] && grep -q 'one-bad.jsonl:4: malformed JSON' '$tmp/train.err' && grep -q 'skipped 1 of 13 lines; training on 12 examples' '$tmp/train.err'"
@@ -185,7 +188,13 @@ expect_error "a missing second file, before training" "nope.jsonl.gz: cannot ope
 printf 'not gzip\n' >"$tmp/fake.jsonl.gz"
 expect_error "a .gz that is not gzip" "fake.jsonl.gz: named .gz but is not gzip data" "$semb" train --model "$fixture" \
     --data "$tmp/fake.jsonl.gz" --output "$tmp/bad-out"
-expect_error "a bad weight" "weight '0' is not a positive number" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl:0" --output "$tmp/bad-out"
+# a bad weight is named as one, not read into a file name that then does not exist (issue #14)
+for w in 0 -1 abc nan inf '' 1e400; do
+    expect_error "bad weight '$w'" "--data .*pairs.jsonl:$w: weight '$w' is not a positive finite number" \
+        "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl:$w" --output "$tmp/bad-out"
+done
+cp "$tmp/pairs.jsonl" "$tmp/pairs.jsonl:abc"
+check "a file whose name ends in ':abc' is a file" train --data "$tmp/pairs.jsonl:abc" --steps 1 --output "$tmp/out-colon"
 echo '[{"weight": 1}]' >"$tmp/data_config.json"
 expect_error "a bad data config" "data_config.json: entry 1: \"name\" is missing" "$semb" train --model "$fixture" --data-config "$tmp/data_config.json" --output "$tmp/bad-out"
 expect_error "--epochs with --steps" "--epochs and --steps" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --epochs 1 --steps 3 --output "$tmp/bad-out"
@@ -208,6 +217,12 @@ bad_flag() { # bad_flag FLAG VALUE PATTERN
     expect_error "$1 $2" "^semb train: .*$1.*$3" "$semb" train --model "$fixture" --data "$tmp/pairs.jsonl" --output "$tmp/bad-out" --steps 1 --batch-size 4 "$1" "$2"
 }
 bad_flag --batch-size 0 "not a positive number"
+# one pair per batch has no in-batch negative: its loss is always 0 (issue #14)
+bad_flag --batch-size 1 "1 is too small.*needs at least 2"
+expect_error "--batch-size 1 with GradCache" "--batch-size: 1 is too small" "$semb" train --model "$fixture" \
+    --data "$tmp/pairs.jsonl" --output "$tmp/bad-out" --steps 1 --batch-size 1 --mini-batch-size 1
+check "--batch-size 2 --mini-batch-size 1 trains" train --data "$tmp/pairs.jsonl" --steps 1 --batch-size 2 \
+    --mini-batch-size 1 --output "$tmp/out-b2"
 bad_flag --steps -1 "not a positive number"
 bad_flag --lr abc "not a number"
 bad_flag --lr -1 ">= 0"

@@ -2,7 +2,9 @@
 # Checkpoints and resuming (issue #4): 20 steps in one run equal 10 steps + a resumed 10, bit
 # for bit (weights and optimizer state), with dropout and shuffling on; a run killed with
 # SIGKILL at random moments again and again, resumed each time, ends at the same bits; a
-# run stopped by --max-minutes resumes to the same end. Also: the model card and loss chart
+# run stopped by --max-minutes resumes to the same end; the --log of resumed runs holds each
+# step once, a log that cannot be written stops the run, and one run at a time uses an output
+# folder (issue #14). Also: the model card and loss chart
 # in the output, evaluation during training, and a run from a new model (--arch).
 # usage: cli_train_resume.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
@@ -20,6 +22,9 @@ tail -n +2 "$shared/data/stsb/train.tsv" | head -40 | awk -F'\t' '
     function esc(s) { gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); return s }
     { printf "{\"anchor\": \"%s\", \"positive\": \"%s\"}\n", esc($2), esc($3) }' >"$tmp/pairs.jsonl"
 opts=(--data "$tmp/pairs.jsonl" --steps 20 --batch-size 4 --lr 1e-3 --dropout 0.1 --seed 5 --threads 1)
+log_steps_are() { # log_steps_are FILE N: FILE's lines are steps 1..N, each once, in order
+    [ "$(sed 's/^{"step": \([0-9]*\),.*/\1/' "$1" | tr '\n' ' ')" = "$(seq -s ' ' 1 "$2") " ]
+}
 same_state() { # checkpoint folders A and B hold the same weights and optimizer state
     cmp -s "$1/model.safetensors" "$2/model.safetensors" &&
         cmp -s "$1/optimizer.safetensors" "$2/optimizer.safetensors"
@@ -41,6 +46,23 @@ mkdir "$tmp/half" && cp -r "$tmp/full/checkpoint-10" "$tmp/half/"
 "$semb" train --resume "$tmp/half" "${opts[@]}" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
 check "10 + resumed 10 = 20 in one run, bit for bit" same_state "$tmp/half/checkpoint-20" "$tmp/full/checkpoint-20"
 
+# The log of a run killed after step 15, a line torn, resumed from checkpoint-10: cut back to
+# step 10, then steps 11..20 once (issue #14)
+check "the full run's log has steps 1..20" log_steps_are "$tmp/full.jsonl" 20
+mkdir "$tmp/torn" && cp -r "$tmp/full/checkpoint-10" "$tmp/torn/"
+{ head -15 "$tmp/full.jsonl"; printf '{"step": 16, "loss": 1.2'; } >"$tmp/torn.jsonl"
+"$semb" train --resume "$tmp/torn" "${opts[@]}" --log "$tmp/torn.jsonl" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "resumed from step 10: the log has steps 1..20, each once" log_steps_are "$tmp/torn.jsonl" 20
+check "the steps before the checkpoint are kept as they were" cmp -s <(head -10 "$tmp/torn.jsonl") <(head -10 "$tmp/full.jsonl")
+mkdir "$tmp/foreign" && cp -r "$tmp/full/checkpoint-10" "$tmp/foreign/" && echo 'my notes' >"$tmp/notes.txt"
+expect_error "resume with --log naming another kind of file" "notes.txt:1: not a JSON object.*not a semb train log" \
+    "$semb" train --resume "$tmp/foreign" "${opts[@]}" --log "$tmp/notes.txt"
+check "that file left as it was" grep -qx 'my notes' "$tmp/notes.txt"
+if [ -w /dev/full ]; then
+    expect_error "a log that cannot be written stops the run, naming it" "^semb train: /dev/full: cannot write the log: No space left on device" \
+        "$semb" train --model "$fixture" "${opts[@]}" --output "$tmp/full-disk" --log /dev/full
+fi
+
 # Resuming refuses other settings and a finished run
 expect_refusal() { # name pattern args...: semb train ARGS fails, its stderr matching pattern
     expect_failure "$1" "$2" "$semb" train "${@:3}"
@@ -61,28 +83,53 @@ check "--max-minutes stops early and says how to continue" grep -q "stopped at s
 check "the timed-out run resumed equals the full run" same_state "$tmp/timed/checkpoint-20" "$tmp/full/checkpoint-20"
 
 # kill -9 at random moments, resume each time (from scratch when nothing was saved yet)
-kills=0
-for attempt in $(seq 1 60); do
+killed_args() { # resume when there is a checkpoint, else start over
     if ls -d "$tmp/killed"/checkpoint-* >/dev/null 2>&1; then
         args=(--resume "$tmp/killed")
     else
         rm -rf "$tmp/killed"
         args=(--model "$fixture" --output "$tmp/killed")
     fi
-    "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 >/dev/null 2>"$tmp/kerr" &
+}
+kills=0
+for attempt in $(seq 1 60); do
+    killed_args
+    "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 --log "$tmp/killed.jsonl" >/dev/null 2>"$tmp/kerr" &
     pid=$!
     sleep "0.$(printf '%03d' $((RANDOM % 400)))"
     if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
     wait $pid 2>/dev/null
     [ -d "$tmp/killed/checkpoint-20" ] && break
 done
-if [ ! -d "$tmp/killed/checkpoint-20" ]; then # finish it off
-    "$semb" train --resume "$tmp/killed" "${opts[@]}" --save-every 1 >/dev/null 2>"$tmp/kerr" || cat "$tmp/kerr"
+if [ ! -d "$tmp/killed/checkpoint-20" ]; then # finish it off (slow builds: maybe from scratch)
+    killed_args
+    "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 --log "$tmp/killed.jsonl" >/dev/null 2>"$tmp/kerr" || cat "$tmp/kerr"
 fi
 echo "     $kills kills"
 check "killed $kills times and resumed: same bits as the uninterrupted run" same_state "$tmp/killed/checkpoint-20" "$tmp/full/checkpoint-20"
 check "at least 5 kills landed" test "$kills" -ge 5
+check "killed and resumed: the log has steps 1..20, each once, in order" log_steps_are "$tmp/killed.jsonl" 20
 check "no checkpoint folder is incomplete" bash -c "for d in '$tmp/killed'/checkpoint-*; do [ -s \"\$d/trainer_state.json\" ] && [ -s \"\$d/optimizer.safetensors\" ] || exit 1; done"
+
+# One run per output folder (issue #14): a second run into it, fresh or resumed, is refused
+# while the first runs; once the first is killed (-9, its lock file left behind), a run goes on
+"$semb" train --model "$fixture" "${opts[@]}" --steps 1000000 --save-every 5 --output "$tmp/locked" >/dev/null 2>"$tmp/lerr" &
+pid=$!
+for _ in $(seq 1 300); do
+    ls -d "$tmp/locked"/checkpoint-* >/dev/null 2>&1 && break
+    sleep 0.1
+done
+# (--max-minutes: a run that is not refused ends soon all the same)
+expect_error "a second fresh run into a folder in use is refused" "locked: another semb train \(pid $pid\) is using this output folder" \
+    "$semb" train --model "$fixture" "${opts[@]}" --steps 1000000 --max-minutes 0.01 --output "$tmp/locked"
+expect_error "a --resume of a folder in use is refused" "locked/: another semb train \(pid $pid\) is using this output folder" \
+    "$semb" train --resume "$tmp/locked/" "${opts[@]}" --steps 1000000 --max-minutes 0.01
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "the killed run's lock file is left behind" test -e "$tmp/.locked.semb-train.lock"
+"$semb" train --resume "$tmp/locked" "${opts[@]}" --steps 1000000 --max-minutes 0.000001 >"$tmp/out" 2>"$tmp/err"
+check "after kill -9 a resumed run goes on" grep -q "stopped at step .* of 1000000" "$tmp/out"
+check "a run that ends removes its lock file" test ! -e "$tmp/.locked.semb-train.lock"
 
 # evaluation during training, and a new model from --arch
 printf 'score\tsentence1\tsentence2\n' >"$tmp/sts.tsv"
@@ -96,5 +143,15 @@ check "evaluations printed" grep -q "STS Spearman" "$tmp/err"
 check "evaluation in the model card" grep -q "spearman" "$tmp/arch/README.md"
 check "the card says trained from scratch" grep -qi "scratch" "$tmp/arch/README.md"
 check "log lines carry tokens_per_s and elapsed_s" grep -q '"tokens_per_s".*"elapsed_s"' "$tmp/arch.jsonl"
+
+# An evaluation with no correlation to speak of (every gold score the same: NaN) is logged as
+# null, so that the log stays JSON and a resume can cut it back
+{ printf 'score\tsentence1\tsentence2\n'; tail -n +2 "$tmp/sts.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = "3.0"; print }'; } >"$tmp/flat.tsv"
+flat=(--data "$tmp/pairs.jsonl" --steps 4 --batch-size 4 --threads 1 --eval-sts "$tmp/flat.tsv" --eval-every 2 --save-every 2 --log "$tmp/flat.jsonl")
+"$semb" train --model "$fixture" "${flat[@]}" --keep-checkpoints 0 --output "$tmp/flat" >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+check "a NaN correlation is logged as null" grep -q '"step": 4, "eval_sts_spearman": null, "eval_sts_pearson": null}$' "$tmp/flat.jsonl"
+mkdir "$tmp/flat2" && cp -r "$tmp/flat/checkpoint-2" "$tmp/flat2/"
+check "that log is cut back on a resume" "$semb" train --resume "$tmp/flat2" "${flat[@]}" >/dev/null 2>&1
+check "each step logged once, each evaluation once" bash -c "[ \$(grep -c '\"loss\"' '$tmp/flat.jsonl') -eq 4 ] && [ \$(grep -c eval_sts '$tmp/flat.jsonl') -eq 2 ]"
 
 finish cli_train_resume

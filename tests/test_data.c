@@ -335,7 +335,10 @@ static void test_reader_small_file_counts(void **state)
     assert_non_null(strstr(w.lines[2], ":6: 1 negative, but the first example (line 1) has 0"));
     assert_non_null(strstr(w.lines[3], ":7: item 2 is empty"));
     assert_non_null(strstr(w.lines[4], ":9: item 3 is not a string"));
-    assert_non_null(strstr(w.lines[5], "mixed.jsonl.zst: skipped 6 of 10 lines (the first 5 listed above); training on 4 examples"));
+    assert_non_null(strstr(w.lines[5], "mixed.jsonl.zst: skipped 6 of 10 lines (the first 5 "
+                                       "listed above) and 1 blank line; training on 4 "
+                                       "examples"));
+    assert_int_equal(r->blank, 1);
     assert_true(r->counts_final);
     assert_int_equal(r->n_negatives, 0);
     for (int pass = 0; pass < 2; pass++) {
@@ -373,6 +376,8 @@ static void test_reader_large_file_reports_as_it_goes(void **state)
     size_t len = 0;
     len += (size_t)sprintf(text + len, "anchor\tpositive\n"); /* a header, not data */
     for (int i = 0; i < 5000; i++) {
+        if (i % 2000 == 500) /* blank lines, one of them spaces and a tab */
+            len += (size_t)sprintf(text + len, "%s\n", i == 500 ? "  \t" : "");
         if (i % 1000 == 999)
             len += (size_t)sprintf(text + len, "lonely %d\n", i);
         else
@@ -403,8 +408,9 @@ static void test_reader_large_file_reports_as_it_goes(void **state)
     for (int i = 0; i < w.n; i++)
         printf("  warning: %s\n", w.lines[i]);
     assert_int_equal(w.n, 6);
-    assert_non_null(strstr(w.lines[0], "big.tsv.gz:1001: 1 column"));
-    assert_non_null(strstr(w.lines[5], "big.tsv.gz: skipped 5 of 5000 lines; training on 4995 examples"));
+    assert_non_null(strstr(w.lines[0], "big.tsv.gz:1002: 1 column"));
+    assert_non_null(strstr(w.lines[5], "big.tsv.gz: skipped 5 of 5000 lines and 3 blank "
+                                       "lines; training on 4995 examples"));
     assert_true(r->counts_final);
     data_reader_close(r);
     free(path);
@@ -485,6 +491,7 @@ static void test_reader_state(void **state)
     }
     assert_int_equal(data_reader_state_restore(r, saved, &err), SEMB_OK);
     assert_int_equal(r->pass, 0);
+
     int m = 0;
     for (int k = 0; k < 6; k++) {
         assert_int_equal(data_reader_next(r, &ex, &offset, &line, &end, &err), SEMB_OK);
@@ -500,6 +507,21 @@ static void test_reader_state(void **state)
     assert_int_equal(data_reader_state_restore(r, saved, &err), SEMB_ERR_FORMAT);
     json_decref(saved);
     data_reader_close(r);
+    /* the blank lines of the first pass so far are kept, and a checkpoint from before they
+     * were counted restores as none */
+    r = open_reader(path, false, 1, &w, &err);
+    for (int k = 0; k < 2; k++) /* lines 1 and 4: past the blank line 3 */
+        assert_int_equal(data_reader_next(r, &ex, &offset, &line, &end, &err), SEMB_OK);
+    saved = json_object();
+    assert_int_equal(data_reader_state_save(r, saved, &err), SEMB_OK);
+    r->blank = 7;
+    assert_int_equal(data_reader_state_restore(r, saved, &err), SEMB_OK);
+    assert_int_equal(r->blank, 1);
+    assert_int_equal(json_object_del(saved, "blank"), 0);
+    assert_int_equal(data_reader_state_restore(r, saved, &err), SEMB_OK);
+    assert_int_equal(r->blank, 0);
+    json_decref(saved);
+    data_reader_close(r);
     free(path);
 }
 
@@ -509,25 +531,43 @@ static void test_data_specs(void **state)
 {
     data_sources d = {0};
     semb_error err = {0};
+    /* a name with ':' whose end is no weight is a file when it exists */
+    char *colon_file = tmp_path("host:2021-01.tsv");
+    write_data(colon_file, TEST_PLAIN, "a\tb\n");
     assert_int_equal(data_sources_add_spec(&d, "plain.jsonl", &err), SEMB_OK);
     assert_int_equal(data_sources_add_spec(&d, "a:b.jsonl:3", &err), SEMB_OK);
-    assert_int_equal(data_sources_add_spec(&d, "host:2021-01.tsv", &err), SEMB_OK);
+    assert_int_equal(data_sources_add_spec(&d, colon_file, &err), SEMB_OK);
     assert_int_equal(data_sources_add_spec(&d, "x:0.25", &err), SEMB_OK);
     assert_int_equal(data_sources_add_spec(&d, "ends:5:1", &err), SEMB_OK);
-    assert_int_equal(d.n, 5);
+    assert_int_equal(data_sources_add_spec(&d, "data:v2/pairs.jsonl", &err), SEMB_OK);
+    assert_int_equal(data_sources_add_spec(&d, "y:1e3", &err), SEMB_OK);
+    assert_int_equal(d.n, 7);
     assert_string_equal(d.items[0].path, "plain.jsonl");
     assert_true(d.items[0].weight == 1);
     assert_string_equal(d.items[1].path, "a:b.jsonl");
     assert_true(d.items[1].weight == 3);
-    assert_string_equal(d.items[2].path, "host:2021-01.tsv");
+    assert_string_equal(d.items[2].path, colon_file);
+    assert_true(d.items[2].weight == 1);
     assert_string_equal(d.items[3].path, "x");
     assert_true(d.items[3].weight == 0.25);
     assert_string_equal(d.items[4].path, "ends:5");
-    assert_int_equal(data_sources_add_spec(&d, "x:0", &err), SEMB_ERR_INVALID_ARG);
-    assert_int_equal(data_sources_add_spec(&d, "x:1.2.3", &err), SEMB_ERR_INVALID_ARG);
+    assert_string_equal(d.items[5].path, "data:v2/pairs.jsonl");
+    assert_true(d.items[6].weight == 1000);
+    /* a bad weight is named as one, not taken into a file name that does not exist */
+    static const char *bad[] = {"0", "-1", "abc", "nan", "inf", "-inf", "", "1e400", "1e-400",
+                                "1.2.3", " 2", "2x", "2021-01.tsv"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char spec[64], want[160];
+        snprintf(spec, sizeof spec, "x.jsonl:%s", bad[i]);
+        snprintf(want, sizeof want, "--data %s: weight '%s' is not a positive finite number",
+                 spec, bad[i]);
+        assert_int_equal(data_sources_add_spec(&d, spec, &err), SEMB_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, want));
+    }
     assert_int_equal(data_sources_add_spec(&d, ":3", &err), SEMB_ERR_INVALID_ARG);
-    assert_int_equal(d.n, 5);
+    assert_int_equal(d.n, 7);
     data_sources_free(&d);
+    free(colon_file);
 }
 
 static void test_data_config(void **state)

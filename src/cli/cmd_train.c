@@ -70,14 +70,15 @@ int cmd_train(int argc, char **argv)
          "checkpoints kept, the most recent (default 2; 0: all)"},
         {"--resume", CLI_STRING, &o.resume_dir,
          "continue from the latest checkpoint in DIR (the --output of an earlier run, with the "
-         "same options) up to --steps, saving into DIR; the result equals an uninterrupted run"},
+         "same options) up to --steps, saving into DIR; the result equals an uninterrupted run. "
+         "One run at a time uses a folder (a lock beside it, .DIR.semb-train.lock)"},
         {"--max-minutes", CLI_FLOAT, &o.max_minutes,
          "stop after the step that passes this much time, with a checkpoint to --resume from"},
         {"--eval-sts", CLI_STRING, &o.eval_sts_path,
          "STS TSV (score, sentence1, sentence2) to evaluate Spearman on during training"},
         {"--eval-every", CLI_INT, &o.eval_every, "steps between evaluations (default: at the end)"},
         {"--batch-size", CLI_INT, &o.batch_size,
-         "anchors per step (default 32; every file needs at least this many usable examples: a "
+         "anchors per step (default 32, at least 2; every file needs at least this many usable examples: a "
          "batch may take all its shares from one file)"},
         {"--datasets-per-batch", CLI_INT, &o.datasets_per_batch,
          "each batch is filled in this many equal shares, each from a file drawn with probability "
@@ -122,7 +123,8 @@ int cmd_train(int argc, char **argv)
         {"--log", CLI_STRING, &o.log_path,
          "JSONL log, a line per --log-every steps: step, loss (mean over the interval), lr, "
          "grad_norm, pairs_per_s, tokens_per_s, elapsed_s, step_s, data_s (of step_s: reading "
-         "and tokenizing); and eval lines; appended on --resume"},
+         "and tokenizing); and eval lines; on --resume, cut back to the checkpoint's step, then "
+         "appended to"},
         {"--log-every", CLI_INT, &o.log_every, "steps per log line (default 1)"},
         {"--dump-gradients", CLI_STRING, &o.dump_gradients_path,
          "write the first step's gradients (before clipping) and loss as safetensors"},

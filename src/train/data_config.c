@@ -1,5 +1,6 @@
 #include "train/data_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -22,10 +23,11 @@ static semb_status add(data_sources *d, char *path, double weight, int64_t lines
     return SEMB_OK;
 }
 
-/* A whole string of digits and dots that is a positive number. */
+/* A weight: the whole string a positive finite number (strtod's forms, "2", "0.5", "1e3";
+ * not "nan", "inf", "1e400" or " 2"). */
 static bool parse_weight(const char *s, double *out)
 {
-    if (!*s || strspn(s, "0123456789.") != strlen(s))
+    if (!*s || isspace((unsigned char)*s))
         return false;
     char *end;
     errno = 0;
@@ -36,13 +38,17 @@ static bool parse_weight(const char *s, double *out)
 semb_status data_sources_add_spec(data_sources *d, const char *spec, semb_error *err)
 {
     const char *colon = strrchr(spec, ':');
-    double weight = 1;
+    double weight = 1, w;
     size_t path_len = strlen(spec);
-    if (colon && colon[1] && strspn(colon + 1, "0123456789.") == strlen(colon + 1)) {
-        if (!parse_weight(colon + 1, &weight))
-            return semb_fail(err, SEMB_ERR_INVALID_ARG, "--data %s: weight '%s' is not a positive "
-                             "number", spec, colon + 1);
+    if (colon && parse_weight(colon + 1, &w)) {
+        weight = w;
         path_len = (size_t)(colon - spec);
+    } else if (colon && !path_exists(spec) && !strchr(colon + 1, '/')) {
+        /* a '/' after the ':' makes it part of a path ("data:v2/pairs.jsonl"), a file that
+         * does not exist is then the error to tell */
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "--data %s: weight '%s' is not a positive finite number (and no file "
+                         "is named '%s')", spec, colon + 1, spec);
     }
     if (path_len == 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--data '%s': no file name", spec);

@@ -22,9 +22,11 @@ typedef struct data_sources {
     size_t n;
 } data_sources;
 
-/* Adds "FILE" or "FILE:WEIGHT". Paths may hold ':': only a trailing ':NUMBER' is a weight
- * (name a file that ends in ':5' as 'FILE:5:1'). SEMB_ERR_INVALID_ARG for an empty path or a
- * weight that is not a positive finite number. */
+/* Adds "FILE" or "FILE:WEIGHT". Paths may hold ':': a trailing ':NUMBER' is always a weight
+ * (name a file that ends in ':5' as 'FILE:5:1'); otherwise the whole spec is the file when
+ * it exists, or when what follows the last ':' holds a '/'. SEMB_ERR_INVALID_ARG for an empty
+ * path, or, naming it, a weight that is not a positive finite number ("-1", "abc", "nan",
+ * "inf", "0", "", "1e400"). */
 semb_status data_sources_add_spec(data_sources *d, const char *spec, semb_error *err);
 
 /* Adds every entry of a data_config.json. Errors (SEMB_ERR_IO, SEMB_ERR_FORMAT) name the

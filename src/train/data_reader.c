@@ -24,11 +24,17 @@ static void warn(const data_reader *r, const char *fmt, ...)
 
 static void warn_summary(const data_reader *r)
 {
-    if (!r->skipped)
+    if (!r->skipped && !r->blank)
         return;
-    warn(r, "%s: skipped %llu of %llu lines%s; training on %llu examples", r->path,
-         (unsigned long long)r->skipped, (unsigned long long)r->lines,
-         r->skipped > DATA_READER_REPORTED ? " (the first 5 listed above)" : "",
+    char bad[160] = "", blanks[64] = "";
+    if (r->skipped)
+        snprintf(bad, sizeof bad, "%llu of %llu lines%s", (unsigned long long)r->skipped,
+                 (unsigned long long)r->lines,
+                 r->skipped > DATA_READER_REPORTED ? " (the first 5 listed above)" : "");
+    if (r->blank)
+        snprintf(blanks, sizeof blanks, "%s%llu blank line%s", r->skipped ? " and " : "",
+                 (unsigned long long)r->blank, r->blank == 1 ? "" : "s");
+    warn(r, "%s: skipped %s%s; training on %llu examples", r->path, bad, blanks,
          (unsigned long long)r->examples);
 }
 
@@ -100,8 +106,11 @@ static semb_status read_example(data_reader *r, example_view *ex, source_line *a
             r->counts_final = true;
             return SEMB_OK;
         }
-        if (!line.too_long && blank(line.text, line.length))
-            continue; /* blank lines carry nothing */
+        if (!line.too_long && blank(line.text, line.length)) {
+            if (!r->counts_final)
+                r->blank++;
+            continue;
+        }
         if (!r->format_known) {
             r->parser.format = data_format_detect(r->path, line.text, line.too_long ? 0 : line.length);
             r->format_known = true;
@@ -156,7 +165,7 @@ semb_status data_reader_rewind(data_reader *r, semb_error *err)
 
 static void reset_counts(data_reader *r)
 {
-    r->lines = r->skipped = r->examples = 0;
+    r->lines = r->skipped = r->examples = r->blank = 0;
     memset(r->skipped_where, 0, sizeof r->skipped_where);
 }
 
@@ -247,7 +256,8 @@ semb_status data_reader_state_save(const data_reader *r, json_t *obj, semb_error
             "offset", (json_int_t)offset, "line", (json_int_t)number, "at_end", r->at_end,
             "pass", (json_int_t)r->pass, "lines", (json_int_t)r->lines,
             "skipped", (json_int_t)r->skipped, "examples", (json_int_t)r->examples,
-            "counts_final", r->counts_final, "skipped_where", where)))
+            "counts_final", r->counts_final, "skipped_where", where)) ||
+        json_object_set_new(obj, "blank", json_integer((json_int_t)r->blank)))
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory saving the data position");
     return SEMB_OK;
 }
@@ -255,16 +265,17 @@ semb_status data_reader_state_save(const data_reader *r, json_t *obj, semb_error
 semb_status data_reader_state_restore(data_reader *r, const json_t *obj, semb_error *err)
 {
     int negatives, at_end, counts_final;
-    json_int_t first_line, offset, line, pass, lines, skipped, examples;
+    json_int_t first_line, offset, line, pass, lines, skipped, examples, blank_lines = 0;
     json_t *where;
     json_error_t jerr;
     if (json_unpack_ex((json_t *)obj, &jerr, 0,
-                       "{s:i, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:b, s:o}", "negatives",
-                       &negatives, "first_line", &first_line, "offset", &offset, "line", &line,
-                       "at_end", &at_end, "pass", &pass, "lines", &lines, "skipped", &skipped,
-                       "examples", &examples, "counts_final", &counts_final, "skipped_where",
-                       &where) ||
+                       "{s:i, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:b, s:o, s?I}",
+                       "negatives", &negatives, "first_line", &first_line, "offset", &offset,
+                       "line", &line, "at_end", &at_end, "pass", &pass, "lines", &lines,
+                       "skipped", &skipped, "examples", &examples, "counts_final",
+                       &counts_final, "skipped_where", &where, "blank", &blank_lines) ||
         offset < 0 || line < 1 || pass < 0 || lines < 0 || skipped < 0 || examples < 0 ||
+        blank_lines < 0 ||
         !json_is_array(where))
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: saved data position: %s", r->path,
                          jerr.text[0] ? jerr.text : "a value out of range");
@@ -280,6 +291,7 @@ semb_status data_reader_state_restore(data_reader *r, const json_t *obj, semb_er
     r->lines = (uint64_t)lines;
     r->skipped = (uint64_t)skipped;
     r->examples = (uint64_t)examples;
+    r->blank = (uint64_t)blank_lines; /* checkpoints from before it was counted: 0 */
     r->counts_final = counts_final;
     memset(r->skipped_where, 0, sizeof r->skipped_where);
     for (size_t i = 0; i < json_array_size(where) && i < DATA_READER_REPORTED; i++) {

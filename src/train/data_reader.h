@@ -3,14 +3,15 @@
  * Every example of a file has the same number of hard negatives (sentence-transformers'
  * columns); the first valid line sets it. A line that cannot be used is skipped and counted:
  * malformed JSON, a missing or non-string field, an empty or whitespace-only text, invalid
- * UTF-8, a line over max_line_bytes, another number of negatives. Blank lines are ignored,
- * and so is a TSV header (anchor<TAB>positive...) on line 1. With strict, the first skipped
- * line is an error instead.
+ * UTF-8, a line over max_line_bytes, another number of negatives. Blank lines carry nothing:
+ * they are skipped and counted apart, never an error, and a TSV header (anchor<TAB>positive...)
+ * on line 1 is skipped. With strict, the first skipped line is an error instead.
  *
  * Warnings go through a callback, as text without a prefix: each of the first
  * DATA_READER_REPORTED skipped lines as "FILE:LINE: reason; line skipped", then after the
- * first pass "FILE: skipped S of N lines[ (the first 5 listed above)]; training on E
- * examples". Later passes read the same lines and say nothing. */
+ * first pass "FILE: skipped S of N lines[ (the first 5 listed above)] and B blank lines;
+ * training on E examples" (either part only when non-zero). Later passes read the same
+ * lines and say nothing. */
 #ifndef SEMB_TRAIN_DATA_READER_H
 #define SEMB_TRAIN_DATA_READER_H
 
@@ -45,6 +46,7 @@ typedef struct data_reader {
     bool at_end;                /* this pass has reached the end of the file */
     /* The first pass, counted as it goes; final once that pass has ended. */
     uint64_t lines, skipped, examples;
+    uint64_t blank;             /* blank lines, not in `lines` */
     char skipped_where[DATA_READER_REPORTED][320]; /* "FILE:LINE: reason" */
     bool counts_final;
 } data_reader;

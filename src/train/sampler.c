@@ -337,7 +337,7 @@ sampler_dataset_info sampler_dataset(const sampler *s, size_t i)
     const dataset *d = &s->sets[i];
     const data_reader *r = d->reader;
     return (sampler_dataset_info){r->path, d->weight, r->n_negatives, d->used, r->pass,
-                                  r->counts_final, r->lines, r->skipped, r->examples};
+                                  r->counts_final, r->lines, r->skipped, r->examples, r->blank};
 }
 
 /* --- state ------------------------------------------------------------------------------ */

@@ -55,6 +55,7 @@ typedef struct sampler_dataset_info {
     uint64_t pass;          /* 0 during the first pass */
     int counts_final;       /* the first pass is over: the counts below are the file's */
     uint64_t lines, skipped, examples;
+    uint64_t blank;         /* blank lines, skipped and not in `lines` */
 } sampler_dataset_info;
 
 /* Opens and checks every file before anything else (data_reader_open with batch_size as

@@ -18,6 +18,7 @@
 #include "train/adamw.h"
 #include "train/lr_schedule.h"
 #include "train/model_save.h"
+#include "train/output_lock.h"
 #include "train/train_step.h"
 #include "model/sentence_model.h"
 #include "train/data_config.h"
@@ -25,6 +26,7 @@
 #include "train/sampler.h"
 #include "train/checkpoint.h"
 #include "train/model_card.h"
+#include "train/train_log.h"
 #include "train/train_record.h"
 #include "core/progress.h"
 #include "eval/sts_eval.h"
@@ -135,8 +137,9 @@ typedef struct trainer {
     lr_schedule schedule;
     train_step_config step_cfg;
     train_step_state step_state;
-    FILE *log;
+    train_log log;         /* --log; fp NULL without one */
     const char *out_dir;   /* output_dir, or resume_dir when resuming */
+    output_lock lock;      /* out_dir is this run's alone */
     bool out_is_new;       /* out_dir did not exist: a failed first save removes it again */
     char *start_dir;       /* the folder the model was loaded from (a checkpoint when resuming) */
     char *init_dir;        /* a fresh model made for this run (options.init), removed at the end */
@@ -164,8 +167,7 @@ static void trainer_free(trainer *t)
     adamw_state_free(&t->adam);
     free(t->trainable);
     train_step_state_free(&t->step_state);
-    if (t->log)
-        fclose(t->log);
+    train_log_close(&t->log, NULL); /* a run that fails anyway: its error is the one to tell */
     if (t->init_dir)
         path_remove_tree(t->init_dir);
     free(t->init_dir);
@@ -174,6 +176,7 @@ static void trainer_free(trainer *t)
     free(t->step_times);
     if (t->has_sts)
         sts_dataset_free(&t->sts);
+    output_lock_release(&t->lock);
 }
 
 static semb_status configure(trainer *t, semb_error *err)
@@ -233,6 +236,11 @@ static semb_status check_options(const semb_train_options *o, semb_error *err)
     if (o->batch_size < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--batch-size: %d is not a positive number",
                          o->batch_size);
+    /* GradCache (mini_batch_size) only splits the passes: the loss still sees the batch */
+    if (o->batch_size < 2)
+        return semb_fail(err, SEMB_ERR_INVALID_ARG,
+                         "--batch-size: 1 is too small: MultipleNegativesRankingLoss takes the "
+                         "other pairs of a batch as negatives, so it needs at least 2");
     if (!(o->epochs > 0) && o->steps < 1)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "--steps: %d is not a positive number",
                          o->steps);
@@ -355,9 +363,13 @@ static void report_unfinished(trainer *t)
 {
     for (size_t i = 0; i < sampler_dataset_count(t->sampler); i++) {
         sampler_dataset_info d = sampler_dataset(t->sampler, i);
-        if (!d.counts_final && d.skipped)
-            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read", d.path,
-                            (unsigned long long)d.skipped, (unsigned long long)d.lines);
+        char blanks[48] = "";
+        if (d.blank)
+            snprintf(blanks, sizeof blanks, " and %llu blank line%s",
+                     (unsigned long long)d.blank, d.blank == 1 ? "" : "s");
+        if (!d.counts_final && (d.skipped || d.blank))
+            trainer_message(t, "warning: %s: skipped %llu of the first %llu lines read%s", d.path,
+                            (unsigned long long)d.skipped, (unsigned long long)d.lines, blanks);
     }
 }
 
@@ -464,6 +476,23 @@ static semb_status restore(trainer *t, semb_error *err)
     return st;
 }
 
+/* Before any work: the output folder is this run's alone (two runs would delete each
+ * other's temporary checkpoints), and a fresh run can save there (an output it could not
+ * save to would waste the whole run). */
+static semb_status claim_output(trainer *t, semb_error *err)
+{
+    bool busy;
+    semb_status st = output_lock_take(&t->lock, t->out_dir, &busy, err);
+    if (busy || t->o->resume_dir)
+        return st;
+    /* when the lock file cannot be made beside it either, the output's check says why best */
+    semb_error check_err = {0};
+    semb_status check = model_save_check_output(t->out_dir, &check_err);
+    if (check && err)
+        *err = check_err;
+    return check ? check : st;
+}
+
 static semb_status setup(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
@@ -475,8 +504,7 @@ static semb_status setup(trainer *t, semb_error *err)
                          "--resume %s: a resumed run saves into the folder it resumes from, not "
                          "--output %s", o->resume_dir, o->output_dir);
     t->out_dir = o->resume_dir ? o->resume_dir : o->output_dir;
-    /* Before any work: an output we could not save to would waste the whole run. */
-    if (!o->resume_dir && (st = model_save_check_output(t->out_dir, err)))
+    if ((st = claim_output(t, err)))
         return st;
     t->out_is_new = !path_exists(t->out_dir);
     if ((st = collect_sources(o, &t->sources, err)))
@@ -508,8 +536,9 @@ static semb_status setup(trainer *t, semb_error *err)
     memcpy(t->grads.name_prefix, t->model->params.name_prefix, sizeof t->grads.name_prefix);
     if (o->resume_dir && (st = restore(t, err)))
         return st;
-    if (o->log_path && !(t->log = fopen(o->log_path, o->resume_dir ? "a" : "w")))
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", o->log_path, strerror(errno));
+    /* resuming from step N: the steps after N a killed run logged are about to be redone */
+    if (o->log_path && (st = train_log_open(&t->log, o->log_path, t->start_step, err)))
+        return st;
     return SEMB_OK;
 }
 
@@ -537,6 +566,16 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* x for a JSON line: a correlation of constant scores is NaN, which JSON has no word for. */
+static const char *json_number_text(double x, char *buf, size_t size)
+{
+    if (isfinite(x))
+        snprintf(buf, size, "%.6g", x);
+    else
+        snprintf(buf, size, "null");
+    return buf;
+}
+
 /* STS Spearman on the evaluation file, logged, printed and recorded for the card. Runs
  * between steps: encoding reuses the model's inference workspace, not the training one. */
 static semb_status evaluate(trainer *t, semb_error *err)
@@ -547,11 +586,13 @@ static semb_status evaluate(trainer *t, semb_error *err)
         return semb_fail_prefix(err, "step %d: evaluation: ", t->step);
     trainer_message(t, "step %d: %s: STS Spearman %.2f, Pearson %.2f (%zu pairs)", t->step,
                     base_name(t->o->eval_sts_path), r.spearman, r.pearson, r.n);
-    if (t->log) {
-        fprintf(t->log, "{\"step\": %d, \"eval_sts_spearman\": %.6g, \"eval_sts_pearson\": %.6g}\n",
-                t->step, r.spearman, r.pearson);
-        fflush(t->log);
-    }
+    char spearman[32], pearson[32];
+    if (t->log.fp &&
+        (st = train_log_line(&t->log, err,
+                             "{\"step\": %d, \"eval_sts_spearman\": %s, \"eval_sts_pearson\": %s}",
+                             t->step, json_number_text(r.spearman, spearman, sizeof spearman),
+                             json_number_text(r.pearson, pearson, sizeof pearson))))
+        return st;
     return train_record_eval(&t->record, t->step, "spearman_cosine",
                              base_name(t->o->eval_sts_path), r.spearman, err);
 }
@@ -653,22 +694,23 @@ static step_parts step_parts_now(const trainer *t)
  * `since`; the parts (data_s: getting the batch, the data pipeline runs inside the step;
  * first_pass_s: GradCache's first pass; forward_s, loss_s, backward_s; optimizer_s: clipping
  * and AdamW) are averaged the same way, and what they leave of step_s is bookkeeping. */
-static void log_step(trainer *t, double loss, double lr, double norm, double seconds,
-                     const step_parts *since, int steps_in, size_t tokens, double elapsed)
+static semb_status log_step(trainer *t, double loss, double lr, double norm, double seconds,
+                            const step_parts *since, int steps_in, size_t tokens, double elapsed,
+                            semb_error *err)
 {
     step_parts now = step_parts_now(t);
     const train_step_timing *a = &since->gradients, *b = &now.gradients;
-    fprintf(t->log,
-            "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
-            "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
-            "\"data_s\": %.6f, \"first_pass_s\": %.6f, \"forward_s\": %.6f, \"loss_s\": %.6f, "
-            "\"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
-            t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
-            (double)tokens / seconds, elapsed, seconds, (now.data - since->data) / steps_in,
-            (b->first_pass - a->first_pass) / steps_in, (b->forward - a->forward) / steps_in,
-            (b->loss - a->loss) / steps_in, (b->backward - a->backward) / steps_in,
-            (now.optimizer - since->optimizer) / steps_in);
-    fflush(t->log);
+    return train_log_line(
+        &t->log, err,
+        "{\"step\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"pairs_per_s\": "
+        "%.2f, \"tokens_per_s\": %.0f, \"elapsed_s\": %.3f, \"step_s\": %.6f, "
+        "\"data_s\": %.6f, \"first_pass_s\": %.6f, \"forward_s\": %.6f, \"loss_s\": %.6f, "
+        "\"backward_s\": %.6f, \"optimizer_s\": %.6f}",
+        t->step, loss, lr, norm, (double)t->o->batch_size / seconds,
+        (double)tokens / seconds, elapsed, seconds, (now.data - since->data) / steps_in,
+        (b->first_pass - a->first_pass) / steps_in, (b->forward - a->forward) / steps_in,
+        (b->loss - a->loss) / steps_in, (b->backward - a->backward) / steps_in,
+        (now.optimizer - since->optimizer) / steps_in);
 }
 
 /* One optimizer step: batch, gradients (GradCache as configured), clipping, AdamW. */
@@ -744,12 +786,13 @@ static semb_status train_loop(trainer *t, semb_error *err)
         if ((st = train_record_step(&t->record, t->step, loss, lr, err)))
             break;
         int every = o->log_every > 0 ? o->log_every : 1;
-        if (t->log && (t->step % every == 0 || t->step == t->steps)) {
+        if (t->log.fp && (t->step % every == 0 || t->step == t->steps)) {
             int steps_in = t->step % every ? t->step % every : every;
             double seconds = (now - interval_start) / steps_in;
-            log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr, norm, seconds,
-                     &interval_parts, steps_in, interval_tokens / (size_t)steps_in,
-                     t->record.seconds);
+            if ((st = log_step(t, train_record_recent_loss(&t->record, (size_t)steps_in), lr,
+                               norm, seconds, &interval_parts, steps_in,
+                               interval_tokens / (size_t)steps_in, t->record.seconds, err)))
+                break;
             interval_tokens = 0;
             interval_start = now;
             interval_parts = step_parts_now(t);
@@ -795,6 +838,8 @@ semb_status semb_train_run(const semb_train_options *o, semb_train_result *resul
     semb_status st = setup(&t, err);
     if (!st)
         st = train_loop(&t, err);
+    if (!st)
+        st = train_log_close(&t.log, err);
     if (!st)
         report_unfinished(&t);
     if (!st && result) {
