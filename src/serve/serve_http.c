@@ -337,13 +337,17 @@ semb_status serve_http_start(serve_context *ctx, const serve_http_options *opts,
     atomic_init(&http->in_flight, 0);
     atomic_init(&http->closing, false);
     describe_socket(listen_fd, http->url, sizeof http->url);
+    /* libmicrohttpd counts a connection until its thread ends, so connections shut down to
+     * make room (serve_connections) get an eighth more slots to close in: otherwise clients
+     * that reconnect at once would have newcomers refused at the door. */
+    unsigned max_connections = opts->max_connections ? opts->max_connections : 256u;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | (opts->log ? MHD_USE_ERROR_LOG : 0);
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, /* first: */
         opts->log ? opts->log : ignore_log, opts->log_cls, /* it then gets every message */
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-        opts->max_connections ? opts->max_connections : 256u, MHD_OPTION_CONNECTION_TIMEOUT,
+        max_connections + (max_connections + 7) / 8, MHD_OPTION_CONNECTION_TIMEOUT,
         opts->timeout_seconds ? opts->timeout_seconds : 30u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         opts->max_per_address, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, http, MHD_OPTION_NOTIFY_COMPLETED,
