@@ -3,7 +3,8 @@
 # header lines is cut off at --request-timeout though it keeps sending; --max-per-address
 # closes the (cap+1)-th connection from one address and not one from another; ordinary
 # requests are answered, each before the slow clients' own deadline, while more slow clients
-# than --max-connections (from several addresses, each at its cap) trickle and reconnect.
+# than --max-connections (from several addresses, each at its cap) trickle and reconnect,
+# and /metrics counts the connections dropped.
 # The clients are tests/serve_clients.py. Servers are always killed on exit.
 # usage: cli_serve_limits.sh SEMB_BINARY SHARED_DIR
 set -uo pipefail
@@ -42,6 +43,15 @@ start_server() {
     return 1
 }
 
+# stopped PID: the server exits within 20 s, with status 0
+stopped() {
+    for _ in $(seq 400); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    ! kill -0 "$1" 2>/dev/null && wait "$1"
+}
+
 # run_clients ARGS...: serve_clients.py with its line of facts shown
 run_clients() {
     local out rc
@@ -70,5 +80,7 @@ check "server with 32 slots" start_server flood --request-timeout 3 --max-per-ad
     --max-connections 32
 check "ordinary requests answered while 48 slow clients trickle from 6 addresses" \
     run_clients flood "$port" 48 6 20 3
+check "/metrics counts the connections dropped" run_clients dropped "$port"
 kill -TERM "$pid"
+check "flood server exits 0" stopped "$pid"
 finish cli_serve_limits

@@ -12,12 +12,16 @@ prints one line of facts and exits 0 when the server behaved, 1 otherwise.
                            lines and reconnect when cut off; meanwhile REQUESTS ordinary
                            POST /v1/embeddings from 127.0.0.1, one after another, must each
                            be answered 200 within LIMIT seconds
+  dropped PORT             GET /metrics counts connections dropped at a deadline or to make
+                           room, and not zero of them
 """
+import re
 import select
 import socket
 import sys
 import threading
 import time
+import urllib.request
 
 HOST = "127.0.0.1"
 
@@ -149,6 +153,16 @@ def flood(port, slow, addrs, requests, limit):
     return 0 if held >= slow and answered == requests else 1
 
 
+def dropped(port):
+    url = "http://%s:%d/metrics" % (HOST, port)
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    counts = dict(re.findall(r'^semb_connections_dropped_total\{reason="(\w+)"\} (\d+)$', text,
+                             re.M))
+    print("semb_connections_dropped_total: %s" % counts)
+    ok = set(counts) == {"deadline", "evicted"} and sum(map(int, counts.values())) > 0
+    return 0 if ok else 1
+
+
 def main(argv):
     mode, port = argv[1], int(argv[2])
     if mode == "trickle":
@@ -157,6 +171,8 @@ def main(argv):
         return cap(port, int(argv[3]))
     if mode == "flood":
         return flood(port, int(argv[3]), int(argv[4]), int(argv[5]), float(argv[6]))
+    if mode == "dropped":
+        return dropped(port)
     print(__doc__)
     return 2
 

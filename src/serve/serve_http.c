@@ -183,6 +183,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     s->answered = true;
     serve_connection_busy(http->connections, connection_of(c));
+    /* pushed before each answer, so that GET /metrics shows the totals of now */
+    size_t deadline, evicted;
+    serve_connections_dropped(http->connections, &deadline, &evicted);
+    serve_metrics_connections_dropped(serve_context_metrics(http->ctx), deadline, evicted);
     const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                             MHD_HTTP_HEADER_AUTHORIZATION);
     return send_response(http, c, serve_dispatch(http->ctx, method, url, authorization,
