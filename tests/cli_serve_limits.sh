@@ -83,4 +83,12 @@ check "ordinary requests answered while 48 slow clients trickle from 6 addresses
 check "/metrics counts the connections dropped" run_clients dropped "$port"
 kill -TERM "$pid"
 check "flood server exits 0" stopped "$pid"
+
+# --- bad limits: one line, no server ---
+expect_error "request-timeout 0" "--request-timeout must be at least 1" \
+    "$semb" serve --model "$fixture" --port 0 --request-timeout 0
+expect_error "min-body-rate not a rate" "--min-body-rate: 'fast' is not a rate" \
+    "$semb" serve --model "$fixture" --port 0 --min-body-rate fast
+expect_error "max-per-address negative" "--max-per-address must be at least 0" \
+    "$semb" serve --model "$fixture" --port 0 --max-per-address -1
 finish cli_serve_limits
