@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -175,8 +176,10 @@ static void test_watch_thread_enforces_deadlines(void **state)
     int fds[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     serve_connection *c = serve_connection_open(t, fds[0], timer_seconds());
+    struct pollfd far_end = {.fd = fds[1], .events = POLLIN};
+    assert_int_equal(poll(&far_end, 1, 10000), 1); /* the watch shuts it down in ~0.3 s */
     char byte;
-    assert_int_equal(read(fds[1], &byte, 1), 0); /* blocks until the watch shuts it down */
+    assert_int_equal(read(fds[1], &byte, 1), 0);
     serve_connection_close(t, c);
     serve_connections_free(t);
     close(fds[0]);

@@ -63,8 +63,6 @@ void serve_connections_free(serve_connections *t)
     if (!t)
         return;
     serve_connections_stop_watch(t);
-    while (t->head)
-        serve_connection_close(t, t->head);
     pthread_cond_destroy(&t->wake);
     pthread_mutex_destroy(&t->lock);
     free(t);

@@ -20,7 +20,8 @@
 typedef struct serve_http_options {
     const char *host;          /* address or name to bind; NULL: 127.0.0.1 (loopback only) */
     int port;                  /* 0: any free port (see serve_http_url) */
-    unsigned max_connections;  /* open at once (each a thread); 0: 256 */
+    unsigned max_connections;  /* open at once (each a thread; an eighth more for those
+                                * being closed to make room); 0: 256 */
     unsigned timeout_seconds;  /* idle between requests, or no bytes moving; 0: 30 */
     unsigned request_seconds;  /* a request's head must be complete within; 0: 5 */
     unsigned min_body_rate;    /* bytes/s a body must average (see serve_connections); 0: 16k */
