@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of `semb serve`'s limits on slow clients (issue #14): a client trickling
 # header lines is cut off at --request-timeout though it keeps sending; --max-per-address
-# closes the (cap+1)-th connection from one address and not one from another; ordinary
+# closes the (cap+1)-th connection from one address and not one from another; a kept-alive
+# connection may idle past --request-timeout (--timeout is its limit); ordinary
 # requests are answered, each before the slow clients' own deadline, while more slow clients
 # than --max-connections (from several addresses, each at its cap) trickle and reconnect,
 # and /metrics counts the connections dropped.
@@ -69,6 +70,9 @@ check "the trickler was not cut before its deadline" \
     bash -c "python3 '$clients' trickle '$port' 12 | awk '{ exit !(\$3 >= 1.5) }'"
 check "connection 5 from one address closed, the 4 before it and another address open" \
     run_clients cap "$port" 4
+# idle for longer than --request-timeout (2 s) but within --timeout (30 s): the next request
+# line starts a new head deadline
+check "a kept-alive connection idles past --request-timeout" run_clients keepalive "$port" 3
 check "still answering" bash -c "python3 -c '
 import urllib.request
 urllib.request.urlopen(\"http://127.0.0.1:$port/health\", timeout=5).read()'"

@@ -12,9 +12,12 @@ prints one line of facts and exits 0 when the server behaved, 1 otherwise.
                            lines and reconnect when cut off; meanwhile REQUESTS ordinary
                            POST /v1/embeddings from 127.0.0.1, one after another, must each
                            be answered 200 within LIMIT seconds
+  keepalive PORT IDLE       two GET /health on one kept-alive connection, IDLE seconds apart:
+                           both answered 200 on the same connection
   dropped PORT             GET /metrics counts connections dropped at a deadline or to make
                            room, and not zero of them
 """
+import http.client
 import re
 import select
 import socket
@@ -153,6 +156,23 @@ def flood(port, slow, addrs, requests, limit):
     return 0 if held >= slow and answered == requests else 1
 
 
+def keepalive(port, idle):
+    c = http.client.HTTPConnection(HOST, port, timeout=10)
+    statuses = []
+    for i in range(2):
+        if i:
+            time.sleep(idle)
+        c.request("GET", "/health")
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+        sock = c.sock
+    same = sock is c.sock
+    c.close()
+    print("statuses %s, %s connection" % (statuses, "one" if same else "a second"))
+    return 0 if statuses == [200, 200] and same else 1
+
+
 def dropped(port):
     url = "http://%s:%d/metrics" % (HOST, port)
     text = urllib.request.urlopen(url, timeout=5).read().decode()
@@ -171,6 +191,8 @@ def main(argv):
         return cap(port, int(argv[3]))
     if mode == "flood":
         return flood(port, int(argv[3]), int(argv[4]), int(argv[5]), float(argv[6]))
+    if mode == "keepalive":
+        return keepalive(port, float(argv[3]))
     if mode == "dropped":
         return dropped(port)
     print(__doc__)
