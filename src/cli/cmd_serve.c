@@ -18,7 +18,10 @@
 
 typedef struct serve_args {
     const char *model_dir, *host, *index_path, *max_body, *api_key, *name, *precision;
-    int port, threads, max_batch, max_inputs, max_connections, timeout;
+    const char *min_body_rate;
+    int port, threads, max_batch, max_inputs, max_connections, timeout, request_timeout;
+    int max_per_address;
+    size_t body_rate; /* min_body_rate parsed */
     double batch_window_ms;
     bool reject_long;
 } serve_args;
@@ -57,9 +60,15 @@ static int check_args(serve_args *a, serve_limits *limits)
     if (a->max_body && !parse_size(a->max_body, &limits->max_body))
         return cli_failf("serve", "--max-body: '%s' is not a size in bytes (such as 1048576, "
                                   "512k or 4M)", a->max_body), 2;
-    if (a->max_batch <= 0 || a->max_inputs <= 0 || a->max_connections <= 0 || a->timeout <= 0)
-        return cli_failf("serve", "--max-batch, --max-inputs, --max-connections and --timeout "
-                                  "must be at least 1"), 2;
+    if (a->max_batch <= 0 || a->max_inputs <= 0 || a->max_connections <= 0 || a->timeout <= 0 ||
+        a->request_timeout <= 0)
+        return cli_failf("serve", "--max-batch, --max-inputs, --max-connections, --timeout and "
+                                  "--request-timeout must be at least 1"), 2;
+    if (a->max_per_address < 0)
+        return cli_failf("serve", "--max-per-address must be at least 0 (0: no cap)"), 2;
+    if (!parse_size(a->min_body_rate, &a->body_rate) || a->body_rate > UINT32_MAX)
+        return cli_failf("serve", "--min-body-rate: '%s' is not a rate in bytes/s (such as "
+                                  "16k)", a->min_body_rate), 2;
     if (!(a->batch_window_ms >= 0 && a->batch_window_ms <= 1000))
         return cli_failf("serve", "--batch-window must be in 0..1000 ms"), 2;
     if (a->name && (!*a->name || !utf8_validate(a->name, strlen(a->name), NULL)))
@@ -80,6 +89,7 @@ static int parse_args(int argc, char **argv, serve_args *a, serve_limits *limits
     *limits = serve_limits_default();
     *a = (serve_args){.host = "127.0.0.1", .port = 8080, .max_batch = limits->max_batch,
                       .max_inputs = limits->max_inputs, .max_connections = 256, .timeout = 30,
+                      .request_timeout = 5, .min_body_rate = "16k", .max_per_address = 64,
                       .batch_window_ms = limits->batch_window_ms, .precision = "fp32"};
     const cli_option options[] = {
         {"--model", CLI_STRING, &a->model_dir, "sentence-transformers model folder (required)"},
@@ -105,10 +115,20 @@ static int parse_args(int argc, char **argv, serve_args *a, serve_limits *limits
          "answer 400 for a text over the model's max sequence length (default: truncate it "
          "and report it)"},
         {"--max-connections", CLI_INT, &a->max_connections,
-         "connections open at once, one thread each (default 256)"},
+         "connections open at once, one thread each (default 256); when fewer than an eighth "
+         "are free, a new one closes the connection waiting longest for its request"},
+        {"--max-per-address", CLI_INT, &a->max_per_address,
+         "connections open at once from one client address (default 64; more are closed at "
+         "once; 0: no cap, for a reverse proxy in front)"},
+        {"--request-timeout", CLI_INT, &a->request_timeout,
+         "seconds from a connection (or the next request line) to the end of the request's "
+         "head (default 5); the connection is closed then, however the bytes trickle"},
+        {"--min-body-rate", CLI_STRING, &a->min_body_rate,
+         "slowest body upload, bytes/s, suffix k or M allowed (default 16k): a body of B "
+         "bytes must arrive within --request-timeout + B / rate seconds of the head"},
         {"--timeout", CLI_INT, &a->timeout,
-         "seconds before an idle connection is closed (default 30); also the longest wait "
-         "for requests in flight at shutdown"},
+         "seconds a connection may idle between requests, or a response stall (default 30); "
+         "also the longest wait for requests in flight at shutdown"},
         {"--threads", CLI_INT, &a->threads, "encoder threads (default: all cores)"},
         {"--precision", CLI_STRING, &a->precision,
          "the encoder's arithmetic on every endpoint: fp32 (default), bf16 or int8 (dynamic "
@@ -199,7 +219,10 @@ static semb_status serve(const serve_args *a, const serve_limits *limits, semb_m
         st = serve_context_set_api_key(ctx, a->api_key, err);
     serve_http_options o = {.host = a->host, .port = a->port,
                             .max_connections = (unsigned)a->max_connections,
-                            .timeout_seconds = (unsigned)a->timeout, .log = log_http};
+                            .timeout_seconds = (unsigned)a->timeout,
+                            .request_seconds = (unsigned)a->request_timeout,
+                            .min_body_rate = (unsigned)a->body_rate,
+                            .max_per_address = (unsigned)a->max_per_address, .log = log_http};
     if (!st)
         st = serve_http_start(ctx, &o, &http, err);
     if (!st) {

@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/timer.h"
+#include "serve/serve_connections.h"
 #include "serve/serve_metrics.h"
 #include "serve/serve_router.h"
 
 struct serve_http {
     serve_context *ctx;
     struct MHD_Daemon *daemon;
+    serve_connections *connections;
     atomic_size_t in_flight;
     atomic_bool closing;    /* answers say "Connection: close" */
     char url[96];
@@ -104,6 +107,25 @@ static unsigned long long declared_length(struct MHD_Connection *c)
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
+/* The body the deadline allows for: the announced length, --max-body for a chunked one
+ * (its length is unknown), none when there is neither header. */
+static double expected_body(struct MHD_Connection *c, size_t max_body)
+{
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return (double)declared_length(c);
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return (double)max_body;
+    return 0;
+}
+
+/* The serve_connection recorded for c when it was accepted (NULL: none, out of memory). */
+static serve_connection *connection_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
 static bool append_body(request_state *s, const char *data, size_t n)
 {
     if (s->length + n > s->cap) {
@@ -138,9 +160,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *state = s;
         atomic_fetch_add(&http->in_flight, 1);
+        serve_connection_head_done(http->connections, connection_of(c),
+                                   expected_body(c, max_body), timer_seconds());
         if (declared_length(c) <= max_body)
             return MHD_YES;
         s->answered = true;
+        serve_connection_busy(http->connections, connection_of(c));
         serve_metrics_request(serve_context_metrics(http->ctx), serve_endpoint_label(url), 413,
                               0.0);
         return send_response(http, c, serve_error(413, "body_too_large", "the request body "
@@ -157,6 +182,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (s->answered)
         return MHD_YES;
     s->answered = true;
+    serve_connection_busy(http->connections, connection_of(c));
+    /* pushed before each answer, so that GET /metrics shows the totals of now */
+    size_t deadline, evicted;
+    serve_connections_dropped(http->connections, &deadline, &evicted);
+    serve_metrics_connections_dropped(serve_context_metrics(http->ctx), deadline, evicted);
     const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                             MHD_HTTP_HEADER_AUTHORIZATION);
     return send_response(http, c, serve_dispatch(http->ctx, method, url, authorization,
@@ -174,6 +204,37 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     free(s);
     *state = NULL;
     atomic_fetch_sub(&http->in_flight, 1);
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        serve_connection_answered(http->connections, connection_of(c), timer_seconds());
+}
+
+/* Records each accepted connection for its deadlines; one that cannot be recorded is refused
+ * (it would escape them). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode why)
+{
+    serve_http *http = cls;
+    if (why == MHD_CONNECTION_NOTIFY_CLOSED) {
+        serve_connection_close(http->connections, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return;
+    *socket_context = serve_connection_open(http->connections, info->connect_fd,
+                                            timer_seconds());
+    if (!*socket_context)
+        shutdown(info->connect_fd, SHUT_RDWR);
+}
+
+/* libmicrohttpd's first sign of a request on a kept-alive connection: its request line. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    serve_http *http = cls;
+    serve_connection_request_line(http->connections, connection_of(c), timer_seconds());
+    return NULL; /* on_request still sees a first call with no state */
 }
 
 /* The URL of the bound socket: its numeric address (IPv6 in brackets) and actual port. */
@@ -243,6 +304,23 @@ static void ignore_log(void *cls, const char *fmt, va_list ap)
 {
 }
 
+/* The connection table with opts' limits (their defaults for 0s), its watch thread running. */
+static semb_status start_connections(const serve_http_options *opts, serve_connections **out,
+                                     semb_error *err)
+{
+    serve_connection_limits limits = {
+        .request_seconds = opts->request_seconds ? opts->request_seconds : 5,
+        .min_body_rate = opts->min_body_rate ? opts->min_body_rate : 16384,
+        .idle_seconds = opts->timeout_seconds ? opts->timeout_seconds : 30,
+        .max_connections = opts->max_connections ? opts->max_connections : 256};
+    semb_status st = serve_connections_create(&limits, out, err);
+    if (!st && (st = serve_connections_start_watch(*out, err))) {
+        serve_connections_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 semb_status serve_http_start(serve_context *ctx, const serve_http_options *opts,
                              serve_http **out, semb_error *err)
 {
@@ -253,6 +331,8 @@ semb_status serve_http_start(serve_context *ctx, const serve_http_options *opts,
     const char *host = opts->host ? opts->host : "127.0.0.1";
     int listen_fd = -1;
     semb_status st = listen_on(host, opts->port, &listen_fd, err);
+    if (!st && (st = start_connections(opts, &http->connections, err)))
+        close(listen_fd);
     if (st) {
         free(http);
         return st;
@@ -261,17 +341,24 @@ semb_status serve_http_start(serve_context *ctx, const serve_http_options *opts,
     atomic_init(&http->in_flight, 0);
     atomic_init(&http->closing, false);
     describe_socket(listen_fd, http->url, sizeof http->url);
+    /* libmicrohttpd counts a connection until its thread ends, so connections shut down to
+     * make room (serve_connections) get an eighth more slots to close in: otherwise clients
+     * that reconnect at once would have newcomers refused at the door. */
+    unsigned max_connections = opts->max_connections ? opts->max_connections : 256u;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | (opts->log ? MHD_USE_ERROR_LOG : 0);
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, /* first: */
         opts->log ? opts->log : ignore_log, opts->log_cls, /* it then gets every message */
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-        opts->max_connections ? opts->max_connections : 256u, MHD_OPTION_CONNECTION_TIMEOUT,
-        opts->timeout_seconds ? opts->timeout_seconds : 30u, MHD_OPTION_NOTIFY_COMPLETED,
+        max_connections + (max_connections + 7) / 8, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->timeout_seconds ? opts->timeout_seconds : 30u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        opts->max_per_address, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, http, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, http, MHD_OPTION_END);
     if (!http->daemon) {
         close(listen_fd);
+        serve_connections_free(http->connections);
         free(http);
         return semb_fail(err, SEMB_ERR_IO, "cannot start the HTTP server on %s port %d",
                          host, opts->port);
@@ -304,6 +391,7 @@ void serve_http_stop(serve_http *http)
     if (!http)
         return;
     serve_http_quiesce(http); /* the listening socket is then ours to close, once */
-    MHD_stop_daemon(http->daemon);
+    MHD_stop_daemon(http->daemon); /* forgets every connection in http->connections */
+    serve_connections_free(http->connections);
     free(http);
 }

@@ -5,7 +5,9 @@
  * while the shared encoder batches its texts with other requests'; a thread pool would let
  * one waiting handler stall every connection its thread polls and cap a batch at the pool's
  * size, while a thread per connection lets every concurrent request join the batch. The
- * connection limit bounds the threads. */
+ * connection limit bounds the threads; serve_connections keeps slow clients from holding
+ * them (deadlines, room for newcomers) and a cap per client address keeps one address from
+ * taking them all. */
 #ifndef SEMB_SERVE_SERVE_HTTP_H
 #define SEMB_SERVE_SERVE_HTTP_H
 
@@ -18,8 +20,12 @@
 typedef struct serve_http_options {
     const char *host;          /* address or name to bind; NULL: 127.0.0.1 (loopback only) */
     int port;                  /* 0: any free port (see serve_http_url) */
-    unsigned max_connections;  /* open at once (each a thread); 0: 256 */
-    unsigned timeout_seconds;  /* a connection idle this long is closed; 0: 30 */
+    unsigned max_connections;  /* open at once (each a thread; an eighth more for those
+                                * being closed to make room); 0: 256 */
+    unsigned timeout_seconds;  /* idle between requests, or no bytes moving; 0: 30 */
+    unsigned request_seconds;  /* a request's head must be complete within; 0: 5 */
+    unsigned min_body_rate;    /* bytes/s a body must average (see serve_connections); 0: 16k */
+    unsigned max_per_address;  /* connections open from one client address; 0: no cap */
     /* libmicrohttpd's own error messages (printf-style), NULL: not reported */
     void (*log)(void *cls, const char *fmt, va_list ap);
     void *log_cls;

@@ -29,6 +29,7 @@ struct serve_metrics {
     unsigned long long errors, latency_counts[LATENCY_BUCKETS + 1], requests;
     double latency_sum;
     unsigned long long batches, texts, tokens;
+    size_t dropped_deadline, dropped_evicted;
 };
 
 semb_status serve_metrics_create(serve_metrics **out, semb_error *err)
@@ -116,6 +117,14 @@ __attribute__((format(printf, 2, 3))) static void put(text_out *t, const char *f
     }
 }
 
+void serve_metrics_connections_dropped(serve_metrics *m, size_t deadline, size_t evicted)
+{
+    pthread_mutex_lock(&m->lock);
+    m->dropped_deadline = deadline;
+    m->dropped_evicted = evicted;
+    pthread_mutex_unlock(&m->lock);
+}
+
 char *serve_metrics_render(serve_metrics *m)
 {
     text_out t = {0};
@@ -147,6 +156,12 @@ char *serve_metrics_render(serve_metrics *m)
             "# HELP semb_tokens_encoded_total Tokens encoded (after truncation).\n"
             "# TYPE semb_tokens_encoded_total counter\nsemb_tokens_encoded_total %llu\n",
         m->batches, m->texts, m->tokens);
+    put(&t, "# HELP semb_connections_dropped_total Connections closed on slow clients: at their "
+            "deadline, or to make room for a newer one.\n"
+            "# TYPE semb_connections_dropped_total counter\n"
+            "semb_connections_dropped_total{reason=\"deadline\"} %zu\n"
+            "semb_connections_dropped_total{reason=\"evicted\"} %zu\n",
+        m->dropped_deadline, m->dropped_evicted);
     pthread_mutex_unlock(&m->lock);
     return t.data;
 }

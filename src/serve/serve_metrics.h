@@ -23,6 +23,10 @@ void serve_metrics_request(serve_metrics *m, const char *endpoint, int status, d
 /* One batch the encoder ran: texts and tokens (after truncation). */
 void serve_metrics_batch(serve_metrics *m, size_t texts, size_t tokens);
 
+/* The totals of connections the server closed on slow clients so far (serve_connections):
+ * at a deadline, and to make room for a newer connection. */
+void serve_metrics_connections_dropped(serve_metrics *m, size_t deadline, size_t evicted);
+
 /* The exposition text, malloc'd (NULL when out of memory). */
 char *serve_metrics_render(serve_metrics *m);
 
