@@ -8,6 +8,7 @@
 #ifndef SEMB_H
 #define SEMB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,13 @@ typedef enum semb_status {
 typedef struct semb_error {
     semb_status status;
     char message[SEMB_ERROR_MESSAGE_SIZE];
+    /* true when the error is about one item of a list the call was given (one of
+     * semb_encode's texts): item is its 0-based index, and the message names it too
+     * ("text 3: invalid UTF-8 at byte 7"), so that printing the message is enough */
+    bool has_item;
+    size_t item;
+    size_t reason_at; /* where the reason starts in message, after the item's name (semb's own
+                         callers use it to name the item their way: a file's line) */
 } semb_error;
 
 /* A static, never-NULL name for a status ("ok", "io error", ...). */

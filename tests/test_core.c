@@ -18,6 +18,35 @@ static void test_fail_formats_one_line(void **state)
     assert_int_equal(semb_fail(NULL, SEMB_ERR_IO, "ignored"), SEMB_ERR_IO);
 }
 
+/* An error about one item of a list carries its index, and a caller can name the item its
+ * own way while keeping the reason (no parsing of the message back). */
+static void test_error_item(void **state)
+{
+    (void)state;
+    semb_error err;
+    semb_fail(&err, SEMB_ERR_INPUT, "invalid UTF-8 at byte %d", 7);
+    assert_false(err.has_item);
+    assert_int_equal(semb_fail_item(&err, "text", 3), SEMB_ERR_INPUT);
+    assert_true(err.has_item);
+    assert_int_equal(err.item, 3);
+    assert_string_equal(err.message, "text 3: invalid UTF-8 at byte 7");
+    semb_fail_prefix(&err, "chunk 2: ");
+    assert_true(err.has_item);
+    assert_int_equal(semb_error_rename_item(&err, 12, "%s:%d: ", "in.txt", 40), SEMB_ERR_INPUT);
+    assert_string_equal(err.message, "in.txt:40: invalid UTF-8 at byte 7");
+    assert_int_equal(err.item, 12);
+    assert_int_equal(semb_error_rename_item(&err, 5, "query %d: ", 5), SEMB_ERR_INPUT);
+    assert_string_equal(err.message, "query 5: invalid UTF-8 at byte 7");
+    /* a new failure is about no item; renaming it changes nothing */
+    semb_fail(&err, SEMB_ERR_IO, "x: cannot open");
+    assert_false(err.has_item);
+    semb_error_rename_item(&err, 1, "line %d: ", 1);
+    assert_string_equal(err.message, "x: cannot open");
+    semb_fail_item(&err, "text", 0);
+    semb_error_clear(&err);
+    assert_false(err.has_item);
+}
+
 static void test_status_names(void **state)
 {
     for (int s = SEMB_OK; s <= SEMB_ERR_NOMEM; s++)
@@ -39,6 +68,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_formats_one_line),
+        cmocka_unit_test(test_error_item),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_cpu_features_consistent),
     };

@@ -45,13 +45,8 @@ int cli_cluster_embed(const char *command, semb_model *model, char *const *texts
                                           *out, &err);
     if (!st)
         return 0;
-    size_t index;
-    char *rest = strchr(err.message, ':');
-    if (sscanf(err.message, "text %zu:", &index) == 1 && index < n && rest) {
-        char tail[SEMB_ERROR_MESSAGE_SIZE];
-        snprintf(tail, sizeof tail, "%s", rest + 1);
-        semb_fail(&err, st, "%s:%zu:%s", source, line_numbers[index], tail);
-    }
+    if (err.has_item && err.item < n)
+        semb_error_rename_item(&err, err.item, "%s:%zu: ", source, line_numbers[err.item]);
     free(*out);
     *out = NULL;
     return cli_fail(command, &err);

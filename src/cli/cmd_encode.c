@@ -49,13 +49,9 @@ static semb_status encode_all(semb_model *model, const cli_input *in, FILE *fp, 
                          rows, opts, err);
         if (st) {
             /* The library names the text by its index in this chunk: map it to a line. */
-            size_t index;
-            if (sscanf(err->message, "text %zu:", &index) == 1 && index < n) {
-                char *rest = strchr(err->message, ':');
-                char tail[SEMB_ERROR_MESSAGE_SIZE];
-                snprintf(tail, sizeof tail, "%s", rest ? rest + 1 : "");
-                semb_fail(err, st, "input line %zu:%s", in->line_numbers[start + index], tail);
-            }
+            if (err->has_item && err->item < n)
+                semb_error_rename_item(err, start + err->item, "input line %zu: ",
+                                       in->line_numbers[start + err->item]);
             break;
         }
         st = write_rows(fp, npy, rows, n, dim, name, err);

@@ -22,6 +22,9 @@ semb_status semb_fail(semb_error *err, semb_status status, const char *fmt, ...)
     va_end(ap);
     flatten_newlines(err->message);
     err->status = status;
+    err->has_item = false;
+    err->item = 0;
+    err->reason_at = 0;
     return status;
 }
 
@@ -38,6 +41,37 @@ semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
     memcpy(old, err->message, sizeof old);
     snprintf(err->message, sizeof err->message, "%s%s", prefix, old);
     flatten_newlines(err->message);
+    size_t at = err->reason_at + strlen(prefix), len = strlen(err->message);
+    err->reason_at = at < len ? at : len;
+    return err->status;
+}
+
+semb_status semb_fail_item(semb_error *err, const char *name, size_t index)
+{
+    if (!err)
+        return SEMB_ERR_INVALID_ARG;
+    err->reason_at = 0;
+    semb_fail_prefix(err, "%s %zu: ", name, index);
+    err->has_item = true;
+    err->item = index;
+    return err->status;
+}
+
+semb_status semb_error_rename_item(semb_error *err, size_t index, const char *fmt, ...)
+{
+    if (!err || !err->has_item)
+        return err ? err->status : SEMB_ERR_INVALID_ARG;
+    char prefix[SEMB_ERROR_MESSAGE_SIZE], reason[SEMB_ERROR_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(reason, sizeof reason, "%s", err->message + err->reason_at);
+    snprintf(err->message, sizeof err->message, "%s%s", prefix, reason);
+    flatten_newlines(err->message);
+    size_t at = strlen(prefix), len = strlen(err->message);
+    err->reason_at = at < len ? at : len;
+    err->item = index;
     return err->status;
 }
 
@@ -69,6 +103,9 @@ void semb_error_clear(semb_error *err)
         return;
     err->status = SEMB_OK;
     err->message[0] = '\0';
+    err->has_item = false;
+    err->item = 0;
+    err->reason_at = 0;
 }
 
 const char *semb_status_name(semb_status status)

@@ -18,6 +18,18 @@ semb_status semb_fail_prefix(semb_error *err, const char *fmt, ...)
  * drops it when there is none). */
 void semb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Marks a failed err as being about item index of the caller's list: sets has_item and item
+ * and prefixes "NAME INDEX: " (e.g. "text 3: "). Returns err->status (SEMB_ERR_INVALID_ARG
+ * for a NULL err). */
+semb_status semb_fail_item(semb_error *err, const char *name, size_t index);
+
+/* For an err marked by semb_fail_item: replaces all that stands before its reason (the
+ * item's name and any prefix added since) with the formatted text, and sets item to index,
+ * so that a caller names the item its own way ("input.txt:12: "). An unmarked err is left
+ * as it is. Returns err->status. */
+semb_status semb_error_rename_item(semb_error *err, size_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Clears err to SEMB_OK with an empty message. NULL allowed. */
 void semb_error_clear(semb_error *err);
 

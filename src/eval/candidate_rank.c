@@ -63,13 +63,9 @@ void rank_order(const float *scores, size_t n, size_t k, rank_entry *work, size_
 static semb_status rename_failed_text(semb_status st, const char *what, size_t first,
                                       semb_error *err)
 {
-    size_t index;
-    const char *rest = err ? strchr(err->message, ':') : NULL;
-    if (!err || sscanf(err->message, "text %zu:", &index) != 1 || !rest)
+    if (!err || !err->has_item)
         return semb_fail_prefix(err, "%ss: ", what);
-    char tail[SEMB_ERROR_MESSAGE_SIZE];
-    snprintf(tail, sizeof tail, "%s", rest + 1);
-    return semb_fail(err, st, "%s %zu:%s", what, first + index, tail);
+    return semb_error_rename_item(err, first + err->item, "%s %zu: ", what, first + err->item);
 }
 
 /* Encodes texts[0..n) with prompt prepended (NULL or "": as they are) into out[n, dim], in

@@ -377,13 +377,8 @@ semb_status cluster_encode_texts(semb_model *model, const char *const *texts,
         semb_status st = semb_encode(model, texts + start, lengths ? lengths + start : NULL,
                                      count, out + start * (size_t)dim, opts, err);
         if (st) {
-            size_t index;
-            char *rest = strchr(err->message, ':');
-            if (start && sscanf(err->message, "text %zu:", &index) == 1 && rest) {
-                char tail[SEMB_ERROR_MESSAGE_SIZE];
-                snprintf(tail, sizeof tail, "%s", rest + 1);
-                semb_fail(err, st, "text %zu:%s", start + index, tail);
-            }
+            if (start && err && err->has_item)
+                semb_error_rename_item(err, start + err->item, "text %zu: ", start + err->item);
             return st;
         }
     }

@@ -213,16 +213,12 @@ semb_status sts_score(const double *predicted, const double *gold, size_t n, sts
 static void name_failing_sentence(const sts_dataset *data, size_t first, size_t count,
                                   semb_error *err)
 {
-    size_t index;
-    if (!err || sscanf(err->message, "text %zu:", &index) != 1 || index >= 2 * count)
+    if (!err || !err->has_item || err->item >= 2 * count)
         return;
-    const char *rest = strchr(err->message, ':');
-    char tail[SEMB_ERROR_MESSAGE_SIZE];
-    snprintf(tail, sizeof tail, "%s", rest ? rest + 1 : "");
-    bool second = index >= count;
-    size_t pair = first + (second ? index - count : index);
-    semb_fail(err, err->status, "%s:%zu: sentence%d:%s", data->path, data->line_numbers[pair],
-              second ? 2 : 1, tail);
+    bool second = err->item >= count;
+    size_t pair = first + (second ? err->item - count : err->item);
+    semb_error_rename_item(err, pair, "%s:%zu: sentence%d: ", data->path,
+                           data->line_numbers[pair], second ? 2 : 1);
 }
 
 /* Scores of pairs [first, first + count) under each similarity function into

@@ -243,13 +243,9 @@ static semb_status encode_chunk(build_state *b, chunk *c, semb_error *err)
     semb_status st = semb_encode(b->model, (const char *const *)c->texts, c->lengths, c->count,
                                  c->rows, &opts, err);
     if (st) {
-        size_t index;
-        if (err && sscanf(err->message, "text %zu:", &index) == 1 && index < c->count) {
-            char tail[SEMB_ERROR_MESSAGE_SIZE];
-            const char *rest = strchr(err->message, ':');
-            snprintf(tail, sizeof tail, "%s", rest ? rest + 1 : "");
-            semb_fail(err, st, "%s:%zu:%s", b->reader.name, c->lines[index], tail);
-        }
+        if (err && err->has_item && err->item < c->count)
+            semb_error_rename_item(err, err->item, "%s:%zu: ", b->reader.name,
+                                   c->lines[err->item]);
         return st;
     }
     similarity_prepare(b->similarity, c->rows, c->count, b->dim);

@@ -88,7 +88,7 @@ static semb_status tokenize_all(const semb_model *m, const char *const *texts,
     if (first_bad < n) {
         if (err) {
             *err = first_err;
-            semb_fail_prefix(err, "text %zu: ", first_bad);
+            semb_fail_item(err, "text", first_bad);
         }
         return first_err.status;
     }
