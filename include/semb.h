@@ -61,6 +61,16 @@ void semb_set_threads(int n);
 
 /* --- models ------------------------------------------------------------------------ */
 
+/* Threads. A semb_model serves one call at a time: every call that tokenizes, encodes,
+ * evaluates or trains through it uses the buffers the handle owns (activations, the packed
+ * or quantized copies of the weights it remakes when they are stale), so two threads must
+ * not use one handle at once: load one per thread, or serialize the calls as `semb serve`'s
+ * batcher does. The accessors that only describe the model (semb_model_dimension,
+ * _similarity, _prompt, _max_seq_length, ...) may be called from any thread meanwhile. A
+ * semb_index may be searched from several threads at once (semb_index_search_embeddings:
+ * its file is mapped read-only and its graph loaded once under a lock); a search that
+ * encodes its queries needs its model to itself. Handles share no state, apart from
+ * semb_set_threads and semb_set_warning_handler, which are process-wide. */
 typedef struct semb_model semb_model;
 
 /* Loads a sentence-transformers model folder (modules.json, config.json,

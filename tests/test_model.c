@@ -649,7 +649,8 @@ static void test_encode_prompt(void **state)
     int cu[2] = {0, (int)n_ids};
     packed_batch batch = {ids, cu, 1, (int)n_ids, (int)n_ids};
     float *hidden = NULL;
-    assert_int_equal(encoder_forward(&m->config, &m->params, &batch, &m->workspace, &hidden, &err), 0);
+    assert_int_equal(encoder_forward(&m->config, &m->params, &batch, (encoder_linear_mode){0},
+                                     &m->workspace, &hidden, &err), 0);
     double want[512] = {0}, norm = 0;
     for (int d = 0; d < dim; d++) {
         for (int t = skip; t < (int)n_ids; t++)

@@ -110,8 +110,8 @@ static int by_length(const void *a, const void *b)
 
 /* Runs one packed batch of the sentences order[0 .. count) and scatters the embeddings. */
 static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_t *order,
-                                int count, bool normalize, int skip, float *out,
-                                semb_error *err)
+                                int count, encoder_linear_mode mode, bool normalize, int skip,
+                                float *out, semb_error *err)
 {
     int total = 0, max_len = 0;
     for (int i = 0; i < count; i++) {
@@ -135,7 +135,8 @@ static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_
     }
     packed_batch batch = {ids, cu, count, total, max_len};
     float *hidden;
-    if ((st = encoder_forward(&m->config, &m->params, &batch, &m->workspace, &hidden, err)))
+    if ((st = encoder_forward(&m->config, &m->params, &batch, mode, &m->workspace, &hidden,
+                              err)))
         goto done;
     pooling_forward_skip(&m->pooling, hidden, cu, count, skip, pooled);
     if (normalize)
@@ -215,15 +216,13 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
         (!m->bf16_weights.arena || m->bf16_weights.version != m->params.version) &&
         (st = encoder_bf16_weights_refresh(&m->bf16_weights, &m->config, &m->params, err)))
         goto done;
-    m->workspace.bf16 = precision == SEMB_COMPUTE_BF16 ? &m->bf16_weights : NULL;
-    m->workspace.int8 = precision == SEMB_COMPUTE_INT8;
+    encoder_linear_mode mode = {.bf16 = precision == SEMB_COMPUTE_BF16 ? &m->bf16_weights : NULL,
+                                .int8 = precision == SEMB_COMPUTE_INT8};
     for (size_t start = 0; start < n && !st; start += (size_t)batch_size) {
         int count = (int)(n - start < (size_t)batch_size ? n - start : (size_t)batch_size);
-        st = encode_batch(m, &tok, order + start, count, normalize, skip, out, err);
+        st = encode_batch(m, &tok, order + start, count, mode, normalize, skip, out, err);
     }
 done:
-    m->workspace.bf16 = NULL;
-    m->workspace.int8 = false;
     free(order);
     tokenized_free(&tok);
     return st;

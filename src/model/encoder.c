@@ -335,8 +335,8 @@ static semb_status layer_forward(const encoder_config *cfg, const layer_params *
 }
 
 semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
-                            const packed_batch *batch, encoder_workspace *ws, float **hidden,
-                            semb_error *err)
+                            const packed_batch *batch, encoder_linear_mode mode,
+                            encoder_workspace *ws, float **hidden, semb_error *err)
 {
     semb_status st = encoder_validate_batch(cfg, batch, err);
     if (st || (st = workspace_reserve(ws, cfg, (size_t)batch->total_tokens, err)))
@@ -351,8 +351,8 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     layernorm_forward(ws->hidden, NULL, NULL, ws->hidden, params->embedding_norm_weight,
                       params->embedding_norm_bias, batch->total_tokens, cfg->hidden_size,
                       cfg->layer_norm_eps);
-    bool int8 = ws->int8 && !ws->bf16;
-    bool use_packed = !ws->bf16 && !int8 && kernel_path_best() == KERNEL_PATH_AVX2;
+    bool int8 = mode.int8 && !mode.bf16;
+    bool use_packed = !mode.bf16 && !int8 && kernel_path_best() == KERNEL_PATH_AVX2;
     if (use_packed && (st = ensure_packed(cfg, params, &ws->packed, err)))
         return st;
     if (int8 && (st = ensure_int8(cfg, params, (size_t)batch->total_tokens, &ws->int8_weights, err)))
@@ -360,9 +360,9 @@ semb_status encoder_forward(const encoder_config *cfg, const encoder_params *par
     for (int l = 0; l < cfg->num_layers; l++) {
         packed_layer p = use_packed ? packed_layer_at(cfg, ws->packed.arena, l) : (packed_layer){0};
         const gemm_int8_weight *q = int8 ? &ws->int8_weights.weights[4 * l] : NULL;
-        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, q,
-                                ws->bf16 ? &ws->bf16->layers[l] : NULL, batch, ws, position_bias,
-                                err)))
+        const layer_bf16_weights *bf16 = mode.bf16 ? &mode.bf16->layers[l] : NULL;
+        if ((st = layer_forward(cfg, &params->layers[l], use_packed ? &p : NULL, q, bf16, batch,
+                                ws, position_bias, err)))
             return st;
     }
     *hidden = ws->hidden;

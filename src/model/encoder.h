@@ -50,27 +50,30 @@ typedef struct encoder_workspace {
     float *position_bias; /* MPNet: [heads][2 * max_len - 1] */
     size_t position_bias_capacity;
     encoder_packed_weights packed;
-    /* Set by the caller: NULL runs the linear layers in float32; else in bf16 with these
-     * copies of the linear weights (model/encoder_bf16.h), current with the parameters. */
-    const struct encoder_bf16_weights *bf16;
-    /* Set by the caller: true runs the linear layers through gemm_int8 (not with bf16). */
-    bool int8;
     encoder_int8_weights int8_weights;
 } encoder_workspace;
+
+/* The arithmetic of the linear layers in one forward pass. */
+typedef struct encoder_linear_mode {
+    /* NULL: float32 (or int8 below); else bf16 with these copies of the linear weights
+     * (model/encoder_bf16.h), current with the parameters */
+    const struct encoder_bf16_weights *bf16;
+    bool int8; /* through gemm_int8 (not with bf16) */
+} encoder_linear_mode;
 
 void encoder_workspace_free(encoder_workspace *ws);
 
 /* Runs embeddings and every layer. On success *hidden points to [total_tokens, hidden]
  * floats inside ws (valid until the next call). Token ids outside the vocabulary or
  * sequences longer than the position limit give SEMB_ERR_INVALID_ARG; SEMB_ERR_NOMEM when
- * the activations or the packed (or quantized) weights cannot be allocated. With ws->int8
+ * the activations or the packed (or quantized) weights cannot be allocated. With mode.int8
  * the linear layers run through gemm_int8 (weights quantized when the parameters' version
- * moves); with ws->bf16 through linear_forward_bf16; otherwise on AVX2 CPUs through
+ * moves); with mode.bf16 through linear_forward_bf16; otherwise on AVX2 CPUs through
  * gemm_packed with the bias and activation fused, elsewhere (or under SEMB_CPU=generic)
- * through linear_forward. */
+ * through linear_forward. ws is used by one call at a time. */
 semb_status encoder_forward(const encoder_config *cfg, const encoder_params *params,
-                            const packed_batch *batch, encoder_workspace *ws, float **hidden,
-                            semb_error *err);
+                            const packed_batch *batch, encoder_linear_mode mode,
+                            encoder_workspace *ws, float **hidden, semb_error *err);
 
 /* MPNet's relative position bucket for (key position - query position), exactly as
  * transformers computes it (32 buckets, max distance 128, float32 logarithm). */
