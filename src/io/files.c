@@ -159,9 +159,6 @@ void path_remove_tree(const char *path)
 
 semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err)
 {
-    if (strcmp(dir, "-") == 0)
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "-: standard output cannot hold a folder; "
-                         "give a folder name");
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         len--;

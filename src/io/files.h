@@ -26,18 +26,18 @@ semb_status path_follow_links(const char *path, bool (*stop_at)(const char *path
  * Errors name the path. */
 semb_status file_read_all(const char *path, char **data, size_t *size, semb_error *err);
 
-/* Copies src to dst atomically. */
 /* Creates a new empty folder beside dir, "DIR.tmp.XXXXXX" (trailing slashes of dir ignored),
  * with the permissions mkdir would give (0755 less the umask; mkdtemp makes it private), for
  * assembling DIR before renaming it into place, so DIR appears whole or not at all. *out is
- * malloc'd; the caller frees it. Errors: SEMB_ERR_NOMEM, SEMB_ERR_IO naming dir,
- * SEMB_ERR_INVALID_ARG for "-" (standard output, which a folder writer cannot use). */
+ * malloc'd; the caller frees it. Errors: SEMB_ERR_NOMEM, SEMB_ERR_IO naming dir.
+ * (io/atomic_folder.h wraps it: links, checks, rename.) */
 semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err);
 
 /* Removes path and everything below it, best effort (for temporary folders the caller made;
  * links are removed, never followed). */
 void path_remove_tree(const char *path);
 
+/* Copies src to dst atomically (io/atomic_file.h). */
 semb_status file_copy(const char *src, const char *dst, semb_error *err);
 
 /* A new unnamed scratch file (read + write) in the folder of `near` (the folder itself when

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/atomic_folder.h"
 #include "io/files.h"
 #include "model/encoder_config.h"
 #include "model/encoder_params.h"
@@ -176,13 +177,14 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
 {
     if (!output_dir || !o || !o->vocab_path)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb init: output folder and vocab required");
-    if (path_exists(output_dir))
-        return semb_fail(err, SEMB_ERR_IO, "%s: already exists; choose a new folder", output_dir);
+    semb_status st = atomic_folder_check(output_dir, false, err);
+    if (st)
+        return st;
     encoder_arch arch = ENCODER_BERT;
     if (o->arch)
         encoder_arch_from_name(o->arch, &arch);
     semb_tokenizer *tok = NULL;
-    semb_status st = load_vocab(o->vocab_path, arch, &tok, err);
+    st = load_vocab(o->vocab_path, arch, &tok, err);
     if (st)
         return st;
     encoder_config cfg;
@@ -191,22 +193,14 @@ semb_status semb_model_init(const char *output_dir, const semb_init_options *o, 
     tokenizer_free(tok);
     if (st)
         return st;
-    /* a dangling link names the folder to create, and stays */
-    char *real = NULL, *tmp = NULL;
-    if ((st = path_follow_links(output_dir, NULL, &real, err)) ||
-        (st = path_make_temp_sibling(real, &tmp, err))) {
-        free(real);
+    atomic_folder f;
+    if ((st = atomic_folder_begin(&f, output_dir, false, err)))
+        return st;
+    if ((st = build_folder(f.tmp, o, &cfg, lowercase, err))) {
+        atomic_folder_abort(&f);
         return st;
     }
-    st = build_folder(tmp, o, &cfg, lowercase, err);
-    if (!st && rename(tmp, real) != 0)
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new model into place: %s",
-                       output_dir, strerror(errno));
-    if (st)
-        path_remove_tree(tmp);
-    free(tmp);
-    free(real);
-    return st;
+    return atomic_folder_commit(&f, err);
 }
 
 semb_init_options semb_init_options_default(void)

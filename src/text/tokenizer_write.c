@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/atomic_folder.h"
 #include "io/files.h"
 #include "text/utf8.h"
 
@@ -223,22 +224,13 @@ semb_status tokenizer_write_wordpiece_folder(const char *dir, const char *const 
                                              const tokenizer_special_tokens *sp,
                                              semb_error *err)
 {
-    if (path_exists(dir))
-        return semb_fail(err, SEMB_ERR_IO, "%s: already exists; choose a new folder", dir);
-    /* a dangling link names the folder to create, and stays */
-    char *real = NULL, *tmp = NULL;
-    semb_status st = path_follow_links(dir, NULL, &real, err);
-    if (st || (st = path_make_temp_sibling(real, &tmp, err))) {
-        free(real);
+    atomic_folder f;
+    semb_status st = atomic_folder_begin(&f, dir, false, err);
+    if (st)
+        return st;
+    if ((st = fill_folder(f.tmp, tokens, count, lowercase, model_max_length, sp, err))) {
+        atomic_folder_abort(&f);
         return st;
     }
-    st = fill_folder(tmp, tokens, count, lowercase, model_max_length, sp, err);
-    if (!st && rename(tmp, real) != 0)
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the new folder into place: %s", dir,
-                       strerror(errno));
-    if (st)
-        path_remove_tree(tmp);
-    free(tmp);
-    free(real);
-    return st;
+    return atomic_folder_commit(&f, err);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/atomic_folder.h"
 #include "io/files.h"
 
 /* The files sentence-transformers and transformers write beside the weights. */
@@ -113,64 +114,21 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     return st;
 }
 
-/* The checks of model_save_check_output on dir, a path with no link left to follow. */
-static semb_status check_folder(const char *dir, semb_error *err)
-{
-    struct stat sb;
-    if (lstat(dir, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode))
-            return semb_fail(err, SEMB_ERR_IO, "%s: exists and is not a folder", dir);
-        DIR *d = opendir(dir);
-        if (!d)
-            return semb_fail(err, SEMB_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
-        bool empty = true;
-        for (struct dirent *e; empty && (e = readdir(d));)
-            empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-        closedir(d);
-        if (!empty)
-            return semb_fail(err, SEMB_ERR_IO,
-                             "%s: already exists and is not empty; choose a new folder or remove it",
-                             dir);
-    } else if (errno != ENOENT && errno != ENOTDIR) { /* ENOTDIR: mkdtemp says it below */
-        return semb_fail(err, SEMB_ERR_IO, "%s: %s", dir, strerror(errno));
-    }
-    char *tmp;
-    semb_status st = path_make_temp_sibling(dir, &tmp, err);
-    if (st)
-        return st;
-    rmdir(tmp);
-    free(tmp);
-    return SEMB_OK;
-}
-
 semb_status model_save_check_output(const char *dir, semb_error *err)
 {
-    char *real;
-    semb_status st = path_follow_links(dir, NULL, &real, err);
-    if (!st)
-        st = check_folder(real, err);
-    free(real);
-    return st;
+    return atomic_folder_check(dir, true, err);
 }
 
 semb_status model_save(const semb_model *model, const char *dir, semb_error *err)
 {
-    /* a link to the folder stays a link: the folder it names is written */
-    char *real = NULL, *tmp = NULL;
-    semb_status st = path_follow_links(dir, NULL, &real, err);
-    if (st || (st = check_folder(real, err)) || (st = path_make_temp_sibling(real, &tmp, err))) {
-        free(real);
+    atomic_folder f;
+    semb_status st = atomic_folder_begin(&f, dir, true, err);
+    if (st)
+        return st;
+    if ((st = model_save_files(model, f.tmp, err))) {
+        semb_fail_prefix(err, "%s: cannot save the model: ", dir);
+        atomic_folder_abort(&f);
         return st;
     }
-    st = model_save_files(model, tmp, err);
-    if (st)
-        semb_fail_prefix(err, "%s: cannot save the model: ", dir);
-    else if (rename(tmp, real) != 0)
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot move the saved model into place: %s", dir,
-                       strerror(errno));
-    if (st)
-        path_remove_tree(tmp);
-    free(tmp);
-    free(real);
-    return st;
+    return atomic_folder_commit(&f, err);
 }
