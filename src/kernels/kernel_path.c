@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "core/cpu.h"
+#include "kernels/gemm_int8.h"
 
 bool kernel_path_supported(kernel_path path)
 {
@@ -51,8 +52,9 @@ const char *kernel_paths_string(void)
     if (!written) {
 #pragma omp critical(semb_kernel_paths)
         if (!written) {
-            snprintf(text, sizeof text, "fp32 gemm %s, other kernels %s",
+            snprintf(text, sizeof text, "fp32 gemm %s, int8 gemm %s, other kernels %s",
                      kernel_path_name(kernel_path_best_gemm()),
+                     gemm_int8_path_name(kernel_path_best_gemm()),
                      kernel_path_name(kernel_path_best()));
             written = 1;
         }

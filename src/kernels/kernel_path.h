@@ -33,7 +33,7 @@ kernel_path kernel_path_or_generic(kernel_path path);
 const char *kernel_path_name(kernel_path path);
 
 /* The paths the dispatched kernels take on this CPU, for `semb --version` (static storage):
- * e.g. "fp32 gemm avx512, other kernels avx2". */
+ * e.g. "fp32 gemm avx512, int8 gemm avx512-vnni, other kernels avx2". */
 const char *kernel_paths_string(void);
 
 #endif
