@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/activation.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/kernel_path.h"
@@ -65,6 +66,22 @@ static bool have_avx2(void)
     print_message("SKIPPED: the int8 AVX2 kernel needs AVX2 + FMA, "
                   "this CPU (or SEMB_CPU) has none\n");
     return false;
+}
+
+static bool vnni_present(void)
+{
+    return kernel_path_supported(KERNEL_PATH_AVX512) && cpu_features()->avx512_vnni;
+}
+
+/* The vector kernels this CPU runs, widest first: AVX512-VNNI, AVX2; returns how many. */
+static int vector_paths(kernel_path paths[2])
+{
+    int n = 0;
+    if (vnni_present())
+        paths[n++] = KERNEL_PATH_AVX512;
+    if (avx2_present())
+        paths[n++] = KERNEL_PATH_AVX2;
+    return n;
 }
 
 /* Rows quantized by gemm_int8_quantize_rows_using; the bytes start as 0xAB so that
@@ -448,22 +465,25 @@ static void check_product(const product_case *c, bool avx2)
     size_t count = (size_t)M * ldc, total = count + GEMM_INT8_NR;
     float *ref = filled_floats(total, SENTINEL), *got = filled_floats(total, SENTINEL);
     gemm_int8_reference(ref, ldc, r.q, r.scale, r.zero, &w, M, bias, GEMM_EPILOGUE_NONE);
-    for (int p = avx2 ? 0 : 1; p < 2; p++) {
-        kernel_path path = p == 0 ? KERNEL_PATH_AVX2 : KERNEL_PATH_GENERIC;
+    kernel_path paths[3];
+    int n_paths = avx2 ? vector_paths(paths) : 0;
+    paths[n_paths++] = KERNEL_PATH_GENERIC;
+    for (int p = 0; p < n_paths; p++) {
+        kernel_path path = paths[p];
         for (size_t at = 0; at < total; at++)
             got[at] = SENTINEL;
         gemm_int8_using(path, got, ldc, r.q, r.scale, r.zero, &w, M, bias, GEMM_EPILOGUE_NONE);
         for (size_t at = count; at < total; at++)
             if (got[at] != SENTINEL)
                 fail_msg("%s M=%d N=%d K=%d ldc=%d: wrote %zu floats past C",
-                         kernel_path_name(path), M, N, K, ldc, at - count + 1);
+                         gemm_int8_path_name(path), M, N, K, ldc, at - count + 1);
         for (int i = 0; i < M; i++)
             for (int n = 0; n < ldc; n++) {
                 size_t at = (size_t)i * ldc + n;
                 bool same = memcmp(&got[at], &ref[at], sizeof(float)) == 0;
                 if (!same || (n >= N && got[at] != SENTINEL))
                     fail_msg("%s M=%d N=%d K=%d ldc=%d bias=%d: C[%d,%d] = %.9g, reference %.9g",
-                             kernel_path_name(path), M, N, K, ldc, c->bias, i, n, got[at],
+                             gemm_int8_path_name(path), M, N, K, ldc, c->bias, i, n, got[at],
                              ref[at]);
             }
     }
@@ -482,10 +502,10 @@ static void test_products_match_reference(void **state)
 {
     (void)state;
     bool avx2 = avx2_present();
-    /* rows around the 4-row register block and the 96-row task, columns around the 16-wide
-     * panel, K around the 4-byte quad */
-    static const int Ms[] = {1, 3, 4, 5, 95, 96, 97, 200};
-    static const int Ns[] = {1, 7, 8, 9, 16, 17, 40, 129};
+    /* rows around the register blocks (4 rows on AVX2, 12 on VNNI) and the 96-row task,
+     * columns around the 16-wide panel and VNNI's pair of panels, K around the 4-byte quad */
+    static const int Ms[] = {1, 3, 4, 5, 11, 12, 13, 95, 96, 97, 200};
+    static const int Ns[] = {1, 7, 8, 9, 16, 17, 31, 33, 40, 129};
     static const int Ks[] = {1, 3, 4, 5, 255, 384, 1001};
     for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
         for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
@@ -503,7 +523,8 @@ static void test_products_match_reference(void **state)
         check_product(&chosen[c], avx2);
 }
 
-/* The fused activation equals activation_forward_using(AVX2) run over the plain product;
+/* The fused activation (on AVX2 and VNNI) equals activation_forward_using(AVX2) run over the
+ * plain product;
  * the reference's equals the reference activation run afterwards. */
 static void test_epilogue_equals_separate_pass(void **state)
 {
@@ -524,13 +545,14 @@ static void test_epilogue_equals_separate_pass(void **state)
         activation_forward_reference(kinds[a], plain, plain, count);
         gemm_int8_reference(fused, N, r.q, r.scale, r.zero, &w, M, bias, e);
         assert_memory_equal(plain, fused, count * sizeof *plain);
-        if (!avx2_present())
-            continue;
-        gemm_int8_using(KERNEL_PATH_AVX2, plain, N, r.q, r.scale, r.zero, &w, M, bias,
-                        GEMM_EPILOGUE_NONE);
-        activation_forward_using(KERNEL_PATH_AVX2, kinds[a], plain, plain, count);
-        gemm_int8_using(KERNEL_PATH_AVX2, fused, N, r.q, r.scale, r.zero, &w, M, bias, e);
-        assert_memory_equal(plain, fused, count * sizeof *plain);
+        kernel_path paths[2];
+        for (int p = 0, n = vector_paths(paths); p < n; p++) {
+            gemm_int8_using(paths[p], plain, N, r.q, r.scale, r.zero, &w, M, bias,
+                            GEMM_EPILOGUE_NONE);
+            activation_forward_using(KERNEL_PATH_AVX2, kinds[a], plain, plain, count);
+            gemm_int8_using(paths[p], fused, N, r.q, r.scale, r.zero, &w, M, bias, e);
+            assert_memory_equal(plain, fused, count * sizeof *plain);
+        }
     }
     free_rows(&r);
     gemm_int8_weight_free(&w);
@@ -604,7 +626,8 @@ static void test_accuracy_against_float(void **state)
     free(A), free(W), free(C);
 }
 
-/* Rows, weights and products give the same bits on one thread and on two. */
+/* Rows, weights and products give the same bits on one thread and on two, and the VNNI
+ * kernel the AVX2 one's on either. */
 static void test_same_bits_on_any_thread_count(void **state)
 {
     (void)state;
@@ -626,6 +649,17 @@ static void test_same_bits_on_any_thread_count(void **state)
     gemm_int8_weight w2 = quantize_weight(W, N, K);
     gemm_int8_using(KERNEL_PATH_AVX2, two, N, r2.q, r2.scale, r2.zero, &w2, M, bias,
                     GEMM_EPILOGUE_GELU);
+    if (vnni_present()) {
+        float *wide = checked_malloc(count * sizeof *wide);
+        gemm_int8_using(KERNEL_PATH_AVX512, wide, N, r2.q, r2.scale, r2.zero, &w2, M, bias,
+                        GEMM_EPILOGUE_GELU);
+        assert_memory_equal(one, wide, count * sizeof *one);
+        omp_set_num_threads(1);
+        gemm_int8_using(KERNEL_PATH_AVX512, wide, N, r2.q, r2.scale, r2.zero, &w2, M, bias,
+                        GEMM_EPILOGUE_GELU);
+        assert_memory_equal(one, wide, count * sizeof *one);
+        free(wide);
+    }
     omp_set_num_threads(saved);
     assert_rows_equal(&r1, &r2);
     size_t packed_bytes = (size_t)(N + 15) / 16 * 16 * (size_t)gemm_int8_row_bytes(K);
@@ -657,9 +691,11 @@ static void test_not_finite_stays_in_its_row_and_column(void **state)
     A[4 * K + 36] = INFINITY;
     W[3 * K + 0] = NAN;
     W[17 * K + 36] = -INFINITY;
-    bool avx2 = avx2_present();
-    for (int p = avx2 ? 0 : 1; p < 2; p++) {
-        kernel_path path = p == 0 ? KERNEL_PATH_AVX2 : KERNEL_PATH_GENERIC;
+    kernel_path paths[3];
+    int n_paths = vector_paths(paths);
+    paths[n_paths++] = KERNEL_PATH_GENERIC;
+    for (int p = 0; p < n_paths; p++) {
+        kernel_path path = paths[p];
         rows r = quantize_rows(path, A, K, M, K);
         gemm_int8_weight w = quantize_weight(W, N, K);
         for (int e = GEMM_EPILOGUE_NONE; e <= GEMM_EPILOGUE_RELU; e++) {
@@ -673,7 +709,7 @@ static void test_not_finite_stays_in_its_row_and_column(void **state)
                                                         : isfinite(got);
                     if (!ok)
                         fail_msg("%s epilogue %d: C[%d,%d] = %.9g, expected %s",
-                                 kernel_path_name(path), e, i, n, got,
+                                 gemm_int8_path_name(path), e, i, n, got,
                                  poisoned ? "NaN" : "the finite product's");
                 }
         }
@@ -726,14 +762,50 @@ static void check_extremes(int K, bool avx2)
         }
     gemm_int8_reference(got, N, r.q, r.scale, r.zero, &w, M, NULL, GEMM_EPILOGUE_NONE);
     assert_memory_equal(got, expected, sizeof got);
-    if (avx2) {
-        gemm_int8_using(KERNEL_PATH_AVX2, got, N, r.q, r.scale, r.zero, &w, M, NULL,
+    kernel_path paths[2];
+    for (int p = 0, n = avx2 ? vector_paths(paths) : 0; p < n; p++) {
+        memset(got, 0, sizeof got);
+        gemm_int8_using(paths[p], got, N, r.q, r.scale, r.zero, &w, M, NULL,
                         GEMM_EPILOGUE_NONE);
         assert_memory_equal(got, expected, sizeof got);
     }
     free_rows(&r);
     gemm_int8_weight_free(&w);
     free(A), free(W);
+}
+
+/* The VNNI kernel itself, reported SKIPPED where the CPU (or SEMB_CPU) lacks it (the tests
+ * above then cover the other paths only): the dispatched product is VNNI's, and it has the
+ * reference's bits on a MiniLM-sized layer with every epilogue. */
+static void test_vnni_kernel(void **state)
+{
+    (void)state;
+    if (!vnni_present()) {
+        print_message("SKIPPED: the AVX512-VNNI int8 kernel: this CPU (or SEMB_CPU) lacks it "
+                      "(%s)\n", cpu_features_string());
+        skip();
+    }
+    assert_string_equal(gemm_int8_path_name(kernel_path_best_gemm()), "avx512-vnni");
+    int M = 131, N = 1536, K = 384;
+    size_t count = (size_t)M * N;
+    float *A = random_floats((size_t)M * K, -3, 3), *W = random_floats((size_t)N * K, -1, 1);
+    float *bias = random_floats((size_t)N, -1, 1);
+    float *got = checked_malloc(count * sizeof *got), *want = checked_malloc(count * sizeof *want);
+    rows r = quantize_rows(kernel_path_best(), A, K, M, K);
+    gemm_int8_weight w = quantize_weight(W, N, K);
+    for (int e = GEMM_EPILOGUE_NONE; e <= GEMM_EPILOGUE_RELU; e++) {
+        gemm_int8(got, N, r.q, r.scale, r.zero, &w, M, bias, (gemm_epilogue)e);
+        gemm_int8_using(KERNEL_PATH_AVX2, want, N, r.q, r.scale, r.zero, &w, M, bias,
+                        (gemm_epilogue)e);
+        assert_memory_equal(got, want, count * sizeof *got);
+        if (e == GEMM_EPILOGUE_NONE) {
+            gemm_int8_reference(want, N, r.q, r.scale, r.zero, &w, M, bias, GEMM_EPILOGUE_NONE);
+            assert_memory_equal(got, want, count * sizeof *got);
+        }
+    }
+    free_rows(&r);
+    gemm_int8_weight_free(&w);
+    free(A), free(W), free(bias), free(got), free(want);
 }
 
 static void test_extreme_sums_exact(void **state)
@@ -759,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_same_bits_on_any_thread_count),
         cmocka_unit_test(test_not_finite_stays_in_its_row_and_column),
         cmocka_unit_test(test_extreme_sums_exact),
+        cmocka_unit_test(test_vnni_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

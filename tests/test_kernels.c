@@ -6,8 +6,10 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cpu.h"
 #include "kernels/activation.h"
@@ -72,6 +74,81 @@ static void test_dispatch_follows_cpu_features(void **state)
         assert_int_equal(kernel_path_best(), KERNEL_PATH_GENERIC);
     assert_int_equal(kernel_path_or_generic(KERNEL_PATH_GENERIC), KERNEL_PATH_GENERIC);
     assert_int_equal(kernel_path_or_generic(KERNEL_PATH_AVX2), expected);
+    /* kernels without an AVX-512 form run their AVX2 one when asked for AVX-512 */
+    assert_int_equal(kernel_path_or_generic(KERNEL_PATH_AVX512), expected);
+    kernel_path gemm = kernel_path_best_gemm();
+    assert_int_equal(gemm, kernel_path_supported(KERNEL_PATH_AVX512) ? KERNEL_PATH_AVX512
+                                                                      : expected);
+    assert_true(!kernel_path_supported(KERNEL_PATH_AVX512) ||
+                (cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq));
+}
+
+/* What `test_kernels --print-paths` prints: the features and paths this process chose. */
+typedef struct chosen_paths {
+    int avx2, avx512f, avx512_vnni, amx_tile;
+    char best[16], gemm[16];
+} chosen_paths;
+
+static int print_paths(void)
+{
+    const semb_cpu_features *cpu = cpu_features();
+    printf("%d %d %d %d %s %s\n", cpu->avx2, cpu->avx512f, cpu->avx512_vnni, cpu->amx_tile,
+           kernel_path_name(kernel_path_best()), kernel_path_name(kernel_path_best_gemm()));
+    return 0;
+}
+
+/* cpu_features is computed once per process: each SEMB_CPU setting runs this program anew. */
+static chosen_paths paths_under(const char *setting)
+{
+    char self[4096], command[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    if (setting)
+        snprintf(command, sizeof command, "SEMB_CPU=%s '%s' --print-paths", setting, self);
+    else
+        snprintf(command, sizeof command, "env -u SEMB_CPU '%s' --print-paths", self);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    chosen_paths c = {0};
+    int fields = fscanf(pipe, "%d %d %d %d %15s %15s", &c.avx2, &c.avx512f, &c.avx512_vnni,
+                        &c.amx_tile, c.best, c.gemm);
+    assert_int_equal(pclose(pipe), 0);
+    assert_int_equal(fields, 6);
+    return c;
+}
+
+static void assert_paths_equal(chosen_paths got, chosen_paths want, const char *setting)
+{
+    if (got.avx2 != want.avx2 || got.avx512f != want.avx512f ||
+        got.avx512_vnni != want.avx512_vnni || got.amx_tile != want.amx_tile ||
+        strcmp(got.best, want.best) != 0 || strcmp(got.gemm, want.gemm) != 0)
+        fail_msg("SEMB_CPU=%s: avx2 %d avx512f %d avx512_vnni %d amx %d, paths %s / gemm %s; "
+                 "expected %d %d %d %d, %s / %s",
+                 setting, got.avx2, got.avx512f, got.avx512_vnni, got.amx_tile, got.best,
+                 got.gemm, want.avx2, want.avx512f, want.avx512_vnni, want.amx_tile, want.best,
+                 want.gemm);
+}
+
+/* SEMB_CPU caps the features (core/cpu.h), and so the kernel paths, at each level. */
+static void test_semb_cpu_forces_each_path(void **state)
+{
+    (void)state;
+    chosen_paths native = paths_under("native");
+    assert_paths_equal(paths_under(NULL), native, "(unset)");
+    assert_paths_equal(paths_under("not-a-level"), native, "not-a-level");
+
+    chosen_paths avx512 = native;
+    avx512.amx_tile = 0;
+    assert_paths_equal(paths_under("avx512"), avx512, "avx512");
+
+    chosen_paths avx2 = avx512;
+    avx2.avx512f = avx2.avx512_vnni = 0;
+    strcpy(avx2.gemm, native.best);
+    assert_paths_equal(paths_under("avx2"), avx2, "avx2");
+
+    chosen_paths generic = {0, 0, 0, 0, "generic", "generic"};
+    assert_paths_equal(paths_under("generic"), generic, "generic");
 }
 
 /* ---- matmul ---------------------------------------------------------------------------- */
@@ -642,10 +719,13 @@ static void test_attention_rejects_bad_packing(void **state)
                      SEMB_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--print-paths") == 0)
+        return print_paths();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatch_follows_cpu_features),
+        cmocka_unit_test(test_semb_cpu_forces_each_path),
         cmocka_unit_test(test_sgemm_matches_reference),
         cmocka_unit_test(test_sgemm_beta_zero_ignores_c),
         cmocka_unit_test(test_linear_matches_reference),

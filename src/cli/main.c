@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "core/cpu.h"
+#include "kernels/kernel_path.h"
 
 typedef struct subcommand {
     const char *name;
@@ -76,7 +77,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("semb %s (cpu: %s)\n", semb_version(), cpu_features_string());
+        printf("semb %s (cpu: %s; kernels: %s)\n", semb_version(), cpu_features_string(),
+               kernel_paths_string());
         return finish_stdout(NULL, 0);
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,37 @@ static void append(const char *name, bool on)
     strncat(description, name, sizeof description - strlen(description) - 1);
 }
 
+/* How far SEMB_CPU lets the detected features reach (cpu.h). */
+typedef enum cpu_cap { CAP_GENERIC, CAP_AVX2, CAP_AVX512, CAP_NATIVE, CAP_UNKNOWN } cpu_cap;
+
+static cpu_cap requested_cap(const char *forced)
+{
+    if (!forced || !forced[0] || strcmp(forced, "native") == 0)
+        return CAP_NATIVE;
+    if (strcmp(forced, "generic") == 0)
+        return CAP_GENERIC;
+    if (strcmp(forced, "avx2") == 0)
+        return CAP_AVX2;
+    if (strcmp(forced, "avx512") == 0)
+        return CAP_AVX512;
+    return CAP_UNKNOWN;
+}
+
+static void apply_cap(cpu_cap cap)
+{
+    if (cap == CAP_AVX2 || cap == CAP_AVX512)
+        features.amx_tile = features.amx_bf16 = features.amx_int8 = false;
+    if (cap == CAP_AVX2)
+        features.avx512f = features.avx512bw = features.avx512vl = features.avx512dq =
+            features.avx512_bf16 = features.avx512_vnni = false;
+}
+
 static void detect(void)
 {
     unsigned a, b, c, d;
     const char *forced = getenv("SEMB_CPU");
-    if (!(forced && strcmp(forced, "generic") == 0) && __get_cpuid(1, &a, &b, &c, &d)) {
+    cpu_cap cap = requested_cap(forced);
+    if (cap != CAP_GENERIC && __get_cpuid(1, &a, &b, &c, &d)) {
         bool osxsave = c & bit_OSXSAVE;
         uint64_t xcr0 = osxsave ? read_xcr0() : 0;
         bool ymm_ok = (xcr0 & 0x6) == 0x6;
@@ -43,12 +70,16 @@ static void detect(void)
             features.avx512bw = zmm_ok && (b & bit_AVX512BW);
             features.avx512vl = zmm_ok && (b & bit_AVX512VL);
             features.avx512dq = zmm_ok && (b & bit_AVX512DQ);
+            features.avx512_vnni = zmm_ok && (c & (1u << 11));
             features.amx_bf16 = tile_ok && (d & (1u << 22));
             features.amx_tile = tile_ok && (d & (1u << 24));
             features.amx_int8 = tile_ok && (d & (1u << 25));
         }
-        if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
+        if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+            features.avx_vnni = ymm_ok && (a & (1u << 4));
             features.avx512_bf16 = features.avx512f && (a & (1u << 5));
+        }
+        apply_cap(cap);
     }
     append("avx2", features.avx2);
     append("fma", features.fma);
@@ -56,11 +87,24 @@ static void detect(void)
     append("avx512f", features.avx512f);
     append("avx512bw", features.avx512bw);
     append("avx512vl", features.avx512vl);
+    append("avx512dq", features.avx512dq);
     append("avx512_bf16", features.avx512_bf16);
+    append("avx512_vnni", features.avx512_vnni);
+    append("avx_vnni", features.avx_vnni);
     append("amx_tile", features.amx_tile);
     append("amx_bf16", features.amx_bf16);
     if (!description[0])
         strcpy(description, "generic x86-64");
+    if (cap == CAP_UNKNOWN) {
+        size_t used = strlen(description);
+        snprintf(description + used, sizeof description - used,
+                 "; SEMB_CPU=%.40s not understood (generic, avx2, avx512, native): ignored",
+                 forced);
+    } else if (cap != CAP_NATIVE) {
+        size_t used = strlen(description);
+        snprintf(description + used, sizeof description - used, "; capped by SEMB_CPU=%s",
+                 forced);
+    }
     detected = 1;
 }
 

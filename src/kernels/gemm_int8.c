@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/gemm_epilogue_simd.h"
+#include "kernels/gemm_int8_internal.h"
 #include "kernels/gemm_tasks.h"
 #include "kernels/simd_math.h"
 
@@ -249,19 +251,6 @@ void gemm_int8_reference(float *C, int ldc, const uint8_t *q, const float *scale
  * on Zen 3, where 6 leaves no register for the broadcast and the two weight vectors). */
 enum { INT8_MR = 4, INT8_MC = 96, INT8_PANELS_PER_TASK = 8 };
 
-typedef struct int8_job {
-    float *C;
-    int ldc;
-    const uint8_t *q;
-    size_t ldq;
-    const float *scale;
-    const int32_t *zero;
-    const gemm_int8_weight *w;
-    int M;
-    const float *bias;
-    gemm_epilogue epilogue;
-} int8_job;
-
 /* Rows i .. i + R - 1 by the 16 columns of panel p, the whole of K. */
 SIMD_AVX2 static inline __attribute__((always_inline)) void int8_tile(const int R,
                                                                     const int8_job *j, int i,
@@ -331,13 +320,29 @@ SIMD_AVX2 static void int8_task(const int8_job *j, int m0, int m1, int p0, int p
 
 enum { INT8_PARALLEL_MIN_MACS = 1 << 20 };
 
+/* The kernel gemm_int8_using runs for path: AVX512-VNNI where AVX-512 is asked for and the
+ * CPU has it and VNNI, else kernel_path_or_generic's. */
+static kernel_path int8_path(kernel_path path)
+{
+    if (path == KERNEL_PATH_AVX512 && kernel_path_supported(KERNEL_PATH_AVX512) &&
+        cpu_features()->avx512_vnni)
+        return KERNEL_PATH_AVX512;
+    return kernel_path_or_generic(path);
+}
+
+const char *gemm_int8_path_name(kernel_path path)
+{
+    path = int8_path(path);
+    return path == KERNEL_PATH_AVX512 ? "avx512-vnni" : kernel_path_name(path);
+}
+
 void gemm_int8_using(kernel_path path, float *C, int ldc, const uint8_t *q, const float *scale,
                      const int32_t *zero, const gemm_int8_weight *w, int M, const float *bias,
                      gemm_epilogue epilogue)
 {
     if (M <= 0)
         return;
-    bool avx2 = kernel_path_or_generic(path) == KERNEL_PATH_AVX2;
+    path = int8_path(path);
     int8_job j = {C, ldc, q, (size_t)gemm_int8_row_bytes(w->K), scale, zero, w, M, bias, epilogue};
     gemm_tasks plan = gemm_tasks_plan(M, INT8_MC, panels(w->N), INT8_PANELS_PER_TASK);
     bool parallel = (double)M * w->N * w->K >= INT8_PARALLEL_MIN_MACS && plan.count > 1 &&
@@ -346,7 +351,9 @@ void gemm_int8_using(kernel_path path, float *C, int ldc, const uint8_t *q, cons
     for (int task = 0; task < plan.count; task++) {
         int m0, m1, p0, p1;
         gemm_task_bounds(&plan, task, &m0, &m1, &p0, &p1);
-        if (avx2)
+        if (path == KERNEL_PATH_AVX512)
+            int8_task_vnni(&j, m0, m1, p0, p1);
+        else if (path == KERNEL_PATH_AVX2)
             int8_task(&j, m0, m1, p0, p1);
         else if (p0 == 0) /* the reference covers every column of its rows once */
             reference_rows(C, ldc, q, scale, zero, w, m0, m1, bias, epilogue);
@@ -356,5 +363,5 @@ void gemm_int8_using(kernel_path path, float *C, int ldc, const uint8_t *q, cons
 void gemm_int8(float *C, int ldc, const uint8_t *q, const float *scale, const int32_t *zero,
                const gemm_int8_weight *w, int M, const float *bias, gemm_epilogue epilogue)
 {
-    gemm_int8_using(kernel_path_best(), C, ldc, q, scale, zero, w, M, bias, epilogue);
+    gemm_int8_using(kernel_path_best_gemm(), C, ldc, q, scale, zero, w, M, bias, epilogue);
 }

@@ -12,7 +12,10 @@
  * that its bytes (and zero point) are 0. A row or weight channel holding a NaN or an infinity
  * gives NaN outputs for it, and so does a finite row whose range overflows float (hi - lo
  * above FLT_MAX: values near +-1.7e38).
- * The AVX2 kernel is bit-identical to the scalar reference before the epilogue. */
+ * The AVX2 and AVX512-VNNI kernels are bit-identical to the scalar reference before the
+ * epilogue. The VNNI kernel's vpdpbusd sums u8 x s8 products in 32 bits without the 16-bit
+ * step, so 8-bit weights would fit it; the weights stay 7-bit so that every path gives the
+ * same results (and one quantized weight serves them all). */
 #ifndef SEMB_KERNELS_GEMM_INT8_H
 #define SEMB_KERNELS_GEMM_INT8_H
 
@@ -64,12 +67,18 @@ void gemm_int8_quantize_rows_using(kernel_path path, uint8_t *q, float *scale, i
  * gemm_int8_quantize_rows (K = w->K); bias may be NULL (0). C has leading dimension ldc and
  * must not overlap the inputs. Parallel (OpenMP, dynamic over tiles) for large products,
  * serial inside a parallel region; results do not depend on the thread count. Cannot fail.
- * The _using form runs a chosen path; the generic path is the reference below. */
+ * gemm_int8 runs the best kernel (kernel_path_best_gemm): AVX512-VNNI (vpdpbusd, where the CPU
+ * has it besides AVX-512), else AVX2, else generic; all give the same bits. The _using form
+ * runs a chosen path (KERNEL_PATH_AVX512: the VNNI kernel where present, else AVX2); the
+ * generic path is the reference below. */
 void gemm_int8(float *C, int ldc, const uint8_t *q, const float *scale, const int32_t *zero,
                const gemm_int8_weight *w, int M, const float *bias, gemm_epilogue epilogue);
 void gemm_int8_using(kernel_path path, float *C, int ldc, const uint8_t *q, const float *scale,
                      const int32_t *zero, const gemm_int8_weight *w, int M, const float *bias,
                      gemm_epilogue epilogue);
+
+/* The kernel gemm_int8_using(path) runs: "avx512-vnni", "avx2" or "generic" (static). */
+const char *gemm_int8_path_name(kernel_path path);
 
 /* The scalar reference: integer sums in 64 bits, the same float formula, then the scalar
  * reference activation (activation_forward_reference); serial. */

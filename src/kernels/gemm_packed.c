@@ -5,17 +5,13 @@
 #include <string.h>
 
 #include "kernels/gemm_epilogue_simd.h"
+#include "kernels/gemm_packed_internal.h"
 #include "kernels/gemm_tasks.h"
 #include "kernels/simd_math.h"
 
 /* Register block: GEMM_MR rows of C by GEMM_NR columns (two 8-float vectors), 12 of the 16
  * ymm registers as accumulators. */
 enum { GEMM_MR = 6 };
-
-/* K is cut in blocks of GEMM_KC so that one panel's block (KC x 16 floats, 16 KiB) stays in
- * L1 while the rows of A stream past it; GEMM_MC rows of A (MC x KC floats, 96 KiB) stay in
- * L2 while the panels of one task go by. */
-enum { GEMM_KC = 256, GEMM_MC = 96 };
 
 size_t gemm_packed_floats(int N, int K)
 {
@@ -52,11 +48,6 @@ void gemm_packed_reference(float *C, int ldc, const float *A, int lda, const flo
             C[(size_t)i * ldc + n] = value;
         }
 }
-
-/* The first tile of a panel block finds the panel in L3 or memory (the weights of a whole
- * model do not fit in cache), one 64-byte line per k: it prefetches ahead, the later tiles
- * find the block in L1. */
-enum { GEMM_PREFETCH_FLOATS = 16 * GEMM_NR };
 
 typedef struct tile_args {
     const float *a; /* the tile's first row of A at the block's first k */
@@ -144,18 +135,6 @@ SIMD_AVX2 static void tile_rows(int rows, bool first, const tile_args *t)
     }
 }
 
-typedef struct gemm_job {
-    float *C;
-    int ldc;
-    const float *A;
-    int lda;
-    const float *packed;
-    int M, N, K;
-    const float *bias;
-    gemm_epilogue epilogue;
-    bool accumulate;
-} gemm_job;
-
 /* Rows [m0, m1) by panels [p0, p1): every K block, so the tile's epilogue sees its sum. */
 SIMD_AVX2 static void gemm_task(const gemm_job *j, int m0, int m1, int p0, int p1)
 {
@@ -183,19 +162,32 @@ SIMD_AVX2 static void gemm_task(const gemm_job *j, int m0, int m1, int p0, int p
     }
 }
 
-/* Tasks of GEMM_MC rows by 8 panels (gemm_tasks.h). */
+/* Tasks of GEMM_MC rows by 8 panels (gemm_tasks.h), on either path. */
 enum { GEMM_PANELS_PER_TASK = 8, GEMM_PARALLEL_MIN_FLOPS = 1 << 21 };
 
-void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed, int M, int N,
-                 int K, const float *bias, gemm_epilogue epilogue, bool accumulate)
+/* The path gemm_packed_using runs for path: AVX-512 or AVX2 where asked for and supported,
+ * else the reference. */
+static kernel_path gemm_packed_path(kernel_path path)
+{
+    if (path == KERNEL_PATH_AVX512 && kernel_path_supported(KERNEL_PATH_AVX512))
+        return KERNEL_PATH_AVX512;
+    return kernel_path_or_generic(path);
+}
+
+void gemm_packed_using(kernel_path path, float *C, int ldc, const float *A, int lda,
+                       const float *packed, int M, int N, int K, const float *bias,
+                       gemm_epilogue epilogue, bool accumulate)
 {
     if (M <= 0 || N <= 0)
         return;
-    gemm_job j = {C, ldc, A, lda, packed, M, N, K, bias, epilogue, accumulate};
-    if (K <= 0) { /* the product is empty: C = bias (or C), then the epilogue */
-        gemm_packed_reference(C, ldc, A, lda, packed, M, N, 0, bias, epilogue, accumulate);
+    path = gemm_packed_path(path);
+    /* an empty product is C = bias (or C), then the epilogue */
+    if (K <= 0 || path == KERNEL_PATH_GENERIC) {
+        gemm_packed_reference(C, ldc, A, lda, packed, M, N, K > 0 ? K : 0, bias, epilogue,
+                              accumulate);
         return;
     }
+    gemm_job j = {C, ldc, A, lda, packed, M, N, K, bias, epilogue, accumulate};
     gemm_tasks plan = gemm_tasks_plan(M, GEMM_MC, (N + GEMM_NR - 1) / GEMM_NR,
                                       GEMM_PANELS_PER_TASK);
     bool parallel = (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS && plan.count > 1 &&
@@ -204,6 +196,16 @@ void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed
     for (int task = 0; task < plan.count; task++) {
         int m0, m1, p0, p1;
         gemm_task_bounds(&plan, task, &m0, &m1, &p0, &p1);
-        gemm_task(&j, m0, m1, p0, p1);
+        if (path == KERNEL_PATH_AVX512)
+            gemm_task_avx512(&j, m0, m1, p0, p1);
+        else
+            gemm_task(&j, m0, m1, p0, p1);
     }
+}
+
+void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed, int M, int N,
+                 int K, const float *bias, gemm_epilogue epilogue, bool accumulate)
+{
+    gemm_packed_using(kernel_path_best_gemm(), C, ldc, A, lda, packed, M, N, K, bias, epilogue,
+                      accumulate);
 }

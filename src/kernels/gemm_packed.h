@@ -1,9 +1,11 @@
 /* A linear layer's product against weights packed once for it: C[M,N] = A[M,K] · W[N,K]^T
  * (+ bias, or + C), with an activation applied to each tile while it is still in registers.
  * The weights are laid out in panels of GEMM_NR output columns, each panel K rows of GEMM_NR
- * floats, so the AVX2 kernel reads them contiguously; a forward pass that uses the same
- * weights for every batch (encoding) packs them once, where a BLAS sgemm repacks them on
- * every call. Needs AVX2 + FMA (the caller checks kernel_path_best). */
+ * floats (one zmm, two ymm), so the AVX-512 and AVX2 kernels read them contiguously; a
+ * forward pass that uses the same weights for every batch (encoding) packs them once, where a
+ * BLAS sgemm repacks them on every call. The kernel is chosen at run time
+ * (kernel_path_best_gemm): AVX-512, else AVX2 + FMA, else the scalar reference (correct but
+ * slow: callers that have a faster generic product check kernel_path_best first). */
 #ifndef SEMB_KERNELS_GEMM_PACKED_H
 #define SEMB_KERNELS_GEMM_PACKED_H
 
@@ -11,6 +13,7 @@
 #include <stddef.h>
 
 #include "kernels/activation.h"
+#include "kernels/kernel_path.h"
 
 enum { GEMM_NR = 16 };
 
@@ -39,10 +42,16 @@ void gemm_pack_weight(float *packed, const float *W, int N, int K);
 /* C[i, n] = epilogue(start[i, n] + sum_k A[i, k] W[n, k]) for i < M, n < N, where start is C
  * itself when accumulate, else bias[n] (bias may be NULL: 0). A has leading dimension lda,
  * C ldc; C must not overlap A or packed. Parallel (OpenMP, dynamic over tiles of rows x
- * panels) for large products, serial inside a parallel region. Each entry is summed in the
- * same order whatever the thread count, so results do not depend on it. Cannot fail. */
+ * panels) for large products, serial inside a parallel region. Each entry is summed k by k
+ * in order from its start whatever the thread count and whichever of the AVX2 and AVX-512
+ * kernels runs, and both apply the same epilogue: results depend on neither. Cannot fail.
+ * The _using form runs a chosen path: one this CPU lacks runs the next it has (AVX-512 ->
+ * AVX2 -> generic), and KERNEL_PATH_GENERIC runs the reference below. */
 void gemm_packed(float *C, int ldc, const float *A, int lda, const float *packed, int M, int N,
                  int K, const float *bias, gemm_epilogue epilogue, bool accumulate);
+void gemm_packed_using(kernel_path path, float *C, int ldc, const float *A, int lda,
+                       const float *packed, int M, int N, int K, const float *bias,
+                       gemm_epilogue epilogue, bool accumulate);
 
 /* The same, each entry a double sum rounded once, then the reference activation; serial. */
 void gemm_packed_reference(float *C, int ldc, const float *A, int lda, const float *packed,
