@@ -16,7 +16,7 @@
 #include "core/timer.h"
 #include "eval/cluster_eval.h"
 #include "index/kmeans.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "semb.h"
 
 static float *topic_points(size_t n, int dim, int topics, int32_t *truth)

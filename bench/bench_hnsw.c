@@ -21,7 +21,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "index/hnsw_index.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 #define K 10
 

@@ -25,7 +25,7 @@
 #include "index/hnsw_index.h"
 #include "index/index_file.h"
 #include "index/quantize.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 #define CHUNK 65536
 #define BATCH 100

@@ -9,7 +9,7 @@
 #include "io/files.h"
 #include "train/data_config.h"
 #include "train/data_reader.h"
-#include "train/example_parse.h"
+#include "text/example_parse.h"
 #include "train/line_source.h"
 
 static char *tmp;

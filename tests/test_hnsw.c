@@ -15,7 +15,7 @@
 #include "core/rng.h"
 #include "index/hnsw_distance.h"
 #include "index/hnsw_index.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 static const semb_similarity searchable[] = {SEMB_SIMILARITY_COSINE, SEMB_SIMILARITY_DOT,
                                              SEMB_SIMILARITY_EUCLIDEAN};

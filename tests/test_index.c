@@ -17,7 +17,7 @@
 #include "index/exact_search.h"
 #include "index/index_file.h"
 #include "index/quantize.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "index/topk.h"
 
 static uint64_t rng_state = 88172645463325252ull;

@@ -18,7 +18,7 @@
 #include "index/hnsw_index.h"
 #include "index/index_file.h"
 #include "index/quantize.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 
 /* Points around `clusters` random centres of lengths 1 to 1.5 (dot and euclidean see the

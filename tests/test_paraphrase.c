@@ -13,7 +13,7 @@
 #include "eval/paraphrase_eval.h"
 #include "eval/paraphrase_mining.h"
 #include "eval/triplet_eval.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 static void assert_close(double got, double want, double tol, const char *what)
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "serve/serve_api.h"
 
 typedef serve_response (*handler)(serve_context *, const json_t *);

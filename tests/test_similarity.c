@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 static float uniform(unsigned *s)
 {

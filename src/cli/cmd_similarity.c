@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* Prints at most `width` bytes of s without cutting a UTF-8 sequence in half. */
 static void print_clipped(const char *s, int width)

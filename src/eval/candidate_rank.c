@@ -11,29 +11,13 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* Texts per semb_encode call: its token lists stay bounded on large candidate sets. */
 #define RANK_ENCODE_CHUNK 4096
 /* Floats of one query tile's score matrix (64 MB), so a huge candidate list still ranks. */
 #define RANK_TILE_FLOATS ((size_t)16 << 20)
 #define RANK_MAX_QUERY_TILE 256
-
-const char *semb_model_query_prompt(const semb_model *model)
-{
-    return semb_model_prompt(model, "query");
-}
-
-const char *semb_model_document_prompt(const semb_model *model)
-{
-    static const char *const names[] = {"document", "passage", "corpus"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *prompt = semb_model_prompt(model, names[i]);
-        if (prompt)
-            return prompt;
-    }
-    return NULL;
-}
 
 static int entry_compare(const void *pa, const void *pb)
 {

@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "index/kmeans.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* Texts per semb_encode call, so its working memory stays bounded on a large corpus. */
 #define ENCODE_CHUNK 4096

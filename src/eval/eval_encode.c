@@ -1,7 +1,7 @@
 #include "eval/eval_encode.h"
 
 #include "core/error.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 size_t eval_chunk_size(const semb_eval_options *opts)
 {

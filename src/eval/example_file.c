@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "train/example_parse.h"
+#include "text/example_parse.h"
 
 void example_file_free(example_file *file)
 {

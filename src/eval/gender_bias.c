@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 static void counts_add(semb_bias_counts *c, double female, double male)
 {

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "eval/eval_encode.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 #define DEFAULT_TOP_K 100
 #define DEFAULT_MAX_PAIRS 500000

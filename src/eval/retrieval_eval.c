@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "eval/eval_encode.h"
 #include "eval/text_ids.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* Score tiles of QUERY_BLOCK x DOCUMENT_BLOCK floats (1 MiB): the document block stays in
  * cache while a whole query block is multiplied against it. */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "eval/rank_stats.h"
 #include "io/files.h"
 #include "text/utf8.h"

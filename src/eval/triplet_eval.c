@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "eval/eval_encode.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 static double norm(const float *v, int dim)
 {

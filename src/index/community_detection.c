@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "kernels/matmul.h"
 
 /* Score rows per product are capped so one [rows, n] tile stays within this many floats

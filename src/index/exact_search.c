@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "index/int8_dot.h"
 #include "index/quantize.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* A block of 2048 corpus rows is 3 MiB of float32 at dimension 384; a tile of up to 128
  * queries against it is 1 MiB of scores (a batch of 100 queries passes over the corpus

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "index/hnsw_index_internal.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 void hnsw_index_options_default(hnsw_index_options *opts)
 {

@@ -12,7 +12,7 @@
 #include "index/hnsw_index.h"
 #include "index/index_file.h"
 #include "index/quantize.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 #define DEFAULT_CHUNK 4096
 

@@ -177,6 +177,28 @@ static semb_status read_prompts(st_folder *f, const json_t *prompts, const char 
 
 /* config_sentence_transformers.json is optional (older folders lack the fields); unknown
  * similarity functions are refused rather than silently ranked by cosine. */
+/* The names of config_sentence_transformers.json's similarity_fn_name, in enum order. */
+static const char *const similarity_names[] = {"cosine", "dot", "euclidean", "manhattan"};
+
+const char *semb_similarity_name(semb_similarity similarity)
+{
+    return (unsigned)similarity < 4 ? similarity_names[similarity] : "unknown";
+}
+
+semb_status semb_similarity_from_name(const char *name, semb_similarity *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, similarity_names[i])) {
+            *out = (semb_similarity)i;
+            return SEMB_OK;
+        }
+    if (!strcmp(name, "dot_product") || !strcmp(name, "cos_sim")) {
+        *out = name[0] == 'd' ? SEMB_SIMILARITY_DOT : SEMB_SIMILARITY_COSINE;
+        return SEMB_OK;
+    }
+    return SEMB_ERR_INVALID_ARG;
+}
+
 static semb_status read_st_config(st_folder *f, semb_error *err)
 {
     f->similarity = SEMB_SIMILARITY_COSINE;

@@ -245,30 +245,25 @@ void semb_model_fingerprint(const semb_model *m, char out[SEMB_FINGERPRINT_SIZE]
              (unsigned long long)h[1]);
 }
 
+const char *semb_model_query_prompt(const semb_model *model)
+{
+    return semb_model_prompt(model, "query");
+}
+
+const char *semb_model_document_prompt(const semb_model *model)
+{
+    static const char *const names[] = {"document", "passage", "corpus"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *prompt = semb_model_prompt(model, names[i]);
+        if (prompt)
+            return prompt;
+    }
+    return NULL;
+}
+
 semb_similarity semb_model_similarity(const semb_model *m)
 {
     return m->folder.similarity;
-}
-
-static const char *const similarity_names[] = {"cosine", "dot", "euclidean", "manhattan"};
-
-const char *semb_similarity_name(semb_similarity similarity)
-{
-    return (unsigned)similarity < 4 ? similarity_names[similarity] : "unknown";
-}
-
-semb_status semb_similarity_from_name(const char *name, semb_similarity *out)
-{
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(name, similarity_names[i])) {
-            *out = (semb_similarity)i;
-            return SEMB_OK;
-        }
-    if (!strcmp(name, "dot_product") || !strcmp(name, "cos_sim")) {
-        *out = name[0] == 'd' ? SEMB_SIMILARITY_DOT : SEMB_SIMILARITY_COSINE;
-        return SEMB_OK;
-    }
-    return SEMB_ERR_INVALID_ARG;
 }
 
 const char *semb_model_prompt(const semb_model *m, const char *name)

@@ -18,7 +18,7 @@
 
 #include "core/error.h"
 #include "eval/candidate_rank.h"
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 /* ---- shared ---- */
 

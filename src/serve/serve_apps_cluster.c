@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/similarity.h"
+#include "model/similarity.h"
 #include "serve/serve_apps.h"
 
 enum cluster_method { METHOD_KMEANS, METHOD_COMMUNITY };

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "semb.h"
-#include "train/example_parse.h"
+#include "text/example_parse.h"
 #include "train/line_source.h"
 
 #define DATA_READER_REPORTED 5

@@ -4,8 +4,8 @@
  *   TSV           anchor<TAB>positive[<TAB>negative...]
  * Every text must be non-empty after trimming whitespace and valid UTF-8. A line that is not
  * usable gets a one-line reason (kept short: it is printed after "FILE:LINE: "). */
-#ifndef SEMB_TRAIN_EXAMPLE_PARSE_H
-#define SEMB_TRAIN_EXAMPLE_PARSE_H
+#ifndef SEMB_TEXT_EXAMPLE_PARSE_H
+#define SEMB_TEXT_EXAMPLE_PARSE_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -2,8 +2,8 @@
  * place that defines what "more similar" means for search, ranking, clustering and
  * evaluation. Higher is always more similar: cosine and dot as they are, euclidean and
  * manhattan negated, as sentence-transformers' similarity functions return them. */
-#ifndef SEMB_INDEX_SIMILARITY_H
-#define SEMB_INDEX_SIMILARITY_H
+#ifndef SEMB_MODEL_SIMILARITY_H
+#define SEMB_MODEL_SIMILARITY_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "index/similarity.h"
+#include "model/similarity.h"
 
 #include <limits.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-#include "train/example_parse.h"
+#include "text/example_parse.h"
 
 #include <ctype.h>
 #include <stdio.h>
