@@ -362,3 +362,62 @@ semb_status mnrl_scores(const mnrl_config *cfg, const float *anchors, const floa
     sim_rows_free(&sim);
     return SEMB_OK;
 }
+
+/* ---- behind the train_loss interface ---- */
+
+typedef struct mnrl_train_loss {
+    train_loss base; /* first: a train_loss * is a mnrl_train_loss * */
+    mnrl_config cfg;
+} mnrl_train_loss;
+
+static semb_status mnrl_compute(const train_loss *loss, const float *embeddings, int batch,
+                                int n_negatives, int dim, double *value, float *d_embeddings,
+                                semb_error *err)
+{
+    const mnrl_config *cfg = &((const mnrl_train_loss *)loss)->cfg;
+    size_t anchors = (size_t)(batch > 0 ? batch : 0) * (size_t)(dim > 0 ? dim : 0);
+    return mnrl_loss(cfg, embeddings, embeddings + anchors, batch, n_negatives, dim, value,
+                     d_embeddings, d_embeddings ? d_embeddings + anchors : NULL, err);
+}
+
+static const char *similarity_option(const mnrl_config *cfg)
+{
+    return cfg->similarity == SIMILARITY_DOT ? "dot" : "cosine";
+}
+
+static int mnrl_add_options(const train_loss *loss, json_t *options)
+{
+    const mnrl_config *cfg = &((const mnrl_train_loss *)loss)->cfg;
+    return json_object_set_new(options, "similarity", json_string(similarity_option(cfg))) ||
+                   json_object_set_new(options, "scale", json_real(cfg->scale)) ||
+                   json_object_set_new(options, "symmetric", json_boolean(cfg->symmetric))
+               ? -1
+               : 0;
+}
+
+static void mnrl_describe(const train_loss *loss, model_card_hyperparameters *hp)
+{
+    const mnrl_config *cfg = &((const mnrl_train_loss *)loss)->cfg;
+    hp->similarity = similarity_option(cfg);
+    hp->scale = cfg->scale;
+    hp->symmetric = cfg->symmetric;
+}
+
+static void mnrl_free(train_loss *loss)
+{
+    free(loss);
+}
+
+semb_status mnrl_train_loss_create(const mnrl_config *cfg, train_loss **out, semb_error *err)
+{
+    mnrl_train_loss *l = calloc(1, sizeof *l);
+    if (!l) {
+        *out = NULL;
+        return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+    }
+    l->base = (train_loss){.compute = mnrl_compute, .add_options = mnrl_add_options,
+                           .describe = mnrl_describe, .free = mnrl_free};
+    l->cfg = *cfg;
+    *out = &l->base;
+    return SEMB_OK;
+}

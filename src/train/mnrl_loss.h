@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "semb.h"
+#include "train/loss.h"
 
 typedef enum similarity_kind {
     SIMILARITY_COSINE, /* sentence-transformers' cos_sim: rows L2-normalised, eps 1e-12 */
@@ -46,5 +47,10 @@ semb_status mnrl_loss(const mnrl_config *cfg, const float *anchors, const float 
  * inspection and small batches; the loss itself never needs it. Errors as mnrl_loss. */
 semb_status mnrl_scores(const mnrl_config *cfg, const float *anchors, const float *candidates,
                         int batch, int n_negatives, int dim, float *scores, semb_error *err);
+
+/* This loss behind the train_loss interface (train/loss.h), with cfg copied; *out is owned
+ * by the caller (train_loss_free). Its options are "similarity", "scale" and "symmetric";
+ * its model-card class MultipleNegatives(Symmetric)RankingLoss. Errors: SEMB_ERR_NOMEM. */
+semb_status mnrl_train_loss_create(const mnrl_config *cfg, train_loss **out, semb_error *err);
 
 #endif

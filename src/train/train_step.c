@@ -67,9 +67,8 @@ semb_status train_step_gradients(train_step_state *s, const semb_model *model,
     clock = now;
     if (st)
         return st;
-    const float *anchors = s->embeddings, *candidates = s->embeddings + (size_t)batch->batch * dim;
-    st = mnrl_loss(&cfg->loss, anchors, candidates, batch->batch, batch->n_negatives, (int)dim,
-                   loss, s->d_embeddings, s->d_embeddings + (size_t)batch->batch * dim, err);
+    st = cfg->loss->compute(cfg->loss, s->embeddings, batch->batch, batch->n_negatives,
+                            (int)dim, loss, s->d_embeddings, err);
     now = timer_seconds();
     tm->loss += now - clock;
     clock = now;

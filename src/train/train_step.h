@@ -1,5 +1,5 @@
 /* One training step's gradients: embed a batch of (anchor, positive, hard negatives...)
- * texts, MultipleNegativesRankingLoss over the embeddings, and the backward pass, either at
+ * texts, a loss over the embeddings (train/loss.h), and the backward pass, either at
  * once or with GradCache (Gao et al., 2021): embed the batch in mini-batches without keeping
  * activations, take the full-batch loss and its gradient w.r.t. every embedding, then re-run
  * each mini-batch forward (same dropout masks) and backward with its cached gradient. Memory
@@ -15,7 +15,7 @@
 
 #include "model/encoder_bf16.h"
 #include "train/embedder.h"
-#include "train/mnrl_loss.h"
+#include "train/loss.h"
 
 /* Token lists of one batch in sentence-transformers' column layout: B anchors, then B
  * positives, then B first hard negatives, ..., then B k-th hard negatives. */
@@ -27,7 +27,7 @@ typedef struct text_batch {
 } text_batch;
 
 typedef struct train_step_config {
-    mnrl_config loss;
+    const train_loss *loss;   /* not owned */
     int mini_batch_size;      /* texts per GradCache chunk; <= 0: the whole batch at once */
     float hidden_dropout, attention_dropout;
     uint64_t dropout_key;     /* fresh per step; chunk c uses a key derived from (key, c) */

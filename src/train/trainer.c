@@ -16,6 +16,7 @@
 #include "core/timer.h"
 #include "io/safetensors.h"
 #include "train/adamw.h"
+#include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/model_save.h"
 #include "train/output_lock.h"
@@ -135,7 +136,8 @@ typedef struct trainer {
     param_tensor *trainable;
     size_t n_trainable;
     lr_schedule schedule;
-    train_step_config step_cfg;
+    train_loss *loss;
+    train_step_config step_cfg; /* its loss is loss */
     train_step_state step_state;
     train_log log;         /* --log; fp NULL without one */
     const char *out_dir;   /* output_dir, or resume_dir when resuming */
@@ -167,6 +169,7 @@ static void trainer_free(trainer *t)
     adamw_state_free(&t->adam);
     free(t->trainable);
     train_step_state_free(&t->step_state);
+    train_loss_free(t->loss);
     train_log_close(&t->log, NULL); /* a run that fails anyway: its error is the one to tell */
     if (t->init_dir)
         path_remove_tree(t->init_dir);
@@ -183,16 +186,10 @@ static semb_status configure(trainer *t, semb_error *err)
 {
     const semb_train_options *o = t->o;
     const encoder_config *cfg = &t->model->config;
-    mnrl_config *loss = &t->step_cfg.loss;
-    if (!o->similarity || strcmp(o->similarity, "cosine") == 0)
-        loss->similarity = SIMILARITY_COSINE;
-    else if (strcmp(o->similarity, "dot") == 0)
-        loss->similarity = SIMILARITY_DOT;
-    else
-        return semb_fail(err, SEMB_ERR_INVALID_ARG, "--similarity: '%s' is not cosine or dot",
-                         o->similarity);
-    loss->scale = o->scale > 0 ? (float)o->scale : loss->similarity == SIMILARITY_COSINE ? 20.0f : 1.0f;
-    loss->symmetric = o->symmetric;
+    semb_status st = train_loss_from_options(o, &t->loss, err);
+    if (st)
+        return st;
+    t->step_cfg.loss = t->loss;
     t->step_cfg.mini_batch_size = o->mini_batch_size;
     t->step_cfg.precision = o->precision;
     t->step_cfg.hidden_dropout = o->dropout >= 0 ? (float)o->dropout : cfg->hidden_dropout;
@@ -205,8 +202,7 @@ static semb_status configure(trainer *t, semb_error *err)
         strcmp(scheduler, "cosine") != 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG,
                          "--scheduler: '%s' is not linear, constant or cosine", scheduler);
-    semb_status st = lr_schedule_create(scheduler, warmup, t->steps, &t->schedule, err);
-    if (st)
+    if ((st = lr_schedule_create(scheduler, warmup, t->steps, &t->schedule, err)))
         return st;
     t->trainable = calloc(t->model->params.n_tensors, sizeof *t->trainable);
     if (!t->trainable)
@@ -387,19 +383,22 @@ static json_t *options_json(const trainer *t)
     }
     if (!files)
         return NULL;
-    return json_pack(
-        "{s:i, s:i, s:i, s:f, s:i, s:s, s:f, s:f, s:s, s:f, s:b, s:f, s:f, s:i, s:b, s:i, s:i, "
-        "s:s, s:o}",
+    json_t *options = json_pack(
+        "{s:i, s:i, s:i, s:f, s:i, s:s, s:f, s:f, s:f, s:f, s:i, s:b, s:i, s:i, s:s, s:o}",
         "steps", t->steps, "batch_size", o->batch_size, "mini_batch_size",
         o->mini_batch_size > 0 ? o->mini_batch_size : 0, "lr", o->lr, "warmup_steps",
         t->warmup_steps, "scheduler", o->scheduler ? o->scheduler : "linear", "weight_decay",
-        o->weight_decay, "max_grad_norm", o->max_grad_norm, "similarity",
-        c->loss.similarity == SIMILARITY_DOT ? "dot" : "cosine", "scale", (double)c->loss.scale,
-        "symmetric", c->loss.symmetric, "hidden_dropout", (double)c->hidden_dropout,
-        "attention_dropout", (double)c->attention_dropout, "datasets_per_batch",
-        o->datasets_per_batch, "shuffle", o->shuffle != 0, "shuffle_buffer",
-        o->shuffle ? o->shuffle_buffer : 0, "max_seq_length", t->model->max_seq_length,
-        "precision", semb_compute_precision_name(o->precision), "data", files);
+        o->weight_decay, "max_grad_norm", o->max_grad_norm, "hidden_dropout",
+        (double)c->hidden_dropout, "attention_dropout", (double)c->attention_dropout,
+        "datasets_per_batch", o->datasets_per_batch, "shuffle", o->shuffle != 0,
+        "shuffle_buffer", o->shuffle ? o->shuffle_buffer : 0, "max_seq_length",
+        t->model->max_seq_length, "precision", semb_compute_precision_name(o->precision),
+        "data", files);
+    if (options && t->loss->add_options(t->loss, options)) {
+        json_decref(options);
+        return NULL;
+    }
+    return options;
 }
 
 /* options_json with the seed, as a decimal string: JSON integers stop at 2^53 in many readers. */
@@ -637,10 +636,9 @@ static semb_status write_card(const char *dir, void *ctx, semb_error *err)
         .max_grad_norm = o->max_grad_norm, .dropout = t->step_cfg.hidden_dropout,
         .steps = t->step, .epochs = o->epochs > 0 ? o->epochs : -1, .seed = o->seed,
         .datasets_per_batch = n > 1 ? o->datasets_per_batch : 0,
-        .similarity = t->step_cfg.loss.similarity == SIMILARITY_DOT ? "dot" : "cosine",
-        .scale = t->step_cfg.loss.scale, .symmetric = t->step_cfg.loss.symmetric,
         .bf16 = o->precision == SEMB_COMPUTE_BF16,
         .training_seconds = t->record.seconds};
+    t->loss->describe(t->loss, &card.hp);
     card.history_steps = t->record.steps;
     card.history_loss = t->record.loss;
     card.history_lr = t->record.lr;
