@@ -203,11 +203,10 @@ static semb_status write_state(const char *path, const checkpoint_contents *c, s
     json_t *options = c->options ? json_incref((json_t *)c->options) : json_object();
     json_t *data = c->data ? json_incref((json_t *)c->data) : json_null();
     json_t *history = c->log_history ? json_incref((json_t *)c->log_history) : json_array();
-    json_t *root = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o}", "format", STATE_FORMAT,
+    json_t *root = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "format", STATE_FORMAT,
                              "version", STATE_VERSION, "global_step", (json_int_t)c->step,
-                             "optimizer_step", (json_int_t)c->adam->step, "rng",
-                             checkpoint_rng_to_json(&c->rng), "options", options, "data", data,
-                             "log_history", history);
+                             "optimizer_step", (json_int_t)c->adam->step, "options", options,
+                             "data", data, "log_history", history);
     char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
     json_decref(root);
     if (!text)
@@ -510,12 +509,21 @@ json_t *checkpoint_rng_to_json(const rng_state *rng)
 semb_status checkpoint_rng_from_json(const json_t *value, const char *path, const char *what,
                                      rng_state *rng, semb_error *err)
 {
-    if (!json_is_array(value) || json_array_size(value) != 4)
+    /* one 64-digit string: how semb-sampler-1 states were written before this encoding
+     * became the only one; read so that those checkpoints still resume */
+    const char *joined = json_string_value(value);
+    if (!joined && (!json_is_array(value) || json_array_size(value) != 4))
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s: expected an array of 4 hex strings",
+                         path, what);
+    if (joined && strlen(joined) != 64)
+        return semb_fail(err, SEMB_ERR_FORMAT, "%s: %s: expected 64 lowercase hex digits",
                          path, what);
     rng_state r;
     for (size_t i = 0; i < 4; i++) {
-        const char *s = json_string_value(json_array_get(value, i));
+        char word[17] = {0};
+        if (joined)
+            memcpy(word, joined + 16 * i, 16);
+        const char *s = joined ? word : json_string_value(json_array_get(value, i));
         bool ok = s && strlen(s) == 16;
         for (int k = 0; ok && k < 16; k++)
             ok = (s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f');
@@ -570,8 +578,7 @@ static semb_status read_state(const char *path, checkpoint_state *out, long *opt
         goto done;
     }
     if ((st = read_step(root, "global_step", path, &out->step, err)) ||
-        (st = read_step(root, "optimizer_step", path, optimizer_step, err)) ||
-        (st = checkpoint_rng_from_json(json_object_get(root, "rng"), path, "rng", &out->rng, err)))
+        (st = read_step(root, "optimizer_step", path, optimizer_step, err)))
         goto done;
     json_t *options = json_object_get(root, "options");
     json_t *history = json_object_get(root, "log_history");

@@ -11,8 +11,10 @@
  *                                 (<name> without any "bert." style prefix)
  *       trainer_state.json        {"format": "semb-checkpoint", "version": 1,
  *                                  "global_step": N, "optimizer_step": N,
- *                                  "rng": ["16 hex digits" x 4], "options": {...},
- *                                  "data": ..., "log_history": [...]}
+ *                                  "options": {...}, "data": ..., "log_history": [...]}
+ *                                 (the trainer's randomness lives in "data": dropout and
+ *                                 shuffling draw from keyed hashes and the sampler's own
+ *                                 generators; a "rng" field of older checkpoints is ignored)
  *
  * Nothing half-written, whenever the process dies (kill -9, power loss):
  *  - a checkpoint is assembled in OUT/.semb-tmp-checkpoint-<step>.XXXXXX, every file and
@@ -49,7 +51,6 @@ typedef struct checkpoint_contents {
     const semb_model *model;   /* weights, plus the folder whose files are carried over */
     const adamw_state *adam;   /* n must equal the model's arena_floats */
     long step;                 /* trainer steps done, >= 0: names the folder */
-    rng_state rng;             /* the trainer's generator */
     const json_t *options;     /* object of the settings a resume must share (batch size,
                                 * lr, schedule, ...), or NULL for {} */
     const json_t *data;        /* opaque data-pipeline state (sampler, readers), or NULL */
@@ -75,7 +76,6 @@ semb_status checkpoint_save(const char *out_dir, const checkpoint_contents *c, i
 typedef struct checkpoint_state {
     char *path;           /* the checkpoint folder */
     long step;            /* global_step */
-    rng_state rng;
     json_t *options;      /* object */
     json_t *data;         /* whatever the saver passed (JSON null for NULL) */
     json_t *log_history;  /* array */
@@ -112,12 +112,13 @@ semb_status checkpoint_compare_options(const char *path, const json_t *saved,
                                        const json_t *current, semb_error *err);
 
 /* An RNG state as JSON (four 16-digit hex strings, since JSON integers stop at 2^53 in
- * many readers), for data-pipeline generators kept in the opaque data state. New reference,
- * NULL when out of memory. */
+ * many readers): the one encoding of a generator in a checkpoint, used by the data pipeline
+ * (the sampler) for its generators in the opaque data state. New reference, NULL when out
+ * of memory. */
 json_t *checkpoint_rng_to_json(const rng_state *rng);
 
-/* The reverse; `what` names the field in the error ("data.sampler.rng"), path the file.
- * Errors: SEMB_ERR_FORMAT. */
+/* The reverse (also reading the single 64-digit string older sampler states hold); `what`
+ * names the field in the error ("data.sampler.rng"), path the file. Errors: SEMB_ERR_FORMAT. */
 semb_status checkpoint_rng_from_json(const json_t *value, const char *path, const char *what,
                                      rng_state *rng, semb_error *err);
 

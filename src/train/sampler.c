@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "train/checkpoint.h"
 
 /* One example held by the sampler: its line's position, then its texts, each followed by a
  * NUL, in one allocation. */
@@ -342,26 +343,10 @@ sampler_dataset_info sampler_dataset(const sampler *s, size_t i)
 
 /* --- state ------------------------------------------------------------------------------ */
 
-static json_t *rng_to_json(const rng_state *rng)
-{
-    char hex[4 * 16 + 1];
-    for (int i = 0; i < 4; i++)
-        snprintf(hex + 16 * i, 17, "%016" PRIx64, rng->s[i]);
-    return json_string(hex);
-}
-
+/* The generators' states as checkpoint_rng_to_json writes them (the one encoding). */
 static bool rng_from_json(const json_t *v, rng_state *rng)
 {
-    const char *hex = json_string_value(v);
-    if (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
-        return false;
-    for (int i = 0; i < 4; i++) {
-        char word[17];
-        memcpy(word, hex + 16 * i, 16);
-        word[16] = '\0';
-        rng->s[i] = strtoull(word, NULL, 16);
-    }
-    return true;
+    return checkpoint_rng_from_json(v, "saved sampler state", "rng", rng, NULL) == SEMB_OK;
 }
 
 static semb_status dataset_state(const dataset *d, json_t *sets, semb_error *err)
@@ -373,7 +358,7 @@ static semb_status dataset_state(const dataset *d, json_t *sets, semb_error *err
         json_decref(buffer);
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory saving the sampler state");
     }
-    ok = json_object_set_new(obj, "rng", rng_to_json(&d->rng)) == 0 &&
+    ok = json_object_set_new(obj, "rng", checkpoint_rng_to_json(&d->rng)) == 0 &&
          json_object_set_new(obj, "used", json_integer((json_int_t)d->used)) == 0;
     for (size_t k = 0; ok && k < d->count; k++)
         ok = json_array_append_new(buffer, json_pack("[I, I]", (json_int_t)d->buffer[k]->offset,
@@ -388,7 +373,7 @@ semb_status sampler_state_save(const sampler *s, json_t **out, semb_error *err)
     *out = NULL;
     json_t *sets = json_array();
     json_t *state = json_pack("{s:s, s:o, s:o}", "format", "semb-sampler-1", "rng",
-                              rng_to_json(&s->rng), "datasets", sets);
+                              checkpoint_rng_to_json(&s->rng), "datasets", sets);
     if (!state)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory saving the sampler state");
     for (size_t i = 0; i < s->n_sets; i++) {

@@ -658,11 +658,8 @@ static semb_status save_checkpoint(trainer *t, semb_error *err)
     semb_status st = options && history ? sampler_state_save(t->sampler, &data, err)
                                         : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     if (!st) {
-        rng_state rng;
-        rng_seed(&rng, t->o->seed); /* dropout and shuffling draw from keyed hashes and the
-                                       sampler's own generators, kept in `data` */
         checkpoint_contents c = {.model = t->model, .adam = &t->adam, .step = t->step,
-                                 .rng = rng, .options = options, .data = data,
+                                 .options = options, .data = data,
                                  .log_history = history, .write_extra = write_card,
                                  .extra_ctx = t};
         if (t->o->progress)
