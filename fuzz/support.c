@@ -33,8 +33,13 @@ const char *fuzz_dir(void)
 {
     if (scratch[0])
         return scratch;
+    /* memory-backed when possible: every execution writes its files, and disk I/O would
+     * otherwise dominate */
     const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/semb-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    struct stat st;
+    if (!tmp || !*tmp)
+        tmp = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(scratch, sizeof scratch, "%s/semb-fuzz.XXXXXX", tmp);
     if (!mkdtemp(scratch))
         fail("cannot create", scratch);
     atexit(remove_scratch);

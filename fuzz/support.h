@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The scratch folder (created on first use under $TMPDIR or /tmp, removed at exit). */
+/* The scratch folder (created on first use under $TMPDIR, else /dev/shm or /tmp; removed
+ * at exit). */
 const char *fuzz_dir(void);
 
 /* Writes data[0..size) to fuzz_dir()/name (name may hold one '/': its folder is created)
