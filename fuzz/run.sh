@@ -57,7 +57,8 @@ if ! { nice -n 19 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 fi
 
 # seed NAME: a file of the standard input in the working corpus (kept when already there).
-seed() { [ -e "$corpus/$1" ] || cat >"$corpus/$1"; }
+# (Reads its input either way: a writer into a closed pipe would stop the script.)
+seed() { if [ -e "$corpus/$1" ]; then cat >/dev/null; else cat >"$corpus/$1"; fi; }
 # part FILE: a file's bytes, or none when it does not exist (an absent file's empty part).
 part() { [ ! -e "$1" ] || cat "$1"; }
 
