@@ -133,8 +133,8 @@ for t in "${targets[@]}"; do
     summary+="	$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")	$(ls "$corpus" | wc -l)	$crashes"
     if [ "$status" -ne 0 ]; then
         failed+=("$t")
-        grep -a -E -A12 '^==[0-9]+==ERROR|runtime error|ALARM|out-of-memory' "$out/fuzz.log" |
-            head -40 || tail -20 "$out/fuzz.log"
+        grep -a -m1 -E -A16 '^==[0-9]+== ?ERROR|runtime error|ALARM|out-of-memory' \
+            "$out/fuzz.log" || tail -20 "$out/fuzz.log"
     fi
 done
 echo "== summary"
