@@ -43,7 +43,8 @@ targets=("${runnable[@]}")
 command -v clang >/dev/null ||
     { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
       $sudo apt-get install -y -qq --no-install-recommends clang libomp-dev >/dev/null; }
-command -v clang >/dev/null || { echo "run.sh: clang is needed (apt-get install clang libomp-dev)" >&2; exit 2; }
+command -v clang >/dev/null ||
+    { echo "run.sh: clang is needed (apt-get install clang libomp-dev)" >&2; exit 2; }
 
 echo "== build (build-fuzz/, log build-fuzz/build.log)"
 mkdir -p build-fuzz
@@ -139,4 +140,5 @@ for t in "${targets[@]}"; do
 done
 echo "== summary"
 column -t -s $'\t' <<<"$summary" 2>/dev/null || echo "$summary"
-[ ${#failed[@]} -eq 0 ] || { echo "run.sh: findings in: ${failed[*]} (fuzz/out/TARGET/crashes/)" >&2; exit 1; }
+[ ${#failed[@]} -eq 0 ] ||
+    { echo "run.sh: findings in: ${failed[*]} (fuzz/out/TARGET/crashes/)" >&2; exit 1; }
