@@ -112,7 +112,7 @@ shared_seeds() {
 }
 
 failed=()
-summary="target	execs	cov	ft	corpus	crashes"
+summary="target	execs	cov	ft	corpus (inputs/bytes)	crashes"
 for t in "${targets[@]}"; do
     out=fuzz/out/$t
     corpus=$out/corpus
@@ -131,7 +131,8 @@ for t in "${targets[@]}"; do
     execs=$(sed -n "s/^stat::number_of_executed_units: *//p" "$out/fuzz.log" | tail -1)
     crashes=$(find "$out/crashes" -type f | wc -l)
     summary+=$'\n'"$t	${execs:-?}	$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")"
-    summary+="	$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")	$(ls "$corpus" | wc -l)	$crashes"
+    summary+="	$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")"
+    summary+="	$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")	$crashes"
     if [ "$status" -ne 0 ]; then
         failed+=("$t")
         grep -a -m1 -E -A16 '^==[0-9]+== ?ERROR|runtime error|ALARM|out-of-memory' \
