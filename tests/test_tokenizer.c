@@ -667,6 +667,23 @@ static void test_bad_tokenizer_json(void **state)
                       "\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}},"
                       " \"added_tokens\": [{\"id\": 0}]}",
                       SEMB_ERR_FORMAT, "added_tokens[0].content: missing");
+    /* found by fuzz_tokenizer: ids the model would look up past its embedding table */
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {"
+                      "\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}},"
+                      " \"post_processor\": {\"type\": \"RobertaProcessing\","
+                      " \"cls\": [\"[UNK]\", 0], \"sep\": [\"[SEP]\", 32]}}",
+                      SEMB_ERR_FORMAT, "special token id 32 of the post-processor is outside");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {"
+                      "\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}},"
+                      " \"post_processor\": {\"type\": \"TemplateProcessing\","
+                      " \"single\": [{\"SpecialToken\": {\"id\": \"X\"}},"
+                      " {\"Sequence\": {\"id\": \"A\"}}],"
+                      " \"special_tokens\": {\"X\": {\"ids\": [2]}}}}",
+                      SEMB_ERR_FORMAT, "special token id 2 of the post-processor is outside");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {"
+                      "\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}},"
+                      " \"padding\": {\"pad_id\": 2}}",
+                      SEMB_ERR_FORMAT, "padding.pad_id: 2 is outside the vocabulary");
 }
 
 static void test_missing_files(void **state)

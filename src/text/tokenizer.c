@@ -131,6 +131,17 @@ semb_status tokenizer_set_template(semb_tokenizer *tok, const int32_t *prefix_id
         return semb_fail(err, SEMB_ERR_UNSUPPORTED,
                          "%s: more than %d special tokens on one side of the sentence", source,
                          TOKENIZER_MAX_TEMPLATE_IDS);
+    /* tokenizer_vocab_size bounds every id the model looks up: one past it reads outside
+     * the embedding table */
+    int32_t limit = next_free_id(tok);
+    for (size_t i = 0; i < prefix_count + suffix_count; i++) {
+        int32_t id = i < prefix_count ? prefix_ids[i] : suffix_ids[i - prefix_count];
+        if (id < 0 || id >= limit)
+            return semb_fail(err, SEMB_ERR_FORMAT,
+                             "%s: special token id %d of the post-processor is outside the "
+                             "vocabulary (%d ids)",
+                             source, id, limit);
+    }
     memcpy(tok->prefix_ids, prefix_ids, prefix_count * sizeof *prefix_ids);
     memcpy(tok->suffix_ids, suffix_ids, suffix_count * sizeof *suffix_ids);
     tok->prefix_count = prefix_count;

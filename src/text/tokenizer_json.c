@@ -289,7 +289,11 @@ static semb_status read_pad_id(semb_tokenizer *tok, const json_t *root, const ch
         st = json_field_int_opt(padding, "pad_id", path, "padding", &pad_id, err);
     if (st)
         return st;
-    if (pad_id >= 0 && pad_id <= INT32_MAX)
+    if (pad_id >= (long long)tokenizer_vocab_size(tok))
+        return semb_fail(err, SEMB_ERR_FORMAT,
+                         "%s: padding.pad_id: %lld is outside the vocabulary (%zu ids)", path,
+                         pad_id, tokenizer_vocab_size(tok));
+    if (pad_id >= 0)
         tok->pad_id = (int32_t)pad_id;
     else if ((tok->pad_id = tokenizer_token_to_id(tok, "[PAD]")) < 0)
         tok->pad_id = tokenizer_token_to_id(tok, "<pad>");
