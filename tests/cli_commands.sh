@@ -23,6 +23,15 @@ expect_error "unknown option" "unknown option '--bogus'" "$semb" encode --model 
 printf 'Hello, world!\nThe capital of France is Paris.\n\nx\n' >"$tmp/in.txt"
 check "tokenize ids" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt' | head -1 | grep -qx '\[101, 7592, 1010, 2088, 999, 102\]'"
 check "tokenize empty line" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt' | sed -n 3p | grep -qx '\[101, 102\]'"
+# input files and standard input may be gzip or zstd (io/line_source): the same ids come out
+"$semb" tokenize --model "$fixture" --input "$tmp/in.txt" >"$tmp/ids.plain"
+gzip -c "$tmp/in.txt" >"$tmp/in.txt.gz"
+check "tokenize reads a .gz input" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt.gz' | cmp -s - '$tmp/ids.plain'"
+check "tokenize reads gzip on stdin" bash -c "'$semb' tokenize --model '$fixture' < '$tmp/in.txt.gz' | cmp -s - '$tmp/ids.plain'"
+if command -v zstd >/dev/null; then
+    zstd -q -c "$tmp/in.txt" >"$tmp/in.txt.zst"
+    check "tokenize reads a .zst input" bash -c "'$semb' tokenize --model '$fixture' --input '$tmp/in.txt.zst' | cmp -s - '$tmp/ids.plain'"
+fi
 
 check "encode jsonl" bash -c "'$semb' encode --model '$fixture' --input '$tmp/in.txt' > '$tmp/e.jsonl' && [ \$(wc -l < '$tmp/e.jsonl') -eq 4 ]"
 check "encode npy" "$semb" encode --model "$fixture" --input "$tmp/in.txt" --output "$tmp/e.npy"

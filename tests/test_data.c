@@ -10,7 +10,7 @@
 #include "train/data_config.h"
 #include "train/data_reader.h"
 #include "text/example_parse.h"
-#include "train/line_source.h"
+#include "io/line_source.h"
 
 static char *tmp;
 

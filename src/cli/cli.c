@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 #include "text/utf8.h"
 
 static void print_help(const char *command, const char *synopsis, const cli_option *options,
@@ -158,13 +159,11 @@ static semb_status append_text(cli_input *in, size_t *cap, char *text, size_t le
     return SEMB_OK;
 }
 
-static semb_status parse_line(const char *name, bool jsonl, char *line, size_t len,
+static semb_status parse_line(const char *name, bool jsonl, const char *line, size_t len,
                               size_t line_no, cli_input *in, size_t *cap, semb_error *err)
 {
-    if (len && line[len - 1] == '\n')
-        line[--len] = '\0';
     if (len && line[len - 1] == '\r')
-        line[--len] = '\0';
+        len--;
     if (!jsonl) {
         size_t bad;
         if (!utf8_validate(line, len, &bad))
@@ -173,7 +172,8 @@ static semb_status parse_line(const char *name, bool jsonl, char *line, size_t l
         char *copy = malloc(len + 1);
         if (!copy)
             return semb_fail(err, SEMB_ERR_NOMEM, "out of memory reading the input");
-        memcpy(copy, line, len + 1);
+        memcpy(copy, line, len);
+        copy[len] = '\0';
         return append_text(in, cap, copy, len, line_no, err);
     }
     if (len == 0)
@@ -206,25 +206,24 @@ semb_status cli_read_input(const char *path, const char *format, cli_input *out,
                          "--input-format: '%s' is not one of text, jsonl", format);
     bool use_stdin = !path || strcmp(path, "-") == 0;
     const char *name = use_stdin ? "<stdin>" : path;
-    FILE *f = use_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t line_cap = 0, cap = 0, line_no = 0;
-    ssize_t got;
-    semb_status st = SEMB_OK;
-    while (!st && (got = getline(&line, &line_cap, f)) >= 0) {
-        line_no++;
-        if (memchr(line, '\0', (size_t)got))
-            st = semb_fail(err, SEMB_ERR_INPUT, "%s: line %zu: contains a NUL byte", name, line_no);
+    line_source *source;
+    semb_status st = use_stdin ? line_source_open_stream(stdin, name, LINE_SOURCE_NO_LIMIT,
+                                                         &source, err)
+                               : line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
+    size_t cap = 0;
+    source_line line;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &line, &end, err)) && !end) {
+        if (memchr(line.text, '\0', line.length))
+            st = semb_fail(err, SEMB_ERR_INPUT, "%s: line %zu: contains a NUL byte", name,
+                           (size_t)line.number);
         else
-            st = parse_line(name, jsonl, line, (size_t)got, line_no, out, &cap, err);
+            st = parse_line(name, jsonl, line.text, line.length, (size_t)line.number, out, &cap,
+                            err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", name, strerror(errno));
-    free(line);
-    if (!use_stdin)
-        fclose(f);
+    line_source_close(source);
     if (!st && out->count == 0)
         st = semb_fail(err, SEMB_ERR_INPUT, "%s: no input sentences", name);
     if (st)

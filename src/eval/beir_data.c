@@ -1,6 +1,5 @@
 #include "eval/beir_data.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 
 /* qrels lines naming unknown ids that are listed one by one before the count */
 #define REPORTED_UNKNOWN 5
@@ -167,32 +167,43 @@ static size_t find_id(const text_table *t, const char *id)
     return SIZE_MAX;
 }
 
-/* Calls fn(path, line_no, line, length, ...) on every line without its end; blank lines
- * skipped. */
+/* Calls fn(path, line_no, line, length, ...) on every line without its end, NUL-terminated
+ * and the callee's to cut up (qrels fields are split in place); blank lines skipped. */
 typedef semb_status (*line_fn)(void *state, const char *path, size_t line_no, char *line,
                                size_t length, semb_error *err);
 
 static semb_status for_each_line(const char *path, line_fn fn, void *state, semb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_source *source;
+    semb_status st = line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
     char *line = NULL;
-    size_t cap = 0, line_no = 0;
-    ssize_t got;
-    semb_status st = SEMB_OK;
-    while (!st && (got = getline(&line, &cap, f)) >= 0) {
-        line_no++;
-        size_t length = (size_t)got;
-        while (length && (line[length - 1] == '\n' || line[length - 1] == '\r'))
-            line[--length] = '\0';
-        if (length)
-            st = fn(state, path, line_no, line, length, err);
+    size_t cap = 0;
+    source_line got;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &got, &end, err)) && !end) {
+        size_t length = got.length;
+        while (length && got.text[length - 1] == '\r')
+            length--;
+        if (!length)
+            continue;
+        if (length + 1 > cap) {
+            char *grown = realloc(line, length + 1);
+            if (!grown) {
+                st = semb_fail(err, SEMB_ERR_NOMEM, "%s:%llu: out of memory", path,
+                               (unsigned long long)got.number);
+                break;
+            }
+            line = grown;
+            cap = length + 1;
+        }
+        memcpy(line, got.text, length);
+        line[length] = '\0';
+        st = fn(state, path, (size_t)got.number, line, length, err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", path, strerror(errno));
     free(line);
-    fclose(f);
+    line_source_close(source);
     return st;
 }
 

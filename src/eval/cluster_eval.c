@@ -1,6 +1,5 @@
 #include "eval/cluster_eval.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 #include "index/kmeans.h"
 #include "model/similarity.h"
 
@@ -329,34 +329,29 @@ done:
 semb_status cluster_dataset_read(const char *path, cluster_dataset *out, semb_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_source *source;
+    semb_status st = line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
     label_list labels = {0};
-    char *line = NULL;
-    size_t cap = 0, line_no = 0;
-    ssize_t got;
-    semb_status st = SEMB_OK;
-    while (!st && (got = getline(&line, &cap, f)) >= 0) {
-        line_no++;
-        size_t len = (size_t)got;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+    source_line line;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &line, &end, err)) && !end) {
+        size_t len = line.length, line_no = (size_t)line.number;
+        while (len && (line.text[len - 1] == '\r' || line.text[len - 1] == ' '))
             len--;
         if (len == 0)
             continue;
-        if (memchr(line, '\0', len))
+        if (memchr(line.text, '\0', len))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s:%zu: contains a NUL byte", path, line_no);
         else
-            st = parse_labelled_line(path, line_no, line, len, out, &labels, err);
+            st = parse_labelled_line(path, line_no, line.text, len, out, &labels, err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    line_source_close(source);
     if (!st && out->n == 0)
         st = semb_fail(err, SEMB_ERR_FORMAT, "%s: no labelled texts", path);
     if (!st)
         st = number_labels(out, labels.keys, err);
-    free(line);
-    fclose(f);
     for (size_t i = 0; i < out->n; i++)
         free(labels.keys[i]);
     free(labels.keys);

@@ -1,12 +1,12 @@
 #include "eval/duplicates_data.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "eval/text_ids.h"
+#include "io/line_source.h"
 #include "text/utf8.h"
 
 /* The lines of one TSV file, split at their first TAB: key[i] and value[i] point into the
@@ -54,44 +54,44 @@ static semb_status tsv_push(tsv_lines *t, char *copy, char *value, size_t line, 
 static semb_status tsv_read(const char *path, bool one_tab, tsv_lines *out, semb_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0, line = 0;
-    ssize_t len;
-    semb_status st = SEMB_OK;
-    while (!st && (len = getline(&buf, &cap, f)) >= 0) {
-        line++;
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            buf[--len] = 0;
+    line_source *source;
+    semb_status st = line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
+    source_line got;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &got, &end, err)) && !end) {
+        const char *text = got.text;
+        size_t len = got.length, line = (size_t)got.number;
+        while (len > 0 && text[len - 1] == '\r')
+            len--;
         if (len == 0)
             continue;
         size_t bad;
-        char *tab = memchr(buf, '\t', (size_t)len);
-        if (!utf8_validate(buf, (size_t)len, &bad) || memchr(buf, 0, (size_t)len))
+        const char *tab = memchr(text, '\t', len), *after = tab ? tab + 1 : NULL;
+        size_t value_len = tab ? len - (size_t)(after - text) : 0;
+        if (!utf8_validate(text, len, &bad) || memchr(text, 0, len))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s:%zu: invalid UTF-8 or a NUL byte", path, line);
-        else if (!tab || (one_tab && strchr(tab + 1, '\t')))
+        else if (!tab || (one_tab && memchr(after, '\t', value_len)))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s:%zu: expected %s", path, line,
                            one_tab ? "ID<TAB>ID" : "ID<TAB>SENTENCE");
-        else if (tab == buf || (one_tab && tab[1] == 0))
+        else if (tab == text || (one_tab && value_len == 0))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s:%zu: empty id", path, line);
         if (st)
             break;
-        char *copy = strdup(buf);
+        char *copy = malloc(len + 1);
         if (!copy) {
             st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
             break;
         }
-        copy[tab - buf] = 0;
-        st = tsv_push(out, copy, copy + (tab - buf) + 1, line, err);
+        memcpy(copy, text, len);
+        copy[len] = 0;
+        copy[tab - text] = 0;
+        st = tsv_push(out, copy, copy + (tab - text) + 1, line, err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read failed", path);
+    line_source_close(source);
     if (!st && out->n == 0)
         st = semb_fail(err, SEMB_ERR_FORMAT, "%s: no entries", path);
-    free(buf);
-    fclose(f);
     if (st)
         tsv_lines_free(out);
     return st;

@@ -1,12 +1,12 @@
 #include "eval/example_file.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 #include "text/example_parse.h"
 
 void example_file_free(example_file *file)
@@ -70,34 +70,29 @@ semb_status example_file_read(const char *path, int n_columns, example_file *out
 {
     memset(out, 0, sizeof *out);
     out->n_columns = n_columns;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_source *source;
+    semb_status st = line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
     example_parser parser = {0};
     bool format_known = false;
-    char *line = NULL;
-    size_t cap = 0, line_no = 0;
-    ssize_t got;
-    semb_status st = SEMB_OK;
-    while (!st && (got = getline(&line, &cap, f)) >= 0) {
-        line_no++;
-        size_t length = (size_t)got;
-        while (length && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+    source_line line;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &line, &end, err)) && !end) {
+        size_t length = line.length;
+        while (length && line.text[length - 1] == '\r')
             length--;
         if (!length)
             continue;
         if (!format_known) {
-            parser.format = data_format_detect(path, line, length);
+            parser.format = data_format_detect(path, line.text, length);
             format_known = true;
         }
-        st = parse_line(path, line_no, line, length, &parser, out, err);
+        st = parse_line(path, (size_t)line.number, line.text, length, &parser, out, err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    line_source_close(source);
     if (!st && out->count == 0)
         st = semb_fail(err, SEMB_ERR_FORMAT, "%s: no examples", path);
-    free(line);
-    fclose(f);
     example_parser_free(&parser);
     if (st) {
         example_file_free(out);

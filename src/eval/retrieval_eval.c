@@ -1,6 +1,5 @@
 #include "eval/retrieval_eval.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 #include "eval/eval_encode.h"
 #include "eval/text_ids.h"
 #include "model/similarity.h"
@@ -194,26 +194,21 @@ semb_status retrieval_dataset_read_pairs(const char *path, retrieval_dataset *ou
                                          semb_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_source *source;
+    semb_status st = line_source_open(path, LINE_SOURCE_NO_LIMIT, &source, err);
+    if (st)
+        return st;
     pair_list list = {0};
-    char *line = NULL;
-    size_t line_cap = 0, line_no = 0;
-    ssize_t got;
-    semb_status st = SEMB_OK;
-    while (!st && (got = getline(&line, &line_cap, f)) >= 0) {
-        line_no++;
-        size_t len = (size_t)got;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    source_line line;
+    bool end = false;
+    while (!st && !(st = line_source_next(source, &line, &end, err)) && !end) {
+        size_t len = line.length;
+        while (len && line.text[len - 1] == '\r')
             len--;
         if (len)
-            st = parse_pair_line(path, line_no, line, len, &list, err);
+            st = parse_pair_line(path, (size_t)line.number, line.text, len, &list, err);
     }
-    if (!st && ferror(f))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    free(line);
-    fclose(f);
+    line_source_close(source);
     if (!st && list.count == 0)
         st = semb_fail(err, SEMB_ERR_FORMAT, "%s: no pairs", path);
     if (!st)

@@ -1,6 +1,5 @@
 #include "index/corpus_reader.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -18,9 +17,7 @@ semb_status corpus_reader_open(corpus_reader *r, const char *path, const char *f
         return semb_fail(err, SEMB_ERR_INVALID_ARG,
                          "input format '%s' is not one of text, jsonl", format);
     r->name = path;
-    if (!(r->file = fopen(path, "rb")))
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    return SEMB_OK;
+    return line_source_open(path, LINE_SOURCE_NO_LIMIT, &r->file, err);
 }
 
 void corpus_reader_open_memory(corpus_reader *r, const char *const *texts,
@@ -36,9 +33,7 @@ void corpus_reader_open_memory(corpus_reader *r, const char *const *texts,
 
 void corpus_reader_close(corpus_reader *r)
 {
-    if (r->file)
-        fclose(r->file);
-    free(r->line);
+    line_source_close(r->file);
     free(r->text);
     free(r->id);
     memset(r, 0, sizeof *r);
@@ -48,10 +43,7 @@ semb_status corpus_reader_rewind(corpus_reader *r, semb_error *err)
 {
     r->next_text = 0;
     r->line_no = 0;
-    if (r->file && fseeko(r->file, 0, SEEK_SET) != 0)
-        return semb_fail(err, SEMB_ERR_IO, "%s: cannot read it again: %s", r->name,
-                         strerror(errno));
-    return SEMB_OK;
+    return r->file ? line_source_seek(r->file, 0, 1, err) : SEMB_OK;
 }
 
 /* Copies n bytes into a reader-owned buffer, NUL-terminated. */
@@ -125,11 +117,11 @@ static semb_status json_id(corpus_reader *r, const json_t *id, corpus_document *
                      r->name, r->line_no);
 }
 
-static semb_status parse_json_line(corpus_reader *r, size_t len, corpus_document *doc,
-                                   semb_error *err)
+static semb_status parse_json_line(corpus_reader *r, const char *line, size_t len,
+                                   corpus_document *doc, semb_error *err)
 {
     json_error_t jerr;
-    json_t *v = json_loadb(r->line, len, JSON_DECODE_ANY, &jerr);
+    json_t *v = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
     if (!v)
         return semb_fail(err, SEMB_ERR_INPUT, "%s:%zu: not JSON: %s", r->name, r->line_no,
                          jerr.text);
@@ -164,27 +156,28 @@ static semb_status parse_json_line(corpus_reader *r, size_t len, corpus_document
 
 static semb_status next_line(corpus_reader *r, corpus_document *doc, bool *got, semb_error *err)
 {
-    ssize_t n;
-    while ((n = getline(&r->line, &r->line_cap, r->file)) >= 0) {
-        r->line_no++;
-        size_t len = (size_t)n;
-        if (memchr(r->line, '\0', len))
+    source_line line;
+    bool end;
+    semb_status st;
+    while (!(st = line_source_next(r->file, &line, &end, err)) && !end) {
+        r->line_no = (size_t)line.number;
+        size_t len = line.length;
+        if (memchr(line.text, '\0', len))
             return semb_fail(err, SEMB_ERR_INPUT, "%s:%zu: contains a NUL byte", r->name,
                              r->line_no);
-        while (len && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r'))
+        while (len && line.text[len - 1] == '\r')
             len--;
         if (len == 0)
             continue;
         doc->line = r->line_no;
-        semb_status st;
         if (r->jsonl) {
-            st = parse_json_line(r, len, doc, err);
+            st = parse_json_line(r, line.text, len, doc, err);
         } else {
             size_t bad;
-            if (!utf8_validate(r->line, len, &bad))
+            if (!utf8_validate(line.text, len, &bad))
                 return semb_fail(err, SEMB_ERR_INPUT, "%s:%zu: invalid UTF-8 at byte %zu",
                                  r->name, r->line_no, bad + 1);
-            st = keep(&r->text, &r->text_cap, r->line, len, err);
+            st = keep(&r->text, &r->text_cap, line.text, len, err);
             if (!st)
                 st = number_id(r, r->line_no, doc, err);
         }
@@ -196,9 +189,7 @@ static semb_status next_line(corpus_reader *r, corpus_document *doc, bool *got, 
         *got = true;
         return SEMB_OK;
     }
-    if (ferror(r->file))
-        return semb_fail(err, SEMB_ERR_IO, "%s: read error: %s", r->name, strerror(errno));
-    return SEMB_OK;
+    return st;
 }
 
 static semb_status next_text(corpus_reader *r, corpus_document *doc, bool *got, semb_error *err)

@@ -6,14 +6,15 @@
  * both ends, as BEIR evaluation joins them) and an optional "id" or "_id" (string or
  * integer). Blank lines are skipped. Anything else, invalid UTF-8 or a NUL byte is an error
  * naming file:line. A document without an id gets its line number. In memory: texts[i] is
- * document i (position i + 1 in messages), its id ids[i] or else the number i. */
+ * document i (position i + 1 in messages), its id ids[i] or else the number i. Files may be
+ * gzip- or zstd-compressed (io/line_source). */
 #ifndef SEMB_INDEX_CORPUS_READER_H
 #define SEMB_INDEX_CORPUS_READER_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
+#include "io/line_source.h"
 #include "semb.h"
 
 typedef struct corpus_document {
@@ -27,18 +28,19 @@ typedef struct corpus_document {
 
 typedef struct corpus_reader {
     const char *name; /* path, or "<texts>" */
-    FILE *file;
+    line_source *file;
     bool jsonl;
     const char *const *texts; /* memory source */
     const size_t *lengths;
     const char *const *ids;
     size_t n_texts, next_text;
-    char *line, *text, *id;
-    size_t line_cap, text_cap, id_cap, line_no;
+    char *text, *id;
+    size_t text_cap, id_cap, line_no;
 } corpus_reader;
 
 /* Opens a corpus file; format "text" or "jsonl" (NULL: text). Errors: SEMB_ERR_INVALID_ARG
- * for another format, SEMB_ERR_IO naming path. */
+ * for another format, SEMB_ERR_IO naming path, SEMB_ERR_FORMAT for a .gz or .zst name whose
+ * bytes are not gzip or zstd. */
 semb_status corpus_reader_open(corpus_reader *r, const char *path, const char *format,
                                semb_error *err);
 

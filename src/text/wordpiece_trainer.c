@@ -2,13 +2,12 @@
  * table of distinct words; the alphabet and the merges are in wordpiece_merges.c. */
 #include "text/wordpiece_trainer.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 #include "core/error.h"
+#include "io/line_source.h"
 #include "text/bert_normalizer.h"
 #include "text/bert_pretokenizer.h"
 #include "text/utf8.h"
@@ -216,54 +215,46 @@ semb_status wordpiece_trainer_feed(wordpiece_trainer *t, const char *text, size_
     return feed_valid(t, text, length, err);
 }
 
-static semb_status feed_stream(wordpiece_trainer *t, FILE *fp, const char *path,
+/* Lines are fed with their "\n" (the pre-tokeniser drops it) so that bytes counts the file. */
+static semb_status feed_source(wordpiece_trainer *t, line_source *source, const char *path,
                                semb_error *err)
 {
-    char *line = NULL;
-    size_t capacity = 0;
-    uint64_t line_number = 0;
-    semb_status st = SEMB_OK;
-    ssize_t got;
-    errno = 0;
-    while (!st && (got = getline(&line, &capacity, fp)) >= 0) {
-        line_number++;
-        t->stats.bytes += (uint64_t)got;
+    semb_status st;
+    source_line line;
+    bool end = false;
+    while (!(st = line_source_next(source, &line, &end, err)) && !end) {
+        size_t length = line.length + line.newline; /* the "\n" follows text in the buffer */
+        t->stats.bytes += length;
         t->stats.lines++;
         size_t bad;
-        if (!utf8_validate(line, (size_t)got, &bad)) {
+        if (!utf8_validate(line.text, length, &bad)) {
             if (!t->stats.invalid_lines++)
                 snprintf(t->stats.first_invalid, sizeof t->stats.first_invalid,
-                         "%s:%llu (byte offset %zu)", path, (unsigned long long)line_number,
+                         "%s:%llu (byte offset %zu)", path, (unsigned long long)line.number,
                          bad);
             continue;
         }
-        st = feed_valid(t, line, (size_t)got, err);
+        if ((st = feed_valid(t, line.text, length, err)))
+            break;
     }
-    if (!st && ferror(fp))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: read error after line %llu: %s", path,
-                       (unsigned long long)line_number, strerror(errno ? errno : EIO));
-    free(line);
     return st;
 }
 
 semb_status wordpiece_trainer_feed_files(wordpiece_trainer *t, const char *const *paths,
                                          size_t path_count, semb_error *err)
 {
-    FILE **files = calloc(path_count + 1, sizeof *files);
-    if (!files)
+    line_source **sources = calloc(path_count + 1, sizeof *sources);
+    if (!sources)
         return semb_fail(err, SEMB_ERR_NOMEM, "vocabulary training: out of memory");
     semb_status st = SEMB_OK;
-    for (size_t i = 0; i < path_count && !st; i++) {
-        files[i] = fopen(paths[i], "rb");
-        if (!files[i])
-            st = semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", paths[i], strerror(errno));
-    }
+    /* every file opened before any is read: a wrong name fails at once, not after an hour */
     for (size_t i = 0; i < path_count && !st; i++)
-        st = feed_stream(t, files[i], paths[i], err);
+        st = line_source_open(paths[i], LINE_SOURCE_NO_LIMIT, &sources[i], err);
+    for (size_t i = 0; i < path_count && !st; i++)
+        st = feed_source(t, sources[i], paths[i], err);
     for (size_t i = 0; i < path_count; i++)
-        if (files[i])
-            fclose(files[i]);
-    free(files);
+        line_source_close(sources[i]);
+    free(sources);
     return st;
 }
 

@@ -75,8 +75,8 @@ semb_status wordpiece_trainer_create(const wordpiece_trainer_options *options,
 semb_status wordpiece_trainer_feed(wordpiece_trainer *trainer, const char *text, size_t length,
                                    semb_error *err);
 
-/* Counts the words of plain text files, streamed line by line (memory grows with the
- * distinct words, not the file sizes). Every file is opened before any is read, so a
+/* Counts the words of text files (plain, gzip or zstd: io/line_source), streamed line by
+ * line (memory grows with the distinct words, not the file sizes). Every file is opened before any is read, so a
  * missing or unreadable one fails (SEMB_ERR_IO naming it) with nothing counted. Lines that
  * are not valid UTF-8 are skipped and counted in the stats; a read error is SEMB_ERR_IO. */
 semb_status wordpiece_trainer_feed_files(wordpiece_trainer *trainer, const char *const *paths,

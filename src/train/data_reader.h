@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/line_source.h"
 #include "semb.h"
 #include "text/example_parse.h"
-#include "train/line_source.h"
 
 #define DATA_READER_REPORTED 5
 

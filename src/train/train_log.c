@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/line_source.h"
 
 /* The step of one complete log line; false when the line is not a log entry. */
 static bool line_step(const char *line, size_t length, json_int_t *step)
@@ -24,49 +25,52 @@ static bool line_step(const char *line, size_t length, json_int_t *step)
 }
 
 /* Copies the lines of in up to last_step into out; *changed says whether any was left out. */
-static semb_status copy_kept_lines(FILE *in, FILE *out, const char *path, long last_step,
+static semb_status copy_kept_lines(line_source *in, FILE *out, const char *path, long last_step,
                                    bool *changed, semb_error *err)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t length;
-    unsigned long long number = 0;
-    semb_status st = SEMB_OK;
+    semb_status st;
+    source_line line;
+    bool end = false;
     *changed = false;
-    errno = 0;
-    while (!st && (length = getline(&line, &cap, in)) > 0) {
-        number++;
+    while (!(st = line_source_next(in, &line, &end, err)) && !end) {
         json_int_t step;
-        if (line[length - 1] != '\n')
+        if (!line.newline)
             *changed = true; /* torn by a kill: whatever it was, it is being written again */
-        else if (!line_step(line, (size_t)length - 1, &step))
+        else if (!line_step(line.text, line.length, &step))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s:%llu: not a JSON object with an integer "
-                           "\"step\": not a semb train log, left as it is", path, number);
+                           "\"step\": not a semb train log, left as it is", path,
+                           (unsigned long long)line.number);
         else if (step > last_step)
             *changed = true;
-        else if (fwrite(line, 1, (size_t)length, out) != (size_t)length)
+        else if (fwrite(line.text, 1, line.length + 1, out) != line.length + 1)
             st = semb_fail(err, SEMB_ERR_IO, "%s: cannot write the shortened log: %s", path,
                            strerror(errno));
+        if (st)
+            break;
     }
-    if (!st && ferror(in))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    free(line);
     return st;
 }
 
 semb_status train_log_truncate(const char *path, long last_step, semb_error *err)
 {
-    FILE *in = fopen(path, "rb");
-    if (!in)
+    FILE *file = fopen(path, "rb");
+    if (!file)
         return errno == ENOENT ? SEMB_OK
                                : semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path,
                                            strerror(errno));
+    line_source *in;
+    semb_status st = line_source_open_stream(file, path, LINE_SOURCE_NO_LIMIT, &in, err);
+    if (st) {
+        fclose(file);
+        return st;
+    }
     atomic_file out;
-    semb_status st = atomic_file_open(&out, path, err);
+    st = atomic_file_open(&out, path, err);
     bool changed = false;
     if (!st)
         st = copy_kept_lines(in, out.fp, path, last_step, &changed, err);
-    fclose(in);
+    line_source_close(in);
+    fclose(file);
     if (st || !changed) {
         atomic_file_abort(&out);
         return st;

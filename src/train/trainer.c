@@ -23,7 +23,7 @@
 #include "train/train_step.h"
 #include "model/sentence_model.h"
 #include "train/data_config.h"
-#include "train/line_source.h"
+#include "io/line_source.h"
 #include "train/sampler.h"
 #include "train/checkpoint.h"
 #include "train/model_card.h"

@@ -1,4 +1,4 @@
-#include "train/line_source.h"
+#include "io/line_source.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +17,8 @@ typedef enum compression { PLAIN, GZIP, ZSTD } compression;
 struct line_source {
     char *path;
     FILE *file;
+    bool owns_file; /* false for a stream the caller keeps */
+    bool grows;     /* no line limit: buf doubles when one line fills it */
     compression kind;
     z_stream zs;
     ZSTD_DStream *zstd;
@@ -133,6 +135,17 @@ static semb_status fill(line_source *s, semb_error *err)
         s->end -= s->start;
         s->start = 0;
     }
+    if (s->end == s->cap) { /* one unfinished line fills it, which only a growing buffer allows */
+        if (s->cap > SIZE_MAX / 2)
+            return semb_fail(err, SEMB_ERR_NOMEM, "%s: line too long near decompressed byte %llu",
+                             s->path, (unsigned long long)(s->base + s->end));
+        char *grown = realloc(s->buf, 2 * s->cap);
+        if (!grown)
+            return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory for a %zu-byte line", s->path,
+                             2 * s->cap);
+        s->buf = grown;
+        s->cap *= 2;
+    }
     size_t room = s->cap - s->end, got = 0;
     semb_status st = SEMB_OK;
     if (s->kind == PLAIN) {
@@ -170,6 +183,8 @@ static semb_status restart(line_source *s, semb_error *err)
     return SEMB_OK;
 }
 
+/* Reads the first bytes to learn the compression, and keeps them as the first input: a stream
+ * cannot be read again from its start. */
 static semb_status detect(line_source *s, semb_error *err)
 {
     unsigned char magic[4] = {0};
@@ -190,26 +205,40 @@ static semb_status detect(line_source *s, semb_error *err)
         return semb_fail(err, SEMB_ERR_NOMEM, "%s: cannot start zstd decompression", s->path);
     if (s->kind != PLAIN && !(s->in = malloc(READ_CHUNK)))
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    return restart(s, err);
+    if (s->kind == PLAIN) {
+        memcpy(s->buf, magic, n);
+        s->end = n;
+    } else {
+        memcpy(s->in, magic, n);
+        s->in_len = n;
+    }
+    s->next_number = 1;
+    return SEMB_OK;
 }
 
-semb_status line_source_open(const char *path, size_t max_line_bytes, line_source **out,
-                             semb_error *err)
+/* Takes file (NULL when it could not be opened: errno says why) and owns it if owns_file. */
+static semb_status open_source(FILE *file, bool owns_file, const char *name,
+                               size_t max_line_bytes, line_source **out, semb_error *err)
 {
     *out = NULL;
+    if (!file)
+        return semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
     line_source *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
+    if (!s || !(s->path = strdup(name))) {
+        if (owns_file)
+            fclose(file);
         free(s);
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     }
+    s->file = file;
+    s->owns_file = owns_file;
     s->max_line = max_line_bytes;
+    s->grows = max_line_bytes == LINE_SOURCE_NO_LIMIT;
     /* room for a whole line of the limit, its "\n", and a read beyond it */
-    s->cap = max_line_bytes + 1 + READ_CHUNK;
+    s->cap = s->grows ? READ_CHUNK : max_line_bytes + 1 + READ_CHUNK;
     semb_status st = SEMB_OK;
-    if (!(s->file = fopen(path, "rb")))
-        st = semb_fail(err, SEMB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    else if (!(s->buf = malloc(s->cap)))
-        st = semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory for a %zu-byte line buffer", path,
+    if (!(s->buf = malloc(s->cap)))
+        st = semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory for a %zu-byte line buffer", name,
                        s->cap);
     if (!st)
         st = detect(s, err);
@@ -219,6 +248,18 @@ semb_status line_source_open(const char *path, size_t max_line_bytes, line_sourc
     }
     *out = s;
     return SEMB_OK;
+}
+
+semb_status line_source_open(const char *path, size_t max_line_bytes, line_source **out,
+                             semb_error *err)
+{
+    return open_source(fopen(path, "rb"), true, path, max_line_bytes, out, err);
+}
+
+semb_status line_source_open_stream(FILE *stream, const char *name, size_t max_line_bytes,
+                                    line_source **out, semb_error *err)
+{
+    return open_source(stream, false, name, max_line_bytes, out, err);
 }
 
 /* Drops the rest of a line too long to keep; *line_end is the offset of its end. */
@@ -255,13 +296,16 @@ semb_status line_source_next(line_source *s, source_line *line, bool *end, semb_
             semb_status st = skip_long_line(s, &line_end, err);
             if (st)
                 return st;
+            bool newline = line_end < s->base + s->start; /* skip_long_line passed a "\n" */
             *line = (source_line){.length = (size_t)(line_end - line_start), .offset = line_start,
-                                  .number = s->next_number++, .too_long = true};
+                                  .number = s->next_number++, .too_long = true,
+                                  .newline = newline};
             return SEMB_OK;
         }
         if (nl || (s->stream_end && avail > 0)) {
             *line = (source_line){.text = s->buf + s->start, .length = len,
-                                  .offset = s->base + s->start, .number = s->next_number++};
+                                  .offset = s->base + s->start, .number = s->next_number++,
+                                  .newline = nl != NULL};
             s->start += len + (nl != NULL);
             return SEMB_OK;
         }
@@ -323,7 +367,7 @@ void line_source_close(line_source *s)
     if (s->kind == GZIP)
         inflateEnd(&s->zs);
     ZSTD_freeDStream(s->zstd);
-    if (s->file)
+    if (s->file && s->owns_file)
         fclose(s->file);
     free(s->in);
     free(s->buf);
