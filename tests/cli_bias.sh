@@ -9,10 +9,7 @@ semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 data="$(cd "$(dirname "$0")/.." && pwd)/data/bias"
-if [ ! -e "$fixture/model.safetensors" ]; then
-    echo "SKIPPED cli_bias: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture/model.safetensors"
 make_tmp
 # absolute paths: the first run starts in a folder of its own
 semb=$(realpath "$semb")

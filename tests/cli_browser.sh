@@ -18,13 +18,7 @@ semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 pairs="$shared/data/pairs/stackexchange_title_body.jsonl"
-skip() {
-    echo "SKIPPED cli_browser: $1; none of its tests ran"
-    exit 77
-}
-for need in "$fixture/model.safetensors" "$pairs"; do
-    [ -e "$need" ] || skip "$need not found"
-done
+require_files "$fixture/model.safetensors" "$pairs"
 "$semb" serve --help >/dev/null 2>&1 || skip "this build has no 'semb serve'"
 chromium=$(command -v chromium || true)
 chromedriver=$(command -v chromedriver || true)

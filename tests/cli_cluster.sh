@@ -11,12 +11,7 @@ semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 snli="$shared/data/pairs/snli_devtest_pairs.jsonl"
-for need in "$fixture" "$snli"; do
-    if [ ! -e "$need" ]; then
-        echo "SKIPPED cli_cluster: $need not found; none of its tests ran"
-        exit 77
-    fi
-done
+require_files "$fixture" "$snli"
 make_tmp
 run() {
     local out=$1

@@ -7,10 +7,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -d "$fixture" ]; then
-    echo "SKIPPED cli_commands: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture"
 make_tmp
 
 check "--version" bash -c "'$semb' --version | grep -q '^semb [0-9]'"

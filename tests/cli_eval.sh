@@ -16,12 +16,7 @@ snli="$shared/data/pairs/snli_devtest_pairs.jsonl"
 triplets="$shared/data/pairs/snli_devtest_triplets.jsonl"
 mrpc="$shared/data/pairs/mrpc_train_paraphrases.jsonl"
 stack="$shared/data/pairs/stackexchange_title_body.jsonl"
-for need in "$fixture" "$stsb/dev.tsv" "$stsb/test.tsv" "$snli" "$triplets" "$mrpc" "$stack"; do
-    if [ ! -e "$need" ]; then
-        echo "SKIPPED cli_eval: $need not found; none of its tests ran"
-        exit 77
-    fi
-done
+require_files "$fixture" "$stsb/dev.tsv" "$stsb/test.tsv" "$snli" "$triplets" "$mrpc" "$stack"
 make_tmp
 # run OUT CMD...: runs CMD with stdout to OUT; stderr shown on failure
 run() {

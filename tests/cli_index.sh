@@ -14,12 +14,7 @@ shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 other="$shared/fixtures/bert-tiny-cls"
 pairs="$shared/data/pairs/stackexchange_title_body.jsonl"
-for need in "$fixture" "$other" "$pairs"; do
-    if [ ! -e "$need" ]; then
-        echo "SKIPPED cli_index: $need not found; none of its tests ran"
-        exit 77
-    fi
-done
+require_files "$fixture" "$other" "$pairs"
 make_tmp
 run() {
     local out=$1

@@ -8,10 +8,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -d "$fixture" ]; then
-    echo "SKIPPED cli_model_config: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture"
 make_tmp
 printf 'Hello, world!\nx\n' >"$tmp/in.txt"
 

@@ -8,10 +8,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -e "$fixture/config.json" ]; then
-    echo "SKIPPED cli_outputs: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture/config.json"
 make_tmp
 cd "$tmp" || exit 1
 printf 'a cat sat on the mat\nthe dog barked\nbirds fly south\n' >in.txt

@@ -9,10 +9,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -d "$fixture" ]; then
-    echo "SKIPPED cli_precision: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture"
 make_tmp
 printf 'a man is playing a guitar\nthe cat sleeps on the mat\nquarterly revenue rose 4%%\n' >"$tmp/in.txt"
 

@@ -8,12 +8,10 @@ set -uo pipefail
 . "$(dirname "$0")/lib_cli.sh"
 semb=$1
 if [ ! -e /usr/share/wordnet/data.noun ] && [ ! -d /usr/share/dictd ]; then
-    echo "SKIPPED cli_quickstart: no WordNet or dictd data installed (scripts/install-deps.sh)"
-    exit 77
+    skip "no WordNet or dictd data installed (scripts/install-deps.sh)"
 fi
 if [ "${SEMB_SANITIZED:-0}" = 1 ]; then
-    echo "SKIPPED cli_quickstart: too slow under ASan/UBSan"
-    exit 77
+    skip "too slow under ASan/UBSan"
 fi
 make_tmp
 "$semb" quickstart --minutes 0.15 --hidden 64 --layers 1 --vocab-size 2000 --batch-size 16 \

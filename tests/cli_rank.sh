@@ -9,10 +9,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -e "$fixture/model.safetensors" ]; then
-    echo "SKIPPED cli_rank: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture/model.safetensors"
 make_tmp
 # run OUT CMD...: runs CMD with stdout to OUT and stderr to OUT.err; stderr shown on failure
 run() {

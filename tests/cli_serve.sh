@@ -12,13 +12,9 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -e "$fixture/model.safetensors" ]; then
-    echo "SKIPPED cli_serve: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture/model.safetensors"
 if ! command -v curl >/dev/null || ! command -v python3 >/dev/null; then
-    echo "SKIPPED cli_serve: curl or python3 not installed; none of its tests ran"
-    exit 77
+    skip "curl or python3 not installed"
 fi
 make_tmp
 pids=()

@@ -14,13 +14,9 @@ semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 clients="$(dirname "$0")/serve_clients.py"
-if [ ! -e "$fixture/model.safetensors" ]; then
-    echo "SKIPPED cli_serve_limits: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture/model.safetensors"
 if ! command -v python3 >/dev/null; then
-    echo "SKIPPED cli_serve_limits: python3 not installed; none of its tests ran"
-    exit 77
+    skip "python3 not installed"
 fi
 make_tmp
 pids=()

@@ -9,12 +9,7 @@ semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
 stsb="$shared/data/stsb/test.tsv"
-for need in "$fixture" "$stsb"; do
-    if [ ! -e "$need" ]; then
-        echo "SKIPPED cli_similarity: $need not found; none of its tests ran"
-        exit 77
-    fi
-done
+require_files "$fixture" "$stsb"
 make_tmp
 
 check "matrix" bash -c "'$semb' similarity --model '$fixture' 'A man plays guitar.' 'Someone plays an instrument.' | grep -q '^Cosine similarity'"

@@ -10,10 +10,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -d "$fixture" ]; then
-    echo "SKIPPED cli_train: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture"
 make_tmp
 # train ARGS...: 3 steps of 4 anchors from the fixture, one thread unless ARGS say otherwise
 # (fast even on a busy machine); stderr kept in $tmp/train.err and shown on failure

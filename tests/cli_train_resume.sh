@@ -12,10 +12,7 @@ set -uo pipefail
 semb=$1
 shared=${2:-../shared}
 fixture="$shared/fixtures/bert-tiny-mean"
-if [ ! -d "$fixture" ]; then
-    echo "SKIPPED cli_train_resume: $fixture not found; none of its tests ran"
-    exit 77
-fi
+require_files "$fixture"
 make_tmp
 # 40 pairs from STS-B train, enough for shuffled batches of 4 over several passes
 tail -n +2 "$shared/data/stsb/train.tsv" | head -40 | awk -F'\t' '

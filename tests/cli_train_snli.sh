@@ -10,13 +10,9 @@ semb=$1
 shared=${2:-../shared}
 data="$shared/data/pairs/snli_devtest_triplets.jsonl"
 vocab="$shared/data/vocab/bert-base-uncased-vocab.txt"
-if [ ! -f "$data" ] || [ ! -f "$vocab" ]; then
-    echo "SKIPPED cli_train_snli: $data or $vocab not found; nothing ran"
-    exit 77
-fi
+require_files "$data" "$vocab"
 if [ "${SEMB_SANITIZED:-0}" = 1 ]; then
-    echo "SKIPPED cli_train_snli: 300 training steps are too slow under ASan/UBSan"
-    exit 77
+    skip "300 training steps are too slow under ASan/UBSan"
 fi
 make_tmp
 set -e

@@ -1,12 +1,27 @@
 # Shared helpers of the end-to-end CLI tests tests/cli_*.sh (this file's name does not match
 # that glob, so CMake does not run it as a test). Each script sources it with
 #     . "$(dirname "$0")/lib_cli.sh"
-# then calls make_tmp after its skip checks, counts results with check / expect_error /
+# then calls skip / require_files for what it needs, make_tmp after those checks, counts results with check / expect_error /
 # expect_failure, and ends with `finish NAME`.
 # shellcheck shell=bash
 
 passed=0
 failed=0
+
+# skip REASON: the loud SKIPPED line naming this script, then exit 77 (CTest counts the
+# test as skipped, not passed)
+skip() {
+    echo "SKIPPED $(basename "$0" .sh): $1; none of its tests ran"
+    exit 77
+}
+
+# require_files PATH...: skip unless every PATH exists (fixtures and data under ../shared)
+require_files() {
+    local need
+    for need in "$@"; do
+        [ -e "$need" ] || skip "$need not found"
+    done
+}
 
 # make_tmp: a fresh temporary folder in $tmp, removed on exit (made writable first, so that
 # read-only files and folders a test leaves inside do not stop the removal)

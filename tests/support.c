@@ -73,6 +73,45 @@ void test_rmtree(const char *path)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
 
+const char *test_path_in(const char *dir, const char *name)
+{
+    static char buffers[8][4096];
+    static int next;
+    char *buf = buffers[next++ % 8];
+    snprintf(buf, sizeof buffers[0], "%s/%s", dir, name);
+    return buf;
+}
+
+int test_temp_dir_setup(void **state)
+{
+    *state = test_make_temp_dir();
+    return 0;
+}
+
+int test_temp_dir_teardown(void **state)
+{
+    test_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
+void test_copy_fixture_to(const char *fixture, const char *dest)
+{
+    char rel[256], cmd[9000];
+    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/.' '%s/' && chmod -R u+w '%s'", dest,
+             test_shared_path(rel), dest, dest);
+    if (system(cmd) != 0)
+        fail_msg("cannot copy the fixture %s to %s", fixture, dest);
+}
+
+char *test_copy_fixture(const char *fixture)
+{
+    char *dir = test_make_temp_dir();
+    test_copy_fixture_to(fixture, dir);
+    return dir;
+}
+
 double test_cosine(const float *a, const float *b, size_t dim)
 {
     double ab = 0, aa = 0, bb = 0;

@@ -30,6 +30,25 @@ char *test_read_file(const char *path, size_t *size);
 char *test_make_temp_dir(void);
 void test_rmtree(const char *path);
 
+/* dir/name in one of 8 rotating static buffers. */
+const char *test_path_in(const char *dir, const char *name);
+
+/* A cmocka fixture: *state becomes a fresh temporary directory (its malloc'd path);
+ * teardown removes the directory and frees the path. */
+int test_temp_dir_setup(void **state);
+int test_temp_dir_teardown(void **state);
+/* A cmocka test entry that runs test in a fresh temporary directory (*state, its path). */
+#define test_in_temp_dir(test) \
+    cmocka_unit_test_setup_teardown(test, test_temp_dir_setup, test_temp_dir_teardown)
+
+/* Copies shared/fixtures/<fixture>'s files into the folder dest (made when missing), every
+ * file writable, so a test can break one without touching shared/; fails the test if it cannot. */
+void test_copy_fixture_to(const char *fixture, const char *dest);
+
+/* A fresh temporary directory holding a writable copy of shared/fixtures/<fixture>'s files;
+ * the caller removes it with test_rmtree and frees the path. */
+char *test_copy_fixture(const char *fixture);
+
 /* A cmocka fixture: *state becomes a test_temp_file whose path names "test.idx" in a fresh
  * temporary directory; teardown removes the directory. */
 typedef struct test_temp_file {

@@ -12,30 +12,8 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/files.h"
 #include "io/npy.h"
-
-static int make_dir(void **state)
-{
-    *state = test_make_temp_dir();
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    test_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* dir/name in one of 4 rotating static buffers. */
-static const char *path_in(const char *dir, const char *name)
-{
-    static char buffers[4][4096];
-    static int next;
-    char *buf = buffers[next++ % 4];
-    snprintf(buf, sizeof buffers[0], "%s/%s", dir, name);
-    return buf;
-}
 
 /* The folder's entries, sorted and space-separated ("" when empty). */
 static void assert_dir_listing(const char *dir, const char *expected)
@@ -62,11 +40,35 @@ static void assert_error_names(const semb_error *err, const char *path, const ch
         fail_msg("message \"%s\" lacks \"%s\"", err->message, reason);
 }
 
+/* --- path_make_dir --------------------------------------------------------------------- */
+
+/* A new folder and one already there succeed; a file in its place or a missing parent is an
+ * error naming the path. */
+static void test_make_dir(void **state)
+{
+    semb_error err = {0};
+    const char *dir = test_path_in(*state, "made");
+    assert_int_equal(path_make_dir(dir, &err), SEMB_OK);
+    assert_true(path_is_dir(dir));
+    assert_int_equal(path_make_dir(dir, &err), SEMB_OK);
+    const char *file = test_path_in(*state, "plain");
+    assert_int_equal(path_make_dir(file, &err), SEMB_OK);
+    assert_int_equal(rmdir(file), 0);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(path_make_dir(file, &err), SEMB_ERR_IO);
+    assert_error_names(&err, file, "File exists");
+    const char *orphan = test_path_in(*state, "no/parent");
+    assert_int_equal(path_make_dir(orphan, &err), SEMB_ERR_IO);
+    assert_error_names(&err, orphan, "No such file or directory");
+}
+
 /* --- atomic_file ----------------------------------------------------------------------- */
 
 static void test_commit_creates_file(void **state)
 {
-    const char *path = path_in(*state, "out.txt");
+    const char *path = test_path_in(*state, "out.txt");
     atomic_file af;
     semb_error err;
     assert_int_equal(atomic_file_open(&af, path, &err), SEMB_OK);
@@ -87,7 +89,7 @@ static void test_commit_creates_file(void **state)
 
 static void test_commit_replaces_file(void **state)
 {
-    const char *path = path_in(*state, "out.txt");
+    const char *path = test_path_in(*state, "out.txt");
     semb_error err;
     assert_int_equal(atomic_write_buffer(path, "old contents", 12, &err), SEMB_OK);
     assert_int_equal(atomic_write_buffer(path, "new", 3, &err), SEMB_OK);
@@ -99,7 +101,7 @@ static void test_commit_replaces_file(void **state)
 
 static void test_abort_leaves_nothing(void **state)
 {
-    const char *path = path_in(*state, "out.txt");
+    const char *path = test_path_in(*state, "out.txt");
     atomic_file af;
     semb_error err;
     assert_int_equal(atomic_file_open(&af, path, &err), SEMB_OK);
@@ -124,16 +126,16 @@ static void test_open_fails_cleanly(void **state)
 {
     atomic_file af;
     semb_error err;
-    const char *missing = path_in(*state, "no/such/dir/out.txt");
+    const char *missing = test_path_in(*state, "no/such/dir/out.txt");
     assert_int_equal(atomic_file_open(&af, missing, &err), SEMB_ERR_IO);
     assert_error_names(&err, missing, "No such file or directory");
     assert_null(af.fp);
     assert_null(af.path);
 
     /* A path below a regular file fails even for root, unlike a read-only folder. */
-    const char *file = path_in(*state, "plain");
+    const char *file = test_path_in(*state, "plain");
     assert_int_equal(atomic_write_buffer(file, "x", 1, &err), SEMB_OK);
-    const char *below_file = path_in(*state, "plain/out.txt");
+    const char *below_file = test_path_in(*state, "plain/out.txt");
     assert_int_equal(atomic_write_buffer(below_file, "x", 1, &err), SEMB_ERR_IO);
     assert_error_names(&err, below_file, "Not a directory");
     assert_dir_listing(*state, "plain ");
@@ -142,17 +144,17 @@ static void test_open_fails_cleanly(void **state)
 static void test_commit_failure_removes_temp(void **state)
 {
     /* A folder is refused before anything is written. */
-    const char *target = path_in(*state, "folder");
+    const char *target = test_path_in(*state, "folder");
     assert_int_equal(mkdir(target, 0755), 0);
     semb_error err;
-    assert_int_equal(atomic_write_buffer(path_in(*state, "folder/inside"), "x", 1, &err),
+    assert_int_equal(atomic_write_buffer(test_path_in(*state, "folder/inside"), "x", 1, &err),
                      SEMB_OK);
     assert_int_equal(atomic_write_buffer(target, "data", 4, &err), SEMB_ERR_IO);
     assert_error_names(&err, target, "is a folder");
     assert_dir_listing(*state, "folder ");
 
     /* A write error of the caller's surfaces at commit. */
-    const char *path = path_in(*state, "out.txt");
+    const char *path = test_path_in(*state, "out.txt");
     atomic_file af;
     assert_int_equal(atomic_file_open(&af, path, &err), SEMB_OK);
     fputs("unwritable", af.fp);
@@ -177,7 +179,7 @@ static void test_commit_failure_removes_temp(void **state)
  * committing, as `kill -9` of a long encode would. */
 static void test_killed_writer_leaves_nothing(void **state)
 {
-    const char *path = path_in(*state, "out.npy");
+    const char *path = test_path_in(*state, "out.npy");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -208,8 +210,8 @@ static void assert_is_link_to(const char *link, const char *expected_target)
 static void test_symlink_is_followed(void **state)
 {
     semb_error err;
-    const char *real = path_in(*state, "real.txt");
-    const char *link = path_in(*state, "link.txt");
+    const char *real = test_path_in(*state, "real.txt");
+    const char *link = test_path_in(*state, "link.txt");
     assert_int_equal(atomic_write_buffer(real, "old", 3, &err), SEMB_OK);
     assert_int_equal(chmod(real, 0600), 0);
     assert_int_equal(symlink("real.txt", link), 0); /* relative, as ln -s makes them */
@@ -221,17 +223,17 @@ static void test_symlink_is_followed(void **state)
     assert_int_equal(st.st_mode & 0777, 0600); /* a replaced file keeps its permissions */
 
     /* a chain of links, the last one dangling: the file is created where it points */
-    const char *dangling = path_in(*state, "dangling");
-    const char *chain = path_in(*state, "chain");
+    const char *dangling = test_path_in(*state, "dangling");
+    const char *chain = test_path_in(*state, "chain");
     assert_int_equal(symlink("created.txt", dangling), 0);
     assert_int_equal(symlink(dangling, chain), 0); /* absolute */
     assert_int_equal(atomic_write_buffer(chain, "made", 4, &err), SEMB_OK);
     assert_is_link_to(chain, dangling);
     assert_is_link_to(dangling, "created.txt");
-    assert_file_text(path_in(*state, "created.txt"), "made");
+    assert_file_text(test_path_in(*state, "created.txt"), "made");
     assert_dir_listing(*state, "chain created.txt dangling link.txt real.txt ");
 
-    const char *loop = path_in(*state, "loop");
+    const char *loop = test_path_in(*state, "loop");
     assert_int_equal(symlink("loop", loop), 0);
     assert_int_equal(atomic_write_buffer(loop, "x", 1, &err), SEMB_ERR_IO);
     assert_error_names(&err, loop, "Too many levels of symbolic links");
@@ -242,7 +244,7 @@ static void test_symlink_is_followed(void **state)
  * gets its bytes in their final order. */
 static void test_fifo_written_in_place(void **state)
 {
-    const char *fifo = path_in(*state, "fifo");
+    const char *fifo = test_path_in(*state, "fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
     for (int seekable = 0; seekable < 2; seekable++) {
         /* a reader first, so that opening the FIFO for writing does not block */
@@ -282,8 +284,8 @@ static void test_fifo_written_in_place(void **state)
  * own nodes) are written in place: a full device's error is reported, the node stays. */
 static void test_device_written_in_place(void **state)
 {
-    const char *null_dev = path_in(*state, "null");
-    const char *full_dev = path_in(*state, "full");
+    const char *null_dev = test_path_in(*state, "null");
+    const char *full_dev = test_path_in(*state, "full");
     if (mknod(null_dev, S_IFCHR | 0666, makedev(1, 3)) != 0 ||
         mknod(full_dev, S_IFCHR | 0666, makedev(1, 7)) != 0)
         skip(); /* not root */
@@ -313,7 +315,7 @@ static void test_device_written_in_place(void **state)
 static void test_standard_output(void **state)
 {
     const char *names[] = {"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"};
-    const char *log = path_in(*state, "log.txt");
+    const char *log = test_path_in(*state, "log.txt");
     semb_error err;
     assert_int_equal(atomic_write_buffer(log, "before\n", 7, &err), SEMB_OK);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -357,7 +359,7 @@ static size_t check_npy_header(const unsigned char *bytes, size_t size, const ch
 
 static void test_npy_file(void **state)
 {
-    const char *path = path_in(*state, "x.npy");
+    const char *path = test_path_in(*state, "x.npy");
     float data[12];
     for (int i = 0; i < 12; i++)
         data[i] = (float)i - 5.5f;
@@ -400,11 +402,11 @@ static void test_npy_header_sizes(void **state)
 static void test_npy_errors(void **state)
 {
     semb_error err;
-    const char *missing = path_in(*state, "missing/x.npy");
+    const char *missing = test_path_in(*state, "missing/x.npy");
     const float x = 1;
     assert_int_equal(npy_write_f32(missing, &x, 1, 1, &err), SEMB_ERR_IO);
     assert_error_names(&err, missing, "No such file or directory");
-    const char *path = path_in(*state, "huge.npy");
+    const char *path = test_path_in(*state, "huge.npy");
     assert_int_equal(npy_write_f32(path, &x, SIZE_MAX / 2, 3, &err), SEMB_ERR_INVALID_ARG);
     assert_error_names(&err, path, "too large");
     assert_dir_listing(*state, "");
@@ -424,7 +426,7 @@ static void test_npy_loads_in_numpy(void **state)
 {
     if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
         skip();
-    const char *path = path_in(*state, "x.npy");
+    const char *path = test_path_in(*state, "x.npy");
     float data[6] = {1.5f, -2, 0, 3.25f, 1e-20f, 7};
     semb_error err;
     assert_int_equal(npy_write_f32(path, data, 2, 3, &err), SEMB_OK);
@@ -440,20 +442,21 @@ static void test_npy_loads_in_numpy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_commit_creates_file, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_commit_replaces_file, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_fails_cleanly, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_commit_failure_removes_temp, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_killed_writer_leaves_nothing, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_symlink_is_followed, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_fifo_written_in_place, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_device_written_in_place, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_standard_output, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_npy_file, make_dir, remove_dir),
+        test_in_temp_dir(test_make_dir),
+        test_in_temp_dir(test_commit_creates_file),
+        test_in_temp_dir(test_commit_replaces_file),
+        test_in_temp_dir(test_abort_leaves_nothing),
+        test_in_temp_dir(test_open_fails_cleanly),
+        test_in_temp_dir(test_commit_failure_removes_temp),
+        test_in_temp_dir(test_killed_writer_leaves_nothing),
+        test_in_temp_dir(test_symlink_is_followed),
+        test_in_temp_dir(test_fifo_written_in_place),
+        test_in_temp_dir(test_device_written_in_place),
+        test_in_temp_dir(test_standard_output),
+        test_in_temp_dir(test_npy_file),
         cmocka_unit_test(test_npy_header_sizes),
-        cmocka_unit_test_setup_teardown(test_npy_errors, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_npy_loads_in_numpy, make_dir, remove_dir),
+        test_in_temp_dir(test_npy_errors),
+        test_in_temp_dir(test_npy_loads_in_numpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

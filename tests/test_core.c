@@ -1,9 +1,40 @@
 #include "support.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/cpu.h"
 #include "core/error.h"
+
+/* Appends one at a time keep every element, reallocate only O(log n) times, and a size that
+ * overflows size_t fails leaving the array and its capacity as they were. */
+static void test_array_grow(void **state)
+{
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    int moves = 0;
+    for (int i = 0; i < 10000; i++) {
+        size_t before = cap;
+        int *grown = array_grow(a, &cap, (size_t)i + 1, sizeof *a);
+        assert_non_null(grown);
+        assert_true(cap >= (size_t)i + 1);
+        moves += cap != before;
+        a = grown;
+        a[i] = i;
+    }
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(a[i], i);
+    assert_true(moves <= 10);
+    assert_ptr_equal(array_grow(a, &cap, cap, sizeof *a), a);
+    size_t kept = cap;
+    assert_null(array_grow(a, &cap, SIZE_MAX / 2, sizeof *a));
+    assert_int_equal(cap, kept);
+    assert_int_equal(a[9999], 9999);
+    free(a);
+}
 
 static void test_fail_formats_one_line(void **state)
 {
@@ -69,6 +100,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_formats_one_line),
         cmocka_unit_test(test_error_item),
+        cmocka_unit_test(test_array_grow),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_cpu_features_consistent),
     };

@@ -15,15 +15,6 @@
 
 /* ---- helpers ---- */
 
-static char *path_in(const char *dir, const char *name)
-{
-    static char buffers[8][4096];
-    static int next;
-    char *b = buffers[next++ % 8];
-    snprintf(b, sizeof buffers[0], "%s/%s", dir, name);
-    return b;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "wb");
@@ -88,7 +79,7 @@ static void write_dictd(const char *dir, const char *name, const char *const *bl
     char dict_name[256], index_name[256], index[8192] = "";
     snprintf(dict_name, sizeof dict_name, "%s.dict.dz", name);
     snprintf(index_name, sizeof index_name, "%s.index", name);
-    write_gzip(path_in(dir, dict_name), data);
+    write_gzip(test_path_in(dir, dict_name), data);
     for (size_t e = 0; e < n_entries; e++) {
         char off[16], len[16], line[512];
         b64(offsets[entries[e].block], off);
@@ -96,7 +87,7 @@ static void write_dictd(const char *dir, const char *name, const char *const *bl
         snprintf(line, sizeof line, "%s\t%s\t%s\n", entries[e].headword, off, len);
         strcat(index, line);
     }
-    write_text(path_in(dir, index_name), index);
+    write_text(test_path_in(dir, index_name), index);
 }
 
 /* Index of the pair anchor -> positive, or -1. */
@@ -148,12 +139,12 @@ static void write_wordnet(const char *dir)
              "02958343 06 n 05 car 0 auto 0 automobile 0 machine 0 motorcar 0 001 @ 03791235 n "
              "0000 | a motor vehicle with four wheels; usually propelled by an internal "
              "combustion engine; \"he needs a car to get to work\"  \n");
-    write_text(path_in(dir, "data.noun"), text);
+    write_text(test_path_in(dir, "data.noun"), text);
     snprintf(text, sizeof text, "%s%s", wordnet_license,
              "00002724 29 v 01 choke 0 002 @ 00001740 v 0000 + 14058252 n 0101 01 + 02 00 | "
              "breathe with great difficulty, as when experiencing a strong emotion; \"She "
              "choked with emotion when she spoke about her deceased husband\"  \n");
-    write_text(path_in(dir, "data.verb"), text);
+    write_text(test_path_in(dir, "data.verb"), text);
     snprintf(text, sizeof text, "%s%s", wordnet_license,
              "00001740 00 a 01 able(p) 0 005 = 05207437 n 0000 | (usually followed by `to') "
              "having the necessary means or skill or know-how or authority to do something; "
@@ -161,8 +152,8 @@ static void write_wordnet(const char *dir)
              "able to buy a car\"  \n"
              "01234567 00 s 02 Big_Apple 0 big_apple 0 000 | nickname for New York City; "
              "\"the lights of the Big Apple\" - Sinatra  \n");
-    write_text(path_in(dir, "data.adj"), text);
-    write_text(path_in(dir, "data.adv"), wordnet_license);
+    write_text(test_path_in(dir, "data.adj"), text);
+    write_text(test_path_in(dir, "data.adv"), wordnet_license);
 }
 
 static void test_wordnet_pairs(void **state)
@@ -212,7 +203,7 @@ static void test_wordnet_malformed_line(void **state)
     write_wordnet(dir);
     char text[1024];
     snprintf(text, sizeof text, "%s%s", wordnet_license, "00001740 29 v zz | no word count\n");
-    write_text(path_in(dir, "data.verb"), text);
+    write_text(test_path_in(dir, "data.verb"), text);
     corpus_pairs gloss, examples;
     corpus_pairs_init(&gloss, 0);
     corpus_pairs_init(&examples, 0);
@@ -220,7 +211,7 @@ static void test_wordnet_malformed_line(void **state)
     assert_int_equal(corpus_read_wordnet(dir, &gloss, &examples, &err), SEMB_ERR_FORMAT);
     assert_non_null(strstr(err.message, "data.verb:3:"));
     write_wordnet(dir);
-    remove(path_in(dir, "data.adv"));
+    remove(test_path_in(dir, "data.adv"));
     assert_int_equal(corpus_read_wordnet(dir, &gloss, &examples, &err), SEMB_ERR_IO);
     assert_non_null(strstr(err.message, "data.adv"));
     corpus_pairs_free(&gloss);
@@ -274,7 +265,8 @@ static void test_gcide_pairs(void **state)
     corpus_pairs pairs;
     corpus_pairs_init(&pairs, 0);
     semb_error err = {0};
-    assert_int_equal(corpus_read_dictd(path_in(dir, "gcide.index"), path_in(dir, "gcide.dict.dz"),
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "gcide.index"),
+                                       test_path_in(dir, "gcide.dict.dz"),
                                        CORPUS_DICTD_GCIDE, &pairs, &err),
                      SEMB_OK);
     /* the first sense only, without its number, etymology, braces or the quotation credit */
@@ -336,8 +328,8 @@ static void test_plain_dictd_pairs(void **state)
     corpus_pairs_init(&foldoc, 0);
     corpus_pairs_init(&jargon, 0);
     semb_error err = {0};
-    assert_int_equal(corpus_read_dictd(path_in(dir, "foldoc.index"),
-                                       path_in(dir, "foldoc.dict.dz"), CORPUS_DICTD_PLAIN,
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "foldoc.index"),
+                                       test_path_in(dir, "foldoc.dict.dz"), CORPUS_DICTD_PLAIN,
                                        &foldoc, &err),
                      SEMB_OK);
     /* the domain label goes, the cross reference is unwrapped, the first paragraph only; an
@@ -346,8 +338,8 @@ static void test_plain_dictd_pairs(void **state)
     assert_pair(&foldoc, "artificial neural network",
                 "(ANN) A network of many very simple processors, each possibly having local "
                 "memory.");
-    assert_int_equal(corpus_read_dictd(path_in(dir, "jargon.index"),
-                                       path_in(dir, "jargon.dict.dz"), CORPUS_DICTD_PLAIN,
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "jargon.index"),
+                                       test_path_in(dir, "jargon.dict.dz"), CORPUS_DICTD_PLAIN,
                                        &jargon, &err),
                      SEMB_OK);
     assert_int_equal(jargon.count, 3);
@@ -365,26 +357,30 @@ static void test_plain_dictd_pairs(void **state)
 static void test_dictd_bad_index(void **state)
 {
     char *dir = test_make_temp_dir();
-    write_gzip(path_in(dir, "x.dict.dz"), "word\n\n   A definition of the word.\n");
+    write_gzip(test_path_in(dir, "x.dict.dz"), "word\n\n   A definition of the word.\n");
     corpus_pairs pairs;
     corpus_pairs_init(&pairs, 0);
     semb_error err = {0};
-    write_text(path_in(dir, "x.index"), "word\tA\tj\nbroken line\n"); /* j: 35 bytes */
-    assert_int_equal(corpus_read_dictd(path_in(dir, "x.index"), path_in(dir, "x.dict.dz"),
+    write_text(test_path_in(dir, "x.index"), "word\tA\tj\nbroken line\n"); /* j: 35 bytes */
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "x.index"),
+                                       test_path_in(dir, "x.dict.dz"),
                                        CORPUS_DICTD_PLAIN, &pairs, &err),
                      SEMB_ERR_FORMAT);
     assert_non_null(strstr(err.message, "x.index:2:"));
-    write_text(path_in(dir, "x.index"), "word\tA\tBAA\n"); /* 4096 bytes: past the end */
-    assert_int_equal(corpus_read_dictd(path_in(dir, "x.index"), path_in(dir, "x.dict.dz"),
+    write_text(test_path_in(dir, "x.index"), "word\tA\tBAA\n"); /* 4096 bytes: past the end */
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "x.index"),
+                                       test_path_in(dir, "x.dict.dz"),
                                        CORPUS_DICTD_PLAIN, &pairs, &err),
                      SEMB_ERR_FORMAT);
     assert_non_null(strstr(err.message, "past the end"));
-    write_text(path_in(dir, "x.dict.dz"), "\x1f\x8b\x08\x00garbage");
-    write_text(path_in(dir, "x.index"), "word\tA\tj\n");
-    assert_int_not_equal(corpus_read_dictd(path_in(dir, "x.index"), path_in(dir, "x.dict.dz"),
+    write_text(test_path_in(dir, "x.dict.dz"), "\x1f\x8b\x08\x00garbage");
+    write_text(test_path_in(dir, "x.index"), "word\tA\tj\n");
+    assert_int_not_equal(corpus_read_dictd(test_path_in(dir, "x.index"),
+                                           test_path_in(dir, "x.dict.dz"),
                                            CORPUS_DICTD_PLAIN, &pairs, &err),
                          SEMB_OK);
-    assert_int_equal(corpus_read_dictd(path_in(dir, "none.index"), path_in(dir, "x.dict.dz"),
+    assert_int_equal(corpus_read_dictd(test_path_in(dir, "none.index"),
+                                       test_path_in(dir, "x.dict.dz"),
                                        CORPUS_DICTD_PLAIN, &pairs, &err),
                      SEMB_ERR_IO);
     assert_non_null(strstr(err.message, "none.index"));
@@ -415,8 +411,8 @@ static const char dpkg_status[] =
 static void test_debian_stanzas(void **state)
 {
     char *dir = test_make_temp_dir();
-    write_text(path_in(dir, "status"), dpkg_status);
-    write_lz4(path_in(dir, "x_i18n_Translation-en.lz4"),
+    write_text(test_path_in(dir, "status"), dpkg_status);
+    write_lz4(test_path_in(dir, "x_i18n_Translation-en.lz4"),
               "Package: libc6\n"
               "Description-md5: 0123\n"
               "Description-en: another short text\n"
@@ -427,7 +423,7 @@ static void test_debian_stanzas(void **state)
               "Description-en: GNU grep, egrep and fgrep\n"
               " 'grep' is a utility to search for text in files; it can be used from the\n"
               " command line or in scripts.\n");
-    write_gzip(path_in(dir, "x_Packages.gz"),
+    write_gzip(test_path_in(dir, "x_Packages.gz"),
                "Package: 0ad\nVersion: 0.0.26-3\nDescription: Real-time strategy game of "
                "ancient warfare\nDescription-md5: d943\n\nPackage: grep\nDescription: other\n");
     corpus_pairs descriptions, names;
@@ -437,7 +433,7 @@ static void test_debian_stanzas(void **state)
     semb_error err = {0};
     const char *files[] = {"status", "x_i18n_Translation-en.lz4", "x_Packages.gz"};
     for (size_t f = 0; f < 3; f++)
-        assert_int_equal(corpus_read_debian_stanzas(path_in(dir, files[f]), &descriptions,
+        assert_int_equal(corpus_read_debian_stanzas(test_path_in(dir, files[f]), &descriptions,
                                                     &descriptions_seen, &names, &names_seen,
                                                     &err),
                          SEMB_OK);
@@ -464,23 +460,23 @@ static void test_read_file_formats(void **state)
 {
     char *dir = test_make_temp_dir();
     const char text[] = "same text in three containers\n";
-    write_text(path_in(dir, "plain"), text);
-    write_gzip(path_in(dir, "gz"), text);
-    write_lz4(path_in(dir, "lz4"), text);
+    write_text(test_path_in(dir, "plain"), text);
+    write_gzip(test_path_in(dir, "gz"), text);
+    write_lz4(test_path_in(dir, "lz4"), text);
     const char *names[] = {"plain", "gz", "lz4"};
     for (int i = 0; i < 3; i++) {
         corpus_buffer b;
         semb_error err = {0};
-        assert_int_equal(corpus_read_file(path_in(dir, names[i]), &b, &err), SEMB_OK);
+        assert_int_equal(corpus_read_file(test_path_in(dir, names[i]), &b, &err), SEMB_OK);
         assert_int_equal(b.size, strlen(text));
         assert_string_equal(b.data, text);
         corpus_buffer_free(&b);
     }
     /* an LZ4 frame cut short is an error, not a silently shorter text */
-    write_text(path_in(dir, "cut"), "\x04\x22\x4d\x18\x64\x40\xa7");
+    write_text(test_path_in(dir, "cut"), "\x04\x22\x4d\x18\x64\x40\xa7");
     corpus_buffer b;
     semb_error err = {0};
-    assert_int_equal(corpus_read_file(path_in(dir, "cut"), &b, &err), SEMB_ERR_FORMAT);
+    assert_int_equal(corpus_read_file(test_path_in(dir, "cut"), &b, &err), SEMB_ERR_FORMAT);
     assert_non_null(strstr(err.message, "cut"));
     test_rmtree(dir);
     free(dir);
@@ -594,8 +590,8 @@ static void test_split_shares_no_text(void **state)
     assert_int_equal(corpus_pairs_write(&p, dir, "t", 0.1, 7, &r, &err), SEMB_OK);
     assert_int_equal(r.heldout_pairs, 20);
     assert_int_equal(r.train_pairs, 180);
-    split_files train = read_split(path_in(dir, "t.train.jsonl"));
-    split_files heldout = read_split(path_in(dir, "t.heldout.jsonl"));
+    split_files train = read_split(test_path_in(dir, "t.train.jsonl"));
+    split_files heldout = read_split(test_path_in(dir, "t.heldout.jsonl"));
     assert_int_equal(train.n, 180);
     assert_int_equal(heldout.n, 20);
     for (size_t i = 0; i < heldout.n; i++) {
@@ -603,17 +599,17 @@ static void test_split_shares_no_text(void **state)
         assert_false(split_has_text(&train, heldout.positives[i]));
     }
     /* same seed: same files; another seed: another held-out set */
-    char *first = test_read_file(path_in(dir, "t.heldout.jsonl"), NULL);
+    char *first = test_read_file(test_path_in(dir, "t.heldout.jsonl"), NULL);
     assert_int_equal(corpus_pairs_write(&p, dir, "t", 0.1, 7, &r, &err), SEMB_OK);
-    char *again = test_read_file(path_in(dir, "t.heldout.jsonl"), NULL);
+    char *again = test_read_file(test_path_in(dir, "t.heldout.jsonl"), NULL);
     assert_string_equal(first, again);
     assert_int_equal(corpus_pairs_write(&p, dir, "t", 0.1, 8, &r, &err), SEMB_OK);
-    char *other = test_read_file(path_in(dir, "t.heldout.jsonl"), NULL);
+    char *other = test_read_file(test_path_in(dir, "t.heldout.jsonl"), NULL);
     assert_string_not_equal(first, other);
     /* a count instead of a fraction */
     assert_int_equal(corpus_pairs_write(&p, dir, "t", 33, 7, &r, &err), SEMB_OK);
     assert_int_equal(r.heldout_pairs, 33);
-    assert_int_equal(count_lines(path_in(dir, "t.heldout.jsonl")), 33);
+    assert_int_equal(count_lines(test_path_in(dir, "t.heldout.jsonl")), 33);
     free(first);
     free(again);
     free(other);
@@ -643,8 +639,8 @@ static void test_split_independent_of_input_order(void **state)
     corpus_dataset_report r;
     assert_int_equal(corpus_pairs_write(&forward, dir, "f", 0.05, 1, &r, &err), SEMB_OK);
     assert_int_equal(corpus_pairs_write(&backward, dir, "b", 0.05, 1, &r, &err), SEMB_OK);
-    split_files f = read_split(path_in(dir, "f.heldout.jsonl"));
-    split_files b = read_split(path_in(dir, "b.heldout.jsonl"));
+    split_files f = read_split(test_path_in(dir, "f.heldout.jsonl"));
+    split_files b = read_split(test_path_in(dir, "b.heldout.jsonl"));
     assert_int_equal(f.n, 5);
     assert_int_equal(b.n, 5);
     for (size_t i = 0; i < f.n; i++)
@@ -667,7 +663,7 @@ static void test_json_escaping(void **state)
     corpus_dataset_report r;
     assert_int_equal(corpus_pairs_write(&p, dir, "e", 0.02, 1, &r, &err), SEMB_OK);
     assert_int_equal(r.heldout_pairs, 0); /* one pair: all of it is needed for training */
-    char *text = test_read_file(path_in(dir, "e.train.jsonl"), NULL);
+    char *text = test_read_file(test_path_in(dir, "e.train.jsonl"), NULL);
     assert_string_equal(text, "{\"anchor\": \"say \\\"hi\\\"\", \"positive\": \"a back\\\\slash "
                               "and caf\xc3\xa9 text\"}\n");
     free(text);
@@ -692,10 +688,10 @@ static void test_build_with_missing_sources(void **state)
     write_wordnet(wordnet);
     write_dictd(dictd, "jargon", jargon_blocks, 3,
                 (const index_entry[]){{"page out", 0}, {"code", 1}, {"/dev/null", 2}}, 3);
-    write_text(path_in(root, "status"), dpkg_status);
-    write_text(path_in(lists, "x_Packages.xz"), "not read");
+    write_text(test_path_in(root, "status"), dpkg_status);
+    write_text(test_path_in(lists, "x_Packages.xz"), "not read");
     corpus_options o = {.output_dir = out, .held_out = 0.02, .seed = 1, .wordnet_dir = wordnet,
-                        .dictd_dir = dictd, .dpkg_status = path_in(root, "status"),
+                        .dictd_dir = dictd, .dpkg_status = test_path_in(root, "status"),
                         .apt_lists_dir = lists};
     corpus_report report;
     semb_error err = {0};
@@ -705,20 +701,20 @@ static void test_build_with_missing_sources(void **state)
     assert_int_equal(report.dataset_count, 5); /* wordnet x2, jargon, debian x2 */
     assert_string_equal(report.datasets[0].name, "wordnet_gloss");
     assert_int_equal(report.datasets[0].train_pairs + report.datasets[0].heldout_pairs, 5);
-    assert_int_equal(count_lines(path_in(out, "wordnet_gloss.train.jsonl")),
+    assert_int_equal(count_lines(test_path_in(out, "wordnet_gloss.train.jsonl")),
                      report.datasets[0].train_pairs);
-    char *config = test_read_file(path_in(out, "data_config.json"), NULL);
+    char *config = test_read_file(test_path_in(out, "data_config.json"), NULL);
     assert_non_null(strstr(config, "{\"name\": \"jargon.train.jsonl\", \"weight\": 1, \"lines\": 2}"));
     assert_null(strstr(config, "gcide"));
     free(config);
     /* only missing sources requested: an error naming the packages, nothing written */
     o.sources = CORPUS_SOURCE_GCIDE;
-    o.output_dir = path_in(root, "never");
+    o.output_dir = test_path_in(root, "never");
     assert_int_equal(corpus_build(&o, &report, &err), SEMB_ERR_IO);
     assert_non_null(strstr(err.message, "dict-gcide"));
     assert_int_equal(report.missing, CORPUS_SOURCE_GCIDE);
     struct stat st;
-    assert_int_not_equal(stat(path_in(root, "never"), &st), 0);
+    assert_int_not_equal(stat(test_path_in(root, "never"), &st), 0);
     o.held_out = 2.5;
     assert_int_equal(corpus_build(&o, &report, &err), SEMB_ERR_INVALID_ARG);
     test_rmtree(root);

@@ -207,17 +207,6 @@ static void test_mpnet_buckets(void **state)
 
 /* --- bad input: a copy of a fixture with one thing broken --------------------------------- */
 
-static char *copy_fixture(const char *fixture)
-{
-    char *tmp = test_make_temp_dir();
-    char cmd[8192], rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
-    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/' && chmod -R u+w '%s'", test_shared_path(rel),
-             tmp, tmp);
-    assert_int_equal(system(cmd), 0);
-    return tmp;
-}
-
 static void write_text(const char *dir, const char *name, const char *text)
 {
     char *p = path_join(dir, name);
@@ -244,7 +233,7 @@ static void expect_load_error(const char *dir, semb_status want, const char *nee
 static void test_missing_folder_and_files(void **state)
 {
     expect_load_error("/nonexistent/model", SEMB_ERR_IO, "/nonexistent/model", "not found");
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     char *p = path_join(dir, "model.safetensors");
     remove(p);
     expect_load_error(dir, SEMB_ERR_IO, "model.safetensors", NULL);
@@ -263,7 +252,7 @@ static void test_invalid_json_in_each_config(void **state)
                                   "tokenizer.json", "sentence_bert_config.json",
                                   "tokenizer_config.json", "config_sentence_transformers.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *dir = copy_fixture("bert-tiny-mean");
+        char *dir = test_copy_fixture("bert-tiny-mean");
         write_text(dir, files[i], "{\"hidden_size\": 32,\n  oops }\n");
         expect_load_error(dir, SEMB_ERR_FORMAT, files[i], "line 2");
         test_rmtree(dir);
@@ -273,7 +262,7 @@ static void test_invalid_json_in_each_config(void **state)
 
 static void test_unknown_architecture_and_pooling(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     char *path = path_join(dir, "config.json");
     json_t *cfg = json_load_file(path, 0, NULL);
     json_object_set_new(cfg, "model_type", json_string("gpt2"));
@@ -284,7 +273,7 @@ static void test_unknown_architecture_and_pooling(void **state)
     test_rmtree(dir);
     free(dir);
 
-    dir = copy_fixture("bert-tiny-mean");
+    dir = test_copy_fixture("bert-tiny-mean");
     write_text(dir, "1_Pooling/config.json",
                "{\"embedding_dimension\": 32, \"pooling_mode\": \"median\"}");
     expect_load_error(dir, SEMB_ERR_UNSUPPORTED, "1_Pooling/config.json", "median");
@@ -298,7 +287,7 @@ static void test_unknown_architecture_and_pooling(void **state)
 
 static void test_weights_disagreeing_with_config(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     char *path = path_join(dir, "config.json");
     json_t *cfg = json_load_file(path, 0, NULL);
     json_object_set_new(cfg, "intermediate_size", json_integer(48));
@@ -312,7 +301,7 @@ static void test_weights_disagreeing_with_config(void **state)
 
 static void test_truncated_and_corrupt_safetensors(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     char *path = path_join(dir, "model.safetensors");
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "truncate -s 100000 '%s'", path);
@@ -332,7 +321,7 @@ static void test_truncated_and_corrupt_safetensors(void **state)
 /* A weight stored with a non-float dtype is refused, naming the tensor. */
 static void test_wrong_dtype(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     char *path = path_join(dir, "model.safetensors"), *tmp_path = path_join(dir, "x.safetensors");
     safetensors_file f;
     semb_error err = {0};
@@ -363,7 +352,7 @@ static void test_half_precision_weights(void **state)
     static const safetensors_dtype dtypes[] = {SAFETENSORS_F16, SAFETENSORS_BF16};
     static const double tolerance[] = {2e-3, 2e-2};
     for (int d = 0; d < 2; d++) {
-        char *dir = copy_fixture("bert-tiny-mean");
+        char *dir = test_copy_fixture("bert-tiny-mean");
         char *path = path_join(dir, "model.safetensors");
         safetensors_file f;
         semb_error err = {0};
@@ -568,7 +557,7 @@ static void test_similarity_and_prompts(void **state)
     assert_null(semb_model_default_prompt_name(m));
     semb_model_free(m);
 
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     write_text(dir, "config_sentence_transformers.json",
                "{\"similarity_fn_name\": \"dot\", \"prompts\": {\"query\": \"query: \", "
                "\"passage\": \"passage: \"}, \"default_prompt_name\": \"passage\"}");

@@ -12,21 +12,6 @@
 
 #include "io/files.h"
 
-/* A copy of shared/fixtures/<fixture> (the weights linked, not copied). */
-static char *copy_fixture(const char *fixture)
-{
-    char *tmp = test_make_temp_dir();
-    char cmd[8192], rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s", fixture);
-    const char *src = test_shared_path(rel);
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && for f in *; do if [ \"$f\" = model.safetensors ]; then "
-             "ln -s \"$PWD/$f\" '%s/'; else cp -r \"$f\" '%s/'; fi; done && chmod -R u+w '%s'",
-             src, tmp, tmp, tmp);
-    assert_int_equal(system(cmd), 0);
-    return tmp;
-}
-
 /* Sets dir/file's key to the JSON text value (NULL removes the key). */
 static void set_key(const char *dir, const char *file, const char *key, const char *value)
 {
@@ -83,7 +68,7 @@ static void run_cases(const broken_case *cases, size_t n)
     for (size_t i = 0; i < n; i++) {
         const broken_case *c = &cases[i];
         printf("  %s %s: %s = %s\n", c->fixture, c->file, c->key, c->value);
-        char *dir = copy_fixture(c->fixture);
+        char *dir = test_copy_fixture(c->fixture);
         set_key(dir, c->file, c->key, c->value);
         expect_refused(dir, c->needles);
         test_rmtree(dir);
@@ -110,7 +95,7 @@ static long peak_rss_kb(void)
  * Runs first, while the process's peak RSS is still small enough to show any growth. */
 static void test_huge_intermediate_fails_fast(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     set_key(dir, "config.json", "intermediate_size", "16777216");
     set_key(dir, "config.json", "num_hidden_layers", "6");
     long before = peak_rss_kb();
@@ -200,7 +185,7 @@ static void test_sizes_disagreeing_with_tensors(void **state)
  * naming the file, as transformers warns about unused weights. */
 static void test_unused_tensors_warn(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     set_key(dir, "config.json", "num_hidden_layers", "1");
     n_warnings = 0;
     semb_set_warning_handler(collect_warning, NULL);
@@ -269,7 +254,7 @@ static void test_bad_max_lengths(void **state)
 static void test_good_max_lengths(void **state)
 {
     int warned;
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     /* transformers' "no limit" sentinel, int(1e30), written as an integer (too big for
      * jansson's integers): the position limit applies */
     char cmd[8192];
@@ -290,7 +275,7 @@ static void test_good_max_lengths(void **state)
     test_rmtree(dir);
     free(dir);
 
-    dir = copy_fixture("mpnet-tiny-mean");
+    dir = test_copy_fixture("mpnet-tiny-mean");
     set_key(dir, "sentence_bert_config.json", "max_seq_length", "512");
     set_key(dir, "tokenizer_config.json", "model_max_length", "512");
     assert_int_equal(load_max_length(dir, &warned), 512);
@@ -303,7 +288,7 @@ static void test_good_max_lengths(void **state)
  * in sentence-transformers. */
 static void test_tokenizer_limit_below_max_seq_length_warns(void **state)
 {
-    char *dir = copy_fixture("bert-tiny-mean");
+    char *dir = test_copy_fixture("bert-tiny-mean");
     set_key(dir, "sentence_bert_config.json", "max_seq_length", "100");
     set_key(dir, "tokenizer_config.json", "model_max_length", "50");
     int warned;

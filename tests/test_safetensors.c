@@ -13,29 +13,6 @@
 
 /* --- helpers ------------------------------------------------------------------------- */
 
-static int make_dir(void **state)
-{
-    *state = test_make_temp_dir();
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    test_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* dir/name in one of 4 rotating static buffers. */
-static const char *path_in(const char *dir, const char *name)
-{
-    static char buffers[4][4096];
-    static int next;
-    char *buf = buffers[next++ % 4];
-    snprintf(buf, sizeof buffers[0], "%s/%s", dir, name);
-    return buf;
-}
-
 static void write_bytes(const char *path, const void *data, size_t size)
 {
     FILE *fp = fopen(path, "wb");
@@ -107,6 +84,14 @@ static void test_dtype_helpers(void **state)
     assert_int_equal(safetensors_numel(&t), 24);
     t.shape[1] = 0;
     assert_int_equal(safetensors_numel(&t), 0);
+    char buf[16];
+    safetensors_format_shape(t.shape, t.ndim, buf, sizeof buf);
+    assert_string_equal(buf, "[2, 0, 4]");
+    safetensors_format_shape(scalar.shape, scalar.ndim, buf, sizeof buf);
+    assert_string_equal(buf, "[]");
+    const int64_t wide[] = {1234567, 7654321, 42};
+    safetensors_format_shape(wide, 3, buf, sizeof buf);
+    assert_string_equal(buf, "[1234567, 76543"); /* cut short, still terminated */
 }
 
 /* The binary16 value by its definition, for every finite input. */
@@ -230,7 +215,7 @@ static void write_mixed_file(const char *path)
 
 static void test_open_mixed_dtypes(void **state)
 {
-    const char *path = path_in(*state, "mixed.safetensors");
+    const char *path = test_path_in(*state, "mixed.safetensors");
     write_mixed_file(path);
     safetensors_file f;
     semb_error err;
@@ -308,7 +293,7 @@ static void test_open_minimal_files(void **state)
 {
     safetensors_file f;
     semb_error err;
-    const char *path = path_in(*state, "empty-object.safetensors");
+    const char *path = test_path_in(*state, "empty-object.safetensors");
     write_safetensors(path, "{}", 0);
     assert_int_equal(safetensors_open(path, &f, &err), SEMB_OK);
     assert_int_equal(f.n_tensors, 0);
@@ -316,7 +301,7 @@ static void test_open_minimal_files(void **state)
     safetensors_close(&f);
 
     /* Gaps between tensors and trailing bytes are tolerated; only overlaps are errors. */
-    path = path_in(*state, "gaps.safetensors");
+    path = test_path_in(*state, "gaps.safetensors");
     write_safetensors(path,
                       "{\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[6,8]},"
                       "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
@@ -334,14 +319,14 @@ static void test_open_minimal_files(void **state)
 
 static void test_open_io_errors(void **state)
 {
-    expect_open_error(path_in(*state, "missing.safetensors"), SEMB_ERR_IO, "cannot open",
+    expect_open_error(test_path_in(*state, "missing.safetensors"), SEMB_ERR_IO, "cannot open",
                       "No such file");
     expect_open_error((const char *)*state, SEMB_ERR_IO, "not a regular file", NULL);
 }
 
 static void test_open_short_and_bad_length(void **state)
 {
-    const char *path = path_in(*state, "bad.safetensors");
+    const char *path = test_path_in(*state, "bad.safetensors");
     write_bytes(path, "", 0);
     expect_open_error(path, SEMB_ERR_FORMAT, "0 bytes", "too short");
     write_bytes(path, "\x02\0\0\0\0\0\0", 7);
@@ -438,7 +423,7 @@ static const corrupt_case corrupt_cases[] = {
 
 static void test_open_corrupt_headers(void **state)
 {
-    const char *path = path_in(*state, "corrupt.safetensors");
+    const char *path = test_path_in(*state, "corrupt.safetensors");
     for (size_t i = 0; i < sizeof corrupt_cases / sizeof corrupt_cases[0]; i++) {
         const corrupt_case *c = &corrupt_cases[i];
         write_safetensors(path, c->header, c->data_size);
@@ -473,8 +458,8 @@ static void check_open_survives(const char *path)
 
 static void test_open_mutated_headers(void **state)
 {
-    const char *original = path_in(*state, "mixed.safetensors");
-    const char *path = path_in(*state, "mutated.safetensors");
+    const char *original = test_path_in(*state, "mixed.safetensors");
+    const char *path = test_path_in(*state, "mutated.safetensors");
     write_mixed_file(original);
     size_t size;
     unsigned char *bytes = (unsigned char *)test_read_file(original, &size);
@@ -516,7 +501,7 @@ static void assert_file_bytes(const char *path, const void *expected, size_t siz
 static void test_write_matches_python_layout(void **state)
 {
     semb_error err;
-    const char *path = path_in(*state, "out.safetensors");
+    const char *path = test_path_in(*state, "out.safetensors");
     const float values[6] = {0, 1, 2, 3, 4, 5};
     safetensors_entry e = {"attn.0", SAFETENSORS_F32, 3, {1, 2, 3}, values};
     assert_int_equal(safetensors_write(path, &e, 1, NULL, &err), SEMB_OK);
@@ -547,7 +532,7 @@ static void test_write_matches_python_layout(void **state)
 static void test_write_round_trip(void **state)
 {
     semb_error err;
-    const char *path = path_in(*state, "round.safetensors");
+    const char *path = test_path_in(*state, "round.safetensors");
     float f32[15];
     double f64[2] = {1.0 / 3.0, -0.0};
     uint16_t f16[7] = {0x3c00, 0x0001, 0x7c00, 0xfe00, 0x8000, 0x7bff, 0x3555};
@@ -631,7 +616,7 @@ static void expect_write_error(const char *dir, const safetensors_entry *entries
                                const char *const *metadata, semb_status status,
                                const char *needle1, const char *needle2)
 {
-    const char *path = path_in(dir, "bad.safetensors");
+    const char *path = test_path_in(dir, "bad.safetensors");
     semb_error err;
     semb_status st = safetensors_write(path, entries, n, metadata, &err);
     if (st != status)
@@ -668,7 +653,7 @@ static void test_write_errors(void **state)
 
     semb_error err;
     const safetensors_entry ok = {"w", SAFETENSORS_F32, 1, {4}, x};
-    const char *missing = path_in(dir, "no/such/dir/out.safetensors");
+    const char *missing = test_path_in(dir, "no/such/dir/out.safetensors");
     assert_int_equal(safetensors_write(missing, &ok, 1, NULL, &err), SEMB_ERR_IO);
     assert_memory_equal(err.message, missing, strlen(missing));
     assert_contains(err.message, "No such file or directory");
@@ -743,7 +728,7 @@ static void test_rewrite_fixture_is_identical(void **state)
         entries[i] = (safetensors_entry){t->name, t->dtype, t->ndim, {0}, t->data};
         memcpy(entries[i].shape, t->shape, sizeof t->shape);
     }
-    const char *copy = path_in(*state, "copy.safetensors");
+    const char *copy = test_path_in(*state, "copy.safetensors");
     const char *const metadata[] = {"format", "pt", NULL};
     assert_int_equal(safetensors_write(copy, entries, f.n_tensors, metadata, &err), SEMB_OK);
     size_t size;
@@ -760,17 +745,17 @@ int main(void)
         cmocka_unit_test(test_dtype_helpers),
         cmocka_unit_test(test_half_every_value),
         cmocka_unit_test(test_bfloat16_values),
-        cmocka_unit_test_setup_teardown(test_open_mixed_dtypes, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_minimal_files, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_io_errors, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_short_and_bad_length, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_corrupt_headers, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_open_mutated_headers, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_write_matches_python_layout, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_write_round_trip, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_write_errors, make_dir, remove_dir),
+        test_in_temp_dir(test_open_mixed_dtypes),
+        test_in_temp_dir(test_open_minimal_files),
+        test_in_temp_dir(test_open_io_errors),
+        test_in_temp_dir(test_open_short_and_bad_length),
+        test_in_temp_dir(test_open_corrupt_headers),
+        test_in_temp_dir(test_open_mutated_headers),
+        test_in_temp_dir(test_write_matches_python_layout),
+        test_in_temp_dir(test_write_round_trip),
+        test_in_temp_dir(test_write_errors),
         cmocka_unit_test(test_read_fixture_model),
-        cmocka_unit_test_setup_teardown(test_rewrite_fixture_is_identical, make_dir, remove_dir),
+        test_in_temp_dir(test_rewrite_fixture_is_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

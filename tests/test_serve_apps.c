@@ -146,10 +146,7 @@ static void copy_fixture(const char *dir, const char *name, const char *prompts_
                          char *path, size_t path_size)
 {
     snprintf(path, path_size, "%s/%s", dir, name);
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && chmod -R u+w '%s'",
-             test_shared_path("fixtures/bert-tiny-mean"), path, path);
-    assert_int_equal(system(cmd), 0);
+    test_copy_fixture_to("bert-tiny-mean", path);
     char config[4300];
     snprintf(config, sizeof config, "%s/config_sentence_transformers.json", path);
     FILE *f = fopen(config, "w");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/error.h"
 #include "io/files.h"
 #include "text/utf8.h"
@@ -109,18 +110,12 @@ static void buffer_append(text_buffer *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
-    if (b->length + n + 1 > b->capacity) {
-        size_t cap = b->capacity ? b->capacity * 2 : 64;
-        while (cap < b->length + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->capacity = cap;
+    char *grown = array_grow(b->data, &b->capacity, b->length + n + 1, 1);
+    if (!grown) {
+        b->failed = true;
+        return;
     }
+    b->data = grown;
     memcpy(b->data + b->length, s, n);
     b->length += n;
     b->data[b->length] = '\0';
@@ -322,20 +317,6 @@ static char *copy_span(const char *s, size_t n)
     return copy;
 }
 
-/* Grows *array (of element size) to hold count + 1 elements. */
-static bool reserve_one(void **array, size_t element, size_t count, size_t *capacity)
-{
-    if (count < *capacity)
-        return true;
-    size_t cap = *capacity ? *capacity * 2 : 64;
-    void *grown = realloc(*array, cap * element);
-    if (!grown)
-        return false;
-    *array = grown;
-    *capacity = cap;
-    return true;
-}
-
 static semb_status add_occupation(const char *name, const list_line *line, semb_bias_lists *out,
                                   size_t *capacity, size_t **numbers, semb_error *err)
 {
@@ -355,11 +336,13 @@ static semb_status add_occupation(const char *name, const list_line *line, semb_
         if (strlen(out->occupations[i]) == n && !memcmp(out->occupations[i], s, n))
             return semb_fail(err, SEMB_ERR_FORMAT, "%s:%zu: duplicate occupation '%.*s' (also "
                              "on line %zu)", name, line->number, (int)n, s, (*numbers)[i]);
-    size_t cap = *capacity;
+    size_t cap = *capacity, need = out->n_occupations + 1;
     char *copy = copy_span(s, n);
-    if (!copy || !reserve_one((void **)&out->occupations, sizeof *out->occupations,
-                              out->n_occupations, capacity) ||
-        !reserve_one((void **)numbers, sizeof **numbers, out->n_occupations, &cap)) {
+    char **occupations = array_grow(out->occupations, capacity, need, sizeof *occupations);
+    out->occupations = occupations ? occupations : out->occupations;
+    size_t *grown = array_grow(*numbers, &cap, need, sizeof *grown);
+    *numbers = grown ? grown : *numbers;
+    if (!copy || !occupations || !grown) {
         free(copy);
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory reading %s", name);
     }
@@ -407,9 +390,12 @@ static semb_status add_template(const char *name, const list_line *line, semb_bi
         if (!strcmp(out->templates[i].anchor, t.anchor) &&
             !strcmp(out->templates[i].proposition, t.proposition))
             st = semb_fail(err, SEMB_ERR_FORMAT, "%s: duplicate template", where);
-    if (!st && !reserve_one((void **)&out->templates, sizeof *out->templates, out->n_templates,
-                            capacity))
+    semb_bias_template *templates = NULL;
+    if (!st && !(templates = array_grow(out->templates, capacity, out->n_templates + 1,
+                                        sizeof *templates)))
         st = semb_fail(err, SEMB_ERR_NOMEM, "out of memory reading %s", name);
+    if (templates)
+        out->templates = templates;
     if (st) {
         free(t.anchor);
         free(t.proposition);

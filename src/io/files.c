@@ -39,6 +39,13 @@ bool path_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+semb_status path_make_dir(const char *path, semb_error *err)
+{
+    if (mkdir(path, 0755) == 0 || (errno == EEXIST && path_is_dir(path)))
+        return SEMB_OK;
+    return semb_fail(err, SEMB_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
+}
+
 bool path_has_suffix(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);

@@ -11,6 +11,10 @@
 char *path_join(const char *dir, const char *name);
 bool path_exists(const char *path);
 bool path_is_dir(const char *path);
+/* Creates the folder path (mode 0755 less the umask; its parent must exist); a folder already
+ * there is success. Errors: SEMB_ERR_IO naming path (a file in its place, no parent, no
+ * permission). */
+semb_status path_make_dir(const char *path, semb_error *err);
 /* True if path ends with suffix (e.g. ".json"). */
 bool path_has_suffix(const char *path, const char *suffix);
 

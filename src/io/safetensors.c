@@ -91,7 +91,7 @@ static semb_status tensor_fail(semb_error *err, semb_status status, const safete
     return semb_fail(err, status, "%s: tensor '%s': %s", f->path, name, detail);
 }
 
-static void format_shape(const int64_t *shape, int ndim, char *buf, size_t size)
+void safetensors_format_shape(const int64_t *shape, int ndim, char *buf, size_t size)
 {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
@@ -273,7 +273,7 @@ static semb_status parse_tensor(const safetensors_file *f, const char *name, con
         overflow |= __builtin_mul_overflow(expected, (size_t)t->shape[i], &expected);
     if (overflow || expected != off[1] - off[0]) {
         char shape[SAFETENSORS_MAX_DIMS * 24];
-        format_shape(t->shape, t->ndim, shape, sizeof shape);
+        safetensors_format_shape(t->shape, t->ndim, shape, sizeof shape);
         char expected_text[32];
         snprintf(expected_text, sizeof expected_text, overflow ? "more than 2^64" : "%zu",
                  expected);

@@ -49,6 +49,9 @@ size_t safetensors_dtype_size(safetensors_dtype dtype);
 const char *safetensors_dtype_name(safetensors_dtype dtype);
 /* Product of the shape (1 for a scalar). */
 size_t safetensors_numel(const safetensors_tensor *t);
+/* Writes a shape as "[2, 3]" ("[]" for a scalar) into buf of size bytes, cut short (always
+ * NUL-terminated) when it does not fit: for error messages. */
+void safetensors_format_shape(const int64_t *shape, int ndim, char *buf, size_t size);
 
 /* Maps and validates a file: header length within the file, valid JSON, known dtypes,
  * shapes whose byte size equals the offsets, offsets inside the data block, no overlaps,

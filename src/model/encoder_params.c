@@ -230,15 +230,6 @@ static const char *detect_prefix(const safetensors_file *file)
     return "";
 }
 
-static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    int n = snprintf(buf, size, "[");
-    for (int d = 0; d < ndim && n < (int)size; d++)
-        n += snprintf(buf + n, size - (size_t)n, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (n < (int)size)
-        snprintf(buf + n, size - (size_t)n, "]");
-}
-
 /* The file's tensor `found` (named `full` there) against the table's t: a float dtype and
  * t's shape, else an error naming the config.json key of the first dimension that differs. */
 static semb_status check_tensor(const safetensors_file *file, const char *full,
@@ -258,8 +249,8 @@ static semb_status check_tensor(const safetensors_file *file, const char *full,
     if (differs < 0)
         return SEMB_OK;
     char want[64], got[64];
-    format_shape(want, sizeof want, t->ndim, t->shape);
-    format_shape(got, sizeof got, found->ndim, found->shape);
+    safetensors_format_shape(t->shape, t->ndim, want, sizeof want);
+    safetensors_format_shape(found->shape, found->ndim, got, sizeof got);
     return semb_fail(err, SEMB_ERR_FORMAT,
                      "%s: tensor '%s' has shape %s but config.json's '%s' %lld implies %s",
                      file->path, full, got, t->shape_keys[differs], (long long)t->shape[differs],

@@ -112,13 +112,6 @@ static void sync_folder(const char *path)
     }
 }
 
-static semb_status make_dir(const char *path, semb_error *err)
-{
-    if (mkdir(path, 0755) == 0 || (errno == EEXIST && path_is_dir(path)))
-        return SEMB_OK;
-    return semb_fail(err, SEMB_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
-}
-
 /* Calls visit for every entry below root, folders before what they hold, with its path and
  * its path relative to root. */
 typedef semb_status (*tree_visitor)(const char *path, const char *rel, bool is_dir, void *ctx,
@@ -347,7 +340,7 @@ static semb_status publish_visitor(const char *path, const char *rel, bool is_di
     char *dst = path_join(p->out_dir, rel);
     if (!dst)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
-    semb_status st = is_dir ? make_dir(dst, err) : publish_file(p, path, dst, err);
+    semb_status st = is_dir ? path_make_dir(dst, err) : publish_file(p, path, dst, err);
     char *slash = strrchr(dst, '/');
     if (!st && !is_dir && slash) { /* the rename must be durable in dst's own folder */
         *slash = '\0';
@@ -435,7 +428,7 @@ semb_status checkpoint_save(const char *out_dir, const checkpoint_contents *c, i
                             semb_error *err)
 {
     semb_status st = check_contents(c, err);
-    if (st || (st = make_dir(out_dir, err)) || (st = remove_leftovers(out_dir, err)) ||
+    if (st || (st = path_make_dir(out_dir, err)) || (st = remove_leftovers(out_dir, err)) ||
         (st = check_no_newer(out_dir, c->step, err)))
         return st;
     char *tmp = NULL, *final = checkpoint_path(out_dir, c->step);
@@ -599,15 +592,6 @@ done:
     return st;
 }
 
-static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    int n = snprintf(buf, size, "[");
-    for (int d = 0; d < ndim && n < (int)size; d++)
-        n += snprintf(buf + n, size - (size_t)n, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (n < (int)size)
-        snprintf(buf + n, size - (size_t)n, "]");
-}
-
 /* The file's tensor `name`, checked to be F32 and shaped like t. */
 static semb_status find_tensor(const safetensors_file *f, const char *name, const param_tensor *t,
                                const safetensors_tensor **out, semb_error *err)
@@ -623,8 +607,8 @@ static semb_status find_tensor(const safetensors_file *f, const char *name, cons
         same = s->shape[d] == t->shape[d];
     if (!same) {
         char got[96], want[96];
-        format_shape(got, sizeof got, s->ndim, s->shape);
-        format_shape(want, sizeof want, t->ndim, t->shape);
+        safetensors_format_shape(s->shape, s->ndim, got, sizeof got);
+        safetensors_format_shape(t->shape, t->ndim, want, sizeof want);
         return semb_fail(err, SEMB_ERR_FORMAT,
                          "%s: tensor '%s' has shape %s, the model's is %s: a checkpoint of "
                          "another model", f->path, name, got, want);

@@ -22,13 +22,6 @@ static const char *const carried_files[] = {
     /* BPE and sentencepiece tokenizers (RoBERTa, XLM-R) */
     "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model"};
 
-static semb_status make_dir(const char *path, semb_error *err)
-{
-    if (mkdir(path, 0755) == 0 || (errno == EEXIST && path_is_dir(path)))
-        return SEMB_OK;
-    return semb_fail(err, SEMB_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
-}
-
 static semb_status copy_if_present(const char *from_dir, const char *to_dir, const char *name,
                                    semb_error *err)
 {
@@ -82,7 +75,7 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     if (!weights_dir)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     if (!st && transformer_sub)
-        st = make_dir(weights_dir, err);
+        st = path_make_dir(weights_dir, err);
     for (size_t i = 0; !st && i < sizeof carried_files / sizeof carried_files[0]; i++) {
         st = copy_if_present(f->transformer_dir, weights_dir, carried_files[i], err);
         if (!st && transformer_sub)
@@ -91,7 +84,7 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     const char *pooling_sub = module_subdir(f, f->pooling_dir);
     if (!st && pooling_sub) {
         char *to = path_join(dir, pooling_sub);
-        st = to ? make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        st = to ? path_make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
         if (!st)
             st = copy_if_present(f->pooling_dir, to, "config.json", err);
         free(to);
@@ -99,7 +92,7 @@ semb_status model_save_files(const semb_model *model, const char *dir, semb_erro
     const char *normalize_sub = module_subdir(f, f->normalize_dir);
     if (!st && normalize_sub) {
         char *to = path_join(dir, normalize_sub);
-        st = to ? make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
+        st = to ? path_make_dir(to, err) : semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
         if (!st)
             st = copy_if_present(f->normalize_dir, to, "config.json", err);
         free(to);

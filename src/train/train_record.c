@@ -6,32 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/error.h"
-
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap * 2 : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = n;
-    return true;
-}
 
 semb_status train_record_step(train_record *r, int64_t step, double loss, double lr,
                               semb_error *err)
 {
-    size_t cap = r->cap;
-    if (r->n + 1 > cap) {
-        size_t c1 = cap, c2 = cap, c3 = cap;
-        if (!grow((void **)&r->steps, &c1, r->n + 1, sizeof *r->steps) ||
-            !grow((void **)&r->loss, &c2, r->n + 1, sizeof *r->loss) ||
-            !grow((void **)&r->lr, &c3, r->n + 1, sizeof *r->lr))
+    if (r->n + 1 > r->cap) {
+        size_t c1 = r->cap, c2 = r->cap, c3 = r->cap;
+        int64_t *steps = array_grow(r->steps, &c1, r->n + 1, sizeof *steps);
+        r->steps = steps ? steps : r->steps;
+        double *loss = array_grow(r->loss, &c2, r->n + 1, sizeof *loss);
+        r->loss = loss ? loss : r->loss;
+        double *lr = array_grow(r->lr, &c3, r->n + 1, sizeof *lr);
+        r->lr = lr ? lr : r->lr;
+        if (!steps || !loss || !lr)
             return semb_fail(err, SEMB_ERR_NOMEM, "out of memory recording step %lld",
                              (long long)step);
         r->cap = c1;
@@ -46,8 +35,10 @@ semb_status train_record_step(train_record *r, int64_t step, double loss, double
 semb_status train_record_eval(train_record *r, int64_t step, const char *metric,
                               const char *dataset, double value, semb_error *err)
 {
-    if (!grow((void **)&r->evals, &r->cap_evals, r->n_evals + 1, sizeof *r->evals))
+    train_eval *evals = array_grow(r->evals, &r->cap_evals, r->n_evals + 1, sizeof *evals);
+    if (!evals)
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory recording an evaluation");
+    r->evals = evals;
     train_eval *e = &r->evals[r->n_evals++];
     e->step = step;
     snprintf(e->metric, sizeof e->metric, "%s", metric);
