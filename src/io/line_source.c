@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "core/error.h"
+#include "io/files.h"
 
 enum { READ_CHUNK = 1 << 16 };
 
@@ -39,12 +40,6 @@ struct line_source {
 const char *line_source_compression(const line_source *s)
 {
     return s->kind == GZIP ? "gzip" : s->kind == ZSTD ? "zstd" : "plain";
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 /* Compressed input, refilled when used up (in_eof once the file has no more). */
@@ -195,9 +190,9 @@ static semb_status detect(line_source *s, semb_error *err)
         s->kind = GZIP;
     else if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
         s->kind = ZSTD;
-    if (n > 0 && ends_with(s->path, ".gz") && s->kind != GZIP)
+    if (n > 0 && path_has_suffix(s->path, ".gz") && s->kind != GZIP)
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: named .gz but is not gzip data", s->path);
-    if (n > 0 && ends_with(s->path, ".zst") && s->kind != ZSTD)
+    if (n > 0 && path_has_suffix(s->path, ".zst") && s->kind != ZSTD)
         return semb_fail(err, SEMB_ERR_FORMAT, "%s: named .zst but is not zstd data", s->path);
     if (s->kind == GZIP && inflateInit2(&s->zs, 15 + 16) != Z_OK)
         return semb_fail(err, SEMB_ERR_NOMEM, "%s: cannot start gzip decompression", s->path);
