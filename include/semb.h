@@ -149,7 +149,7 @@ semb_status semb_count_tokens(const semb_model *model, const char *text, size_t 
                               size_t *count, semb_error *err);
 
 /* The arithmetic of the encoder's matrix products (`--precision` of semb encode and train).
- * Not the storage precision of an index (semb_precision). */
+ * Not the storage precision of an index (semb_storage_precision). */
 typedef enum semb_compute_precision {
     SEMB_COMPUTE_FP32 = 0, /* float32 throughout: the default */
     /* bf16 mixed precision, as PyTorch's autocast(bfloat16) on CPU: the linear layers
@@ -664,17 +664,18 @@ semb_status semb_eval_paraphrase_mining(semb_model *model, const char *const *te
 /* How an index stores its embeddings (sentence-transformers' quantize_embeddings):
  * float32 (4 bytes a dimension), int8 (1 byte: per-dimension ranges from calibration
  * embeddings, 255 buckets) or binary (1 bit: the sign, packed 8 per byte). */
-typedef enum semb_precision {
-    SEMB_PRECISION_FLOAT32,
-    SEMB_PRECISION_INT8,
-    SEMB_PRECISION_BINARY
-} semb_precision;
+typedef enum semb_storage_precision {
+    SEMB_STORAGE_FLOAT32,
+    SEMB_STORAGE_INT8,
+    SEMB_STORAGE_BINARY
+} semb_storage_precision;
 
 /* "float32", "int8", "binary". */
-const char *semb_precision_name(semb_precision precision);
+const char *semb_storage_precision_name(semb_storage_precision precision);
 
-/* Parses a name semb_precision_name gives; SEMB_ERR_INVALID_ARG naming it otherwise. */
-semb_status semb_precision_from_name(const char *name, semb_precision *out, semb_error *err);
+/* Parses a name semb_storage_precision_name gives; SEMB_ERR_INVALID_ARG naming it otherwise. */
+semb_status semb_storage_precision_from_name(const char *name, semb_storage_precision *out,
+                                              semb_error *err);
 
 typedef struct semb_index_build_options {
     /* The corpus: a file, or texts in memory (corpus_path NULL). */
@@ -688,7 +689,7 @@ typedef struct semb_index_build_options {
     const size_t *lengths;         /* may be NULL: texts NUL-terminated */
     const char *const *ids;        /* NULL: ids are the positions 0, 1, ... */
     size_t n_texts;
-    semb_precision precision;
+    semb_storage_precision precision;
     const char *calibration_path;  /* int8: a text file (one text a line) whose embeddings
                                       give the ranges; NULL: the corpus itself */
     const char *document_prompt;   /* prepended to each document; NULL: the model's "document"
@@ -758,7 +759,7 @@ void semb_index_close(semb_index *index);
 
 size_t semb_index_count(const semb_index *index);
 int semb_index_dimension(const semb_index *index);
-semb_precision semb_index_precision(const semb_index *index);
+semb_storage_precision semb_index_precision(const semb_index *index);
 semb_similarity semb_index_similarity(const semb_index *index);
 /* The model name recorded at build time and its fingerprint; owned by the index. */
 const char *semb_index_model_name(const semb_index *index);
