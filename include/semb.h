@@ -325,13 +325,12 @@ semb_train_options semb_train_options_default(void);
  * the format it was loaded from, with a model card (README.md, training_loss.svg), at the top
  * of output_dir, beside its checkpoint-<step> folders; every save is assembled under a
  * temporary name and renamed, so a failure or a kill never leaves a partial model. The options
- * are checked, and output_dir with them (missing or empty unless resuming), before any training. Errors (SEMB_ERR_INVALID_ARG for
- * options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming the file and line) go to err; a data file
+ * are checked, and output_dir with them (missing or empty unless resuming), before any
+ * training. Errors (SEMB_ERR_INVALID_ARG for options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming
+ * the file and line) go to err; a data file
  * with skipped lines reports them on stderr and goes on. The output folder is locked for the
- * whole run: while another semb_train uses it, SEMB_ERR_IO naming it. */
-semb_status semb_train(const semb_train_options *opts, semb_error *err);
-
-/* semb_train, also filling *result (may be NULL) when it succeeds. */
+ * whole run: while another run uses it, SEMB_ERR_IO naming it. On success *result (may be
+ * NULL, caller-owned) says what the run did. */
 semb_status semb_train_run(const semb_train_options *opts, semb_train_result *result,
                            semb_error *err);
 

@@ -127,7 +127,7 @@ static void test_int8_names_and_training(void **state)
     o.data_path = "/nonexistent/pairs.jsonl";
     o.output_dir = "/nonexistent/out";
     o.precision = SEMB_COMPUTE_INT8;
-    assert_int_equal(semb_train(&o, &err), SEMB_ERR_INVALID_ARG);
+    assert_int_equal(semb_train_run(&o, NULL, &err), SEMB_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "int8 is for encoding only"));
 }
 
