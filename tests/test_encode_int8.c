@@ -33,7 +33,9 @@ static float *encode(semb_model *m, semb_compute_precision precision, int batch)
 {
     size_t dim = (size_t)semb_model_dimension(m);
     float *out = malloc(N_TEXTS * dim * sizeof(float));
-    semb_encode_options o = {.batch_size = batch, .precision = precision};
+    semb_encode_options o = semb_encode_options_default();
+    o.batch_size = batch;
+    o.precision = precision;
     semb_error err = {0};
     if (semb_encode(m, texts, NULL, N_TEXTS, out, &o, &err))
         fail_msg("%s", err.message);

@@ -512,7 +512,8 @@ static void test_build_and_search(void **state)
     const char *query = corpus_texts[1];
     semb_search_hit hits[6];
     size_t per;
-    semb_search_options so = {.query_prompt = ""};
+    semb_search_options so = semb_search_options_default();
+    so.query_prompt = "";
     assert_int_equal(semb_index_search(index, model, &query, 1, 6, &so, hits, &per, &err),
                      SEMB_OK);
     assert_int_equal(per, 6);

@@ -223,7 +223,9 @@ static void test_approximate_equals_exact_at_high_ef(void **state)
             semb_search_hit approx[nq * k], exact[nq * k];
             size_t per_a, per_e;
             semb_error err = {0};
-            semb_search_options ao = {.ef = 500}, eo = {.exact = 1};
+            semb_search_options ao = semb_search_options_default(), eo = ao;
+            ao.ef = 500;
+            eo.exact = 1;
             assert_int_equal(semb_index_search_embeddings(index, queries, nq, k, &ao, approx,
                                                           &per_a, &err), SEMB_OK);
             assert_int_equal(semb_index_search_embeddings(index, queries, nq, k, &eo, exact,
@@ -268,7 +270,8 @@ static void test_exact_path_ignores_the_graph(void **state)
         semb_search_hit hits[3 * k];
         topk_entry want[3 * k];
         size_t per, per_want;
-        semb_search_options o = {.exact = 1};
+        semb_search_options o = semb_search_options_default();
+        o.exact = 1;
         search_params prm = {.k = k, .exact = true};
         assert_int_equal(semb_index_search_embeddings(index, queries, 3, k, &o, hits, &per, &err),
                          SEMB_OK);
@@ -302,7 +305,8 @@ static void expect_graph_refused(const char *path, const char *part)
     assert_int_equal(semb_index_search_embeddings(index, query, 1, 3, NULL, hits, &per, &again),
                      SEMB_ERR_FORMAT);
     assert_string_equal(again.message, err.message);
-    semb_search_options exact = {.exact = 1};
+    semb_search_options exact = semb_search_options_default();
+    exact.exact = 1;
     assert_int_equal(semb_index_search_embeddings(index, query, 1, 3, &exact, hits, &per, &err),
                      SEMB_OK);
     semb_index_close(index);
@@ -452,7 +456,10 @@ static void test_build_with_graph(void **state)
         const char *query = corpus_texts[1];
         semb_search_hit approx[7], exact[7];
         size_t per;
-        semb_search_options ao = {.query_prompt = ""}, eo = {.query_prompt = "", .exact = 1};
+        semb_search_options ao = semb_search_options_default();
+        ao.query_prompt = "";
+        semb_search_options eo = ao;
+        eo.exact = 1;
         assert_int_equal(semb_index_search(index, model, &query, 1, 7, &ao, approx, &per, &err),
                          SEMB_OK);
         assert_int_equal(semb_index_search(index, model, &query, 1, 7, &eo, exact, &per, &err),

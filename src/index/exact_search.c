@@ -311,7 +311,8 @@ static semb_status int8_search(const index_file *f, query_set *qs, size_t k, top
 /* The shortlist size of a binary search: multiplier * k, at most the corpus. */
 static size_t shortlist_size(const index_file *f, const search_params *p)
 {
-    size_t mult = p->rescore_multiplier > 0 ? (size_t)p->rescore_multiplier : 4;
+    size_t mult = p->rescore_multiplier > 0 ? (size_t)p->rescore_multiplier
+                                          : SEARCH_DEFAULT_RESCORE_MULTIPLIER;
     size_t m = p->k > SIZE_MAX / mult ? SIZE_MAX : p->k * mult;
     return m < f->info.documents ? m : (size_t)f->info.documents;
 }

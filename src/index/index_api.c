@@ -256,6 +256,11 @@ semb_status semb_index_search_embeddings(const semb_index *index, const float *q
     return st;
 }
 
+semb_search_options semb_search_options_default(void)
+{
+    return (semb_search_options){.rescore_multiplier = SEARCH_DEFAULT_RESCORE_MULTIPLIER};
+}
+
 semb_status semb_index_search(const semb_index *index, semb_model *model,
                               const char *const *queries, size_t n, size_t k,
                               const semb_search_options *opts, semb_search_hit *hits,
@@ -270,7 +275,8 @@ semb_status semb_index_search(const semb_index *index, semb_model *model,
     float *embeddings = malloc((n ? n : 1) * (size_t)dim * sizeof *embeddings);
     if (!embeddings)
         return semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu queries", n);
-    semb_encode_options encode = {.prompt = prompt};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.prompt = prompt;
     st = semb_encode(model, queries, NULL, n, embeddings, &encode, err);
     if (!st)
         st = semb_index_search_embeddings(index, embeddings, n, k, opts, hits, per_query, err);

@@ -239,7 +239,9 @@ static semb_status count_truncated(build_state *b, const chunk *c, semb_error *e
  * encoding error names the document's line instead of its place in the chunk. */
 static semb_status encode_chunk(build_state *b, chunk *c, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = b->o.batch_size, .prompt = b->prompt};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = b->o.batch_size;
+    opts.prompt = b->prompt;
     semb_status st = semb_encode(b->model, (const char *const *)c->texts, c->lengths, c->count,
                                  c->rows, &opts, err);
     if (st) {
