@@ -6,15 +6,16 @@
  * or field at fault. Nothing in the library exits or aborts on bad input.
  *
  * Options: every options struct has a semb_..._options_default() that gives its defaults;
- * start from it and set the fields you change. Chosen over zero-means-default because a zero
- * is already a meaningful value in several structs (training's weight decay and clipping,
- * a model's normalize and seed, k-means' iterations), and making it mean "default" there
- * would change what existing callers get. The structs documented as taking zeros (or a NULL
- * opts) for their defaults keep doing so.
+ * start from it and set the fields you change. Chosen over zero-means-default because it
+ * breaks nothing: a zero is already a meaningful value in the structs that had _default()
+ * (training's weight decay and clipping, a model's normalize and seed, k-means' iterations),
+ * so making zero mean "default" there would change what existing callers get, while the
+ * structs that took zeros for their defaults (encode, rank, eval, paraphrase, search) only
+ * gained a _default() and still take zeros (or NULL options) as documented.
  *
  * Stability: public enums only grow at the end, so a value keeps its number once released
- * (index files and checkpoints store some of them); struct fields likewise are only added at
- * the end, never reordered or removed.
+ * (index files store the storage precision and the similarity as numbers); struct fields
+ * likewise are only added at the end, never reordered or removed.
  *
  * Visibility: SEMB_API marks every public function. The library is built static today, where
  * it changes nothing; it is there for a future shared build compiled with

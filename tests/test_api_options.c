@@ -97,8 +97,8 @@ static void test_zeros_and_null_mean_the_defaults(void **state)
     free(e);
 }
 
-/* Index files store the storage precision and the similarity; checkpoints the compute
- * precision: their numbers never change. */
+/* Index files store the storage precision and the similarity as numbers, and callers may
+ * keep any of these: a released value never changes its number. */
 static void test_stored_enum_values_are_stable(void **state)
 {
     (void)state;
