@@ -282,7 +282,8 @@ static bool bench_texts(semb_model *m, const bench_args *a, const texts *t, size
     for (int ti = 0; ti < a->n_threads; ti++)
         for (int bi = 0; bi < a->n_batches; bi++) {
             semb_set_threads(a->threads[ti]);
-            semb_encode_options o = {.batch_size = a->batches[bi]};
+            semb_encode_options o = semb_encode_options_default();
+            o.batch_size = a->batches[bi];
             semb_error err = {0};
             double seconds[MAX_REPEATS], rates[MAX_REPEATS];
             if (!set_precision(&o, a->precision) ||
@@ -441,7 +442,7 @@ static bool parse_args(int argc, char **argv, bench_args *a)
 int main(int argc, char **argv)
 {
     bench_args a;
-    semb_encode_options probe = {0};
+    semb_encode_options probe = semb_encode_options_default();
     if (!parse_args(argc, argv, &a) || !set_precision(&probe, a.precision))
         return 2;
     semb_model *m;

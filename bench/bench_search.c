@@ -34,7 +34,7 @@
 typedef struct bench_args {
     size_t documents;
     int dim, threads, hnsw;
-    semb_precision precision;
+    semb_storage_precision precision;
     const char *dir;
     bool clustered;
 } bench_args;
@@ -134,7 +134,7 @@ static double write_index(const bench_args *a, const char *path, double *graph_s
                                  "\"hnsw\": {\"m\": 16, \"ef_construction\": 200, \"seed\": 100}}"
                                : "{\"model\": \"synthetic\", \"document_prompt\": \"\"}";
     const char *names[] = {"meta", "embeddings", "text_offsets", "texts", "id_offsets", "ids",
-                           a->precision == SEMB_PRECISION_INT8 ? "int8_ranges" : "hnsw"};
+                           a->precision == SEMB_STORAGE_INT8 ? "int8_ranges" : "hnsw"};
     uint64_t sizes[] = {strlen(meta), n * row_bytes, (n + 1) * 8, offsets[n], (n + 1) * 8,
                         offsets[n], a->hnsw ? INDEX_SECTION_SIZE_DEFERRED
                                             : 2 * (uint64_t)a->dim * 4};
@@ -143,12 +143,12 @@ static double write_index(const bench_args *a, const char *path, double *graph_s
                        .ids_integer = true, .max_seq_length = 256};
     memset(info.fingerprint, '0', 32);
     double seconds = 0, t0 = timer_seconds();
-    if (a->precision == SEMB_PRECISION_INT8)
+    if (a->precision == SEMB_STORAGE_INT8)
         corpus_ranges(a, chunk, ranges, ranges + a->dim);
     seconds += timer_seconds() - t0;
     index_writer w;
     semb_error err = {0};
-    size_t n_sections = a->precision == SEMB_PRECISION_INT8 || a->hnsw ? 7 : 6;
+    size_t n_sections = a->precision == SEMB_STORAGE_INT8 || a->hnsw ? 7 : 6;
     if (index_writer_begin(&w, path, &info, names, sizes, n_sections, &err))
         die(path, &err);
     for (size_t first = 0; first < n; first += CHUNK) {
@@ -158,9 +158,9 @@ static double write_index(const bench_args *a, const char *path, double *graph_s
             memcpy(all + first * a->dim, chunk, rows * a->dim * sizeof *all);
         t0 = timer_seconds();
         const void *out = chunk;
-        if (a->precision == SEMB_PRECISION_INT8)
+        if (a->precision == SEMB_STORAGE_INT8)
             quantize_int8_rows(chunk, rows, a->dim, ranges, ranges + a->dim, (int8_t *)(out = stored));
-        else if (a->precision == SEMB_PRECISION_BINARY)
+        else if (a->precision == SEMB_STORAGE_BINARY)
             quantize_binary_rows(chunk, rows, a->dim, (uint8_t *)(out = stored));
         if (index_writer_write(&w, 1, first * row_bytes, out, rows * row_bytes, &err))
             die(path, &err);
@@ -277,7 +277,7 @@ static void hnsw_rows(const index_file *f, const float *queries, const topk_entr
 
 static void parse(int argc, char **argv, bench_args *a)
 {
-    *a = (bench_args){.documents = 1000000, .dim = 384, .precision = SEMB_PRECISION_FLOAT32,
+    *a = (bench_args){.documents = 1000000, .dim = 384, .precision = SEMB_STORAGE_FLOAT32,
                       .dir = "bench/out"};
     semb_error err = {0};
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -294,12 +294,12 @@ static void parse(int argc, char **argv, bench_args *a)
         else if (strcmp(argv[i], "--data") == 0)
             a->clustered = strcmp(argv[i + 1], "clustered") == 0;
         else if (strcmp(argv[i], "--precision") != 0 ||
-                 semb_precision_from_name(argv[i + 1], &a->precision, &err))
+                 semb_storage_precision_from_name(argv[i + 1], &a->precision, &err))
             die(argv[i], &err);
     }
     if (a->documents == 0 || a->dim <= 0)
         die("--documents and --dim must be positive", NULL);
-    if (a->hnsw && a->precision != SEMB_PRECISION_FLOAT32)
+    if (a->hnsw && a->precision != SEMB_STORAGE_FLOAT32)
         die("--hnsw: float32 only here", NULL);
     use_clustered = a->clustered;
 }
@@ -311,7 +311,7 @@ int main(int argc, char **argv)
     semb_set_threads(a.threads);
     mkdir(a.dir, 0755);
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.idx", a.dir, semb_precision_name(a.precision));
+    snprintf(path, sizeof path, "%s/%s.idx", a.dir, semb_storage_precision_name(a.precision));
     double graph_s = 0;
     uint64_t graph_bytes = 0;
     double build_s = write_index(&a, path, &graph_s, &graph_bytes);
@@ -340,11 +340,11 @@ int main(int argc, char **argv)
     double batch_s = timer_seconds() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double recall = a.precision == SEMB_PRECISION_FLOAT32 ? 1.0 : recall_at_10(&a, &f, queries);
+    double recall = a.precision == SEMB_STORAGE_FLOAT32 ? 1.0 : recall_at_10(&a, &f, queries);
     printf("{\"precision\": \"%s\", \"documents\": %zu, \"dim\": %d, \"threads\": %d, "
            "\"index_mb\": %.1f, \"build_s\": %.2f, \"open_s\": %.3f, \"single_query_ms\": %.1f, "
            "\"batch100_queries_per_s\": %.0f, \"peak_rss_mb\": %.0f, \"recall@10\": %.4f}\n",
-           semb_precision_name(a.precision), a.documents, a.dim, omp_get_max_threads(),
+           semb_storage_precision_name(a.precision), a.documents, a.dim, omp_get_max_threads(),
            (double)f.map_size / 1e6, build_s, open_s, 1e3 * single[SINGLE / 2], BATCH / batch_s,
            (double)ru.ru_maxrss / 1024, recall);
     if (a.hnsw)

@@ -4,6 +4,22 @@
  * Handles are opaque. Every function that can fail returns a semb_status and, when the
  * caller passes a semb_error, fills it with a one-line message that names the file, line
  * or field at fault. Nothing in the library exits or aborts on bad input.
+ *
+ * Options: every options struct has a semb_..._options_default() that gives its defaults;
+ * start from it and set the fields you change. Chosen over zero-means-default because it
+ * breaks nothing: a zero is already a meaningful value in the structs that had _default()
+ * (training's weight decay and clipping, a model's normalize and seed, k-means' iterations),
+ * so making zero mean "default" there would change what existing callers get, while the
+ * structs that took zeros for their defaults (encode, rank, eval, paraphrase, search) only
+ * gained a _default() and still take zeros (or NULL options) as documented.
+ *
+ * Stability: public enums only grow at the end, so a value keeps its number once released
+ * (index files store the storage precision and the similarity as numbers); struct fields
+ * likewise are only added at the end, never reordered or removed.
+ *
+ * Visibility: SEMB_API marks every public function. The library is built static today, where
+ * it changes nothing; it is there for a future shared build compiled with
+ * -fvisibility=hidden, which then exports these functions and nothing else.
  */
 #ifndef SEMB_H
 #define SEMB_H
@@ -11,6 +27,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifndef SEMB_API
+#if defined(__GNUC__) || defined(__clang__)
+#define SEMB_API __attribute__((visibility("default")))
+#else
+#define SEMB_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,10 +66,10 @@ typedef struct semb_error {
 } semb_error;
 
 /* A static, never-NULL name for a status ("ok", "io error", ...). */
-const char *semb_status_name(semb_status status);
+SEMB_API const char *semb_status_name(semb_status status);
 
 /* The library version, e.g. "0.1.0". Static storage. */
-const char *semb_version(void);
+SEMB_API const char *semb_version(void);
 
 /* Where the library's warnings go: something that loads but looks wrong (a tokenizer limit
  * below the model's max_seq_length, weights the model does not use). fn gets one line, no
@@ -53,11 +77,11 @@ const char *semb_version(void);
  * handler (the default, or fn NULL) warnings are dropped. Process-wide; set it once, before
  * loading models, as the semb command does (it prints them to stderr). */
 typedef void (*semb_warning_fn)(void *user, const char *message);
-void semb_set_warning_handler(semb_warning_fn fn, void *user);
+SEMB_API void semb_set_warning_handler(semb_warning_fn fn, void *user);
 
 /* Sets the number of threads used by every parallel kernel (OpenMP and oneDNN share one
  * pool, so nothing is oversubscribed). n <= 0 means all cores. Call before encoding. */
-void semb_set_threads(int n);
+SEMB_API void semb_set_threads(int n);
 
 /* --- models ------------------------------------------------------------------------ */
 
@@ -77,20 +101,20 @@ typedef struct semb_model semb_model;
  * model.safetensors, tokenizer.json or vocab.txt, 1_Pooling/, optional 2_Normalize/).
  * On success *out owns the model; free it with semb_model_free. On failure *out is NULL
  * and err names the file and field. */
-semb_status semb_model_load(const char *dir, semb_model **out, semb_error *err);
+SEMB_API semb_status semb_model_load(const char *dir, semb_model **out, semb_error *err);
 
 /* Frees a model and everything it owns. NULL is allowed. */
-void semb_model_free(semb_model *model);
+SEMB_API void semb_model_free(semb_model *model);
 
 /* Output dimension of the sentence embeddings. */
-int semb_model_dimension(const semb_model *model);
+SEMB_API int semb_model_dimension(const semb_model *model);
 
 /* Maximum number of tokens per sentence (special tokens included); longer texts are
  * truncated, as sentence-transformers does. */
-int semb_model_max_seq_length(const semb_model *model);
+SEMB_API int semb_model_max_seq_length(const semb_model *model);
 
 /* Whether the model folder ends with a Normalize module (unit-length embeddings). */
-int semb_model_normalizes(const semb_model *model);
+SEMB_API int semb_model_normalizes(const semb_model *model);
 
 /* How a model compares embeddings (config_sentence_transformers.json's similarity_fn_name;
  * cosine when the file or field is absent). Higher is more similar for all four: euclidean
@@ -102,24 +126,24 @@ typedef enum semb_similarity {
     SEMB_SIMILARITY_MANHATTAN
 } semb_similarity;
 
-semb_similarity semb_model_similarity(const semb_model *model);
+SEMB_API semb_similarity semb_model_similarity(const semb_model *model);
 
 /* "cosine", "dot", "euclidean", "manhattan". */
-const char *semb_similarity_name(semb_similarity similarity);
+SEMB_API const char *semb_similarity_name(semb_similarity similarity);
 
 /* Parses a name semb_similarity_name gives (also "dot_product", "cos_sim"); SEMB_ERR_INVALID_ARG
  * for anything else, *out untouched. */
-semb_status semb_similarity_from_name(const char *name, semb_similarity *out);
+SEMB_API semb_status semb_similarity_from_name(const char *name, semb_similarity *out);
 
 /* The text of the model's prompt called name (config_sentence_transformers.json "prompts",
  * e.g. "query" -> "query: "), or NULL when the model has none of that name. The string is
  * owned by the model. A prompt is prepended to each text before tokenizing, as
  * sentence-transformers' encode(prompt_name=...) does. */
-const char *semb_model_prompt(const semb_model *model, const char *name);
+SEMB_API const char *semb_model_prompt(const semb_model *model, const char *name);
 
 /* The model's default_prompt_name (applied by sentence-transformers when encode() gets no
  * prompt), or NULL. Owned by the model. */
-const char *semb_model_default_prompt_name(const semb_model *model);
+SEMB_API const char *semb_model_default_prompt_name(const semb_model *model);
 
 /* Length of the text semb_model_fingerprint writes, NUL included. */
 #define SEMB_FINGERPRINT_SIZE 33
@@ -131,7 +155,7 @@ const char *semb_model_default_prompt_name(const semb_model *model);
  * different one. Embeddings stored by one model (an index) are only comparable with queries
  * encoded by a model of the same fingerprint. Never fails; reads the whole weight arena
  * (about 30 ms per 100 MB). */
-void semb_model_fingerprint(const semb_model *model, char out[SEMB_FINGERPRINT_SIZE]);
+SEMB_API void semb_model_fingerprint(const semb_model *model, char out[SEMB_FINGERPRINT_SIZE]);
 
 /* --- tokenizing and encoding ---------------------------------------------------------- */
 
@@ -139,17 +163,17 @@ void semb_model_fingerprint(const semb_model *model, char out[SEMB_FINGERPRINT_S
  * tokens added and truncation to the model's max sequence length applied.
  * On success *ids is a malloc'd array the caller frees, *count its length.
  * Fails with SEMB_ERR_INPUT on invalid UTF-8. */
-semb_status semb_tokenize(const semb_model *model, const char *text, size_t length,
-                          int32_t **ids, size_t *count, semb_error *err);
+SEMB_API semb_status semb_tokenize(const semb_model *model, const char *text, size_t length,
+                                   int32_t **ids, size_t *count, semb_error *err);
 
 /* The number of tokens text[0..length) has before truncation, special tokens included, into
  * *count: a caller compares it with semb_model_max_seq_length to tell the user a text will be
  * cut. Fails with SEMB_ERR_INPUT on invalid UTF-8, SEMB_ERR_NOMEM. */
-semb_status semb_count_tokens(const semb_model *model, const char *text, size_t length,
-                              size_t *count, semb_error *err);
+SEMB_API semb_status semb_count_tokens(const semb_model *model, const char *text, size_t length,
+                                       size_t *count, semb_error *err);
 
 /* The arithmetic of the encoder's matrix products (`--precision` of semb encode and train).
- * Not the storage precision of an index (semb_precision). */
+ * Not the storage precision of an index (semb_storage_precision). */
 typedef enum semb_compute_precision {
     SEMB_COMPUTE_FP32 = 0, /* float32 throughout: the default */
     /* bf16 mixed precision, as PyTorch's autocast(bfloat16) on CPU: the linear layers
@@ -171,12 +195,12 @@ typedef enum semb_compute_precision {
 } semb_compute_precision;
 
 /* "fp32", "bf16" or "int8"; "?" for a value outside the enum. */
-const char *semb_compute_precision_name(semb_compute_precision precision);
+SEMB_API const char *semb_compute_precision_name(semb_compute_precision precision);
 
 /* Parses "fp32", "bf16" or "int8" (also "float32", "bfloat16"); SEMB_ERR_INVALID_ARG naming
  * the value and the accepted ones otherwise. */
-semb_status semb_compute_precision_from_name(const char *name, semb_compute_precision *out,
-                                             semb_error *err);
+SEMB_API semb_status semb_compute_precision_from_name(const char *name, semb_compute_precision *out,
+                                                      semb_error *err);
 
 typedef struct semb_encode_options {
     int batch_size; /* sentences per forward pass; <= 0 means 32 */
@@ -195,13 +219,17 @@ typedef struct semb_encode_options {
     semb_compute_precision precision;
 } semb_encode_options;
 
+/* Batch size 32, no forced normalisation, the model's default prompt, float32. */
+SEMB_API semb_encode_options semb_encode_options_default(void);
+
 /* Encodes n UTF-8 texts into out[n * dimension] (row-major float32, caller-owned).
  * lengths may be NULL (then texts are NUL-terminated). opts may be NULL for defaults.
  * Results do not depend on batch size or order: sentences are sorted by length
  * internally and written back in input order. On failure the message names the
  * index of the offending text. */
-semb_status semb_encode(semb_model *model, const char *const *texts, const size_t *lengths,
-                        size_t n, float *out, const semb_encode_options *opts, semb_error *err);
+SEMB_API semb_status semb_encode(semb_model *model, const char *const *texts,
+                                 const size_t *lengths, size_t n, float *out,
+                                 const semb_encode_options *opts, semb_error *err);
 
 /* --- new models ----------------------------------------------------------------------- */
 
@@ -222,15 +250,15 @@ typedef struct semb_init_options {
 
 /* The MiniLM-L6 shape (bert, hidden 384, 6 layers, 12 heads, FFN 1536, 512 positions, max
  * sequence length 0: 256), mean pooling, normalized, seed 42; vocab_path is NULL (required). */
-semb_init_options semb_init_options_default(void);
+SEMB_API semb_init_options semb_init_options_default(void);
 
 /* Writes a new sentence-transformers model folder at output_dir with randomly initialised
  * weights (normal(0, 0.02), LayerNorm 1/0, as Hugging Face initialises), the tokenizer files
  * copied in, and every config file sentence-transformers needs to load it. The folder is
  * assembled under a temporary name and renamed into place, so a failure leaves nothing;
  * output_dir must not exist yet. */
-semb_status semb_model_init(const char *output_dir, const semb_init_options *opts,
-                            semb_error *err);
+SEMB_API semb_status semb_model_init(const char *output_dir, const semb_init_options *opts,
+                                     semb_error *err);
 
 /* --- training ------------------------------------------------------------------------------ */
 
@@ -318,32 +346,31 @@ typedef struct semb_train_result {
 } semb_train_result;
 
 /* Defaults as sentence-transformers and the 1B-pairs recipe use them. */
-semb_train_options semb_train_options_default(void);
+SEMB_API semb_train_options semb_train_options_default(void);
 
 /* Trains with MultipleNegativesRankingLoss (in-batch negatives, optional hard negatives),
  * AdamW and the chosen schedule, then saves the model as a sentence-transformers folder in
  * the format it was loaded from, with a model card (README.md, training_loss.svg), at the top
  * of output_dir, beside its checkpoint-<step> folders; every save is assembled under a
  * temporary name and renamed, so a failure or a kill never leaves a partial model. The options
- * are checked, and output_dir with them (missing or empty unless resuming), before any training. Errors (SEMB_ERR_INVALID_ARG for
- * options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming the file and line) go to err; a data file
+ * are checked, and output_dir with them (missing or empty unless resuming), before any
+ * training. Errors (SEMB_ERR_INVALID_ARG for options, SEMB_ERR_IO / SEMB_ERR_FORMAT naming
+ * the file and line) go to err; a data file
  * with skipped lines reports them on stderr and goes on. The output folder is locked for the
- * whole run: while another semb_train uses it, SEMB_ERR_IO naming it. */
-semb_status semb_train(const semb_train_options *opts, semb_error *err);
-
-/* semb_train, also filling *result (may be NULL) when it succeeds. */
-semb_status semb_train_run(const semb_train_options *opts, semb_train_result *result,
-                           semb_error *err);
+ * whole run: while another run uses it, SEMB_ERR_IO naming it. On success *result (may be
+ * NULL, caller-owned) says what the run did. */
+SEMB_API semb_status semb_train_run(const semb_train_options *opts, semb_train_result *result,
+                                    semb_error *err);
 
 /* --- ranking candidates for a query (asymmetric QA) ------------------------------------ */
 
 /* The prompt sentence-transformers' encode_query applies: the model's "query" prompt, or NULL
  * when it has none. Owned by the model. */
-const char *semb_model_query_prompt(const semb_model *model);
+SEMB_API const char *semb_model_query_prompt(const semb_model *model);
 
 /* The prompt sentence-transformers' encode_document applies: the model's "document" prompt,
  * else "passage", else "corpus", or NULL when it has none of them. Owned by the model. */
-const char *semb_model_document_prompt(const semb_model *model);
+SEMB_API const char *semb_model_document_prompt(const semb_model *model);
 
 typedef struct semb_rank_options {
     /* prepended to each query / candidate; "": none; NULL: the model's default prompt if it
@@ -355,6 +382,9 @@ typedef struct semb_rank_options {
     semb_compute_precision precision; /* the encoder's arithmetic (semb_encode_options) */
 } semb_rank_options;
 
+/* The model's default prompt for both, all hits, batch size 32, float32. */
+SEMB_API semb_rank_options semb_rank_options_default(void);
+
 /* Ranks n_candidates NUL-terminated UTF-8 texts for each of n_queries queries by the model's
  * similarity function (semb_model_similarity; cosine on L2-normalised embeddings), the query
  * and the candidates each with their own prompt (opts may be NULL: no prompts, all hits).
@@ -364,10 +394,10 @@ typedef struct semb_rank_options {
  * candidates are encoded once and held (n_candidates x dimension floats); queries go in
  * chunks. Errors: SEMB_ERR_INVALID_ARG for NULL arguments or no queries or candidates,
  * semb_encode's errors naming "query I" or "candidate I" (0-based), SEMB_ERR_NOMEM. */
-semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_queries,
-                      const char *const *candidates, size_t n_candidates,
-                      const semb_rank_options *opts, size_t *indices, float *scores,
-                      semb_error *err);
+SEMB_API semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_queries,
+                               const char *const *candidates, size_t n_candidates,
+                               const semb_rank_options *opts, size_t *indices, float *scores,
+                               semb_error *err);
 
 /* --- gender bias ----------------------------------------------------------------------- */
 
@@ -396,8 +426,8 @@ typedef struct semb_bias_lists {
 
 /* The built-in lists, the text of the project's data/bias/occupations.txt and
  * data/bias/templates.tsv (compiled in, so no data folder is needed). Static storage. */
-const char *semb_bias_default_occupations(void);
-const char *semb_bias_default_templates(void);
+SEMB_API const char *semb_bias_default_occupations(void);
+SEMB_API const char *semb_bias_default_templates(void);
 
 /* Reads the lists from files, either path NULL for the built-in one. Occupations: one per
  * line, surrounding spaces trimmed. Templates: ANCHOR<TAB>PROPOSITION per line. In both,
@@ -406,10 +436,10 @@ const char *semb_bias_default_templates(void);
  * with a pronoun, a proposition without a pronoun placeholder, an unknown or unclosed
  * placeholder, a duplicate line, a file with no entries; SEMB_ERR_IO when a file cannot be
  * read. On success *out owns the lists (semb_bias_lists_free); on failure it is empty. */
-semb_status semb_bias_lists_load(const char *occupations_path, const char *templates_path,
-                                 semb_bias_lists *out, semb_error *err);
+SEMB_API semb_status semb_bias_lists_load(const char *occupations_path, const char *templates_path,
+                                          semb_bias_lists *out, semb_error *err);
 
-void semb_bias_lists_free(semb_bias_lists *lists);
+SEMB_API void semb_bias_lists_free(semb_bias_lists *lists);
 
 /* How often a set of cases is closer to the female or to the male proposition. Each case
  * scores the anchor against both propositions; a tie (equal scores) counts as neither. */
@@ -435,11 +465,11 @@ typedef struct semb_bias_result {
  * (in double precision) and counts. On success *out owns its arrays (semb_bias_result_free).
  * Errors: SEMB_ERR_INVALID_ARG for NULL arguments or empty lists, semb_encode's errors,
  * SEMB_ERR_NOMEM. */
-semb_status semb_bias_evaluate(semb_model *model, const semb_bias_lists *lists,
-                               const semb_encode_options *opts, semb_bias_result *out,
-                               semb_error *err);
+SEMB_API semb_status semb_bias_evaluate(semb_model *model, const semb_bias_lists *lists,
+                                        const semb_encode_options *opts, semb_bias_result *out,
+                                        semb_error *err);
 
-void semb_bias_result_free(semb_bias_result *result);
+SEMB_API void semb_bias_result_free(semb_bias_result *result);
 /* --- clustering --- */
 
 /* k-means (scikit-learn's KMeans with init="k-means++", algorithm="lloyd"). */
@@ -453,7 +483,7 @@ typedef struct semb_kmeans_options {
 } semb_kmeans_options;
 
 /* The defaults above for k clusters. */
-semb_kmeans_options semb_kmeans_options_default(int k);
+SEMB_API semb_kmeans_options semb_kmeans_options_default(int k);
 
 /* Clusters embeddings[n, dim] (row-major) by squared Euclidean distance: greedy k-means++
  * initialisation, Lloyd iterations as blocked matrix products, empty clusters re-seeded from
@@ -461,9 +491,9 @@ semb_kmeans_options semb_kmeans_options_default(int k);
  * embeddings. Writes labels[n] (each in [0, k), caller-owned); centroids[k * dim] and inertia
  * (sum of squared distances to the centroids) when not NULL. Fails with SEMB_ERR_INVALID_ARG
  * (k <= 0, k > n, bad options, a non-finite value naming the row) or SEMB_ERR_NOMEM. */
-semb_status semb_kmeans(const float *embeddings, size_t n, int dim,
-                        const semb_kmeans_options *opts, int32_t *labels, float *centroids,
-                        double *inertia, semb_error *err);
+SEMB_API semb_status semb_kmeans(const float *embeddings, size_t n, int dim,
+                                 const semb_kmeans_options *opts, int32_t *labels, float *centroids,
+                                 double *inertia, semb_error *err);
 
 /* Communities found by semb_community_detection: community c is
  * members[offsets[c] .. offsets[c + 1]), row indices of the embeddings. */
@@ -483,11 +513,11 @@ typedef struct semb_communities {
  * blocks of batch_size (<= 0: 1024), so memory is O(batch_size x n). On success *out owns its
  * arrays (semb_communities_free). Fails with SEMB_ERR_INVALID_ARG (n == 0, threshold outside
  * [-1, 1], min_size < 1, a non-finite value) or SEMB_ERR_NOMEM; *out is then empty. */
-semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
-                                     double threshold, int min_size, int batch_size,
-                                     semb_communities *out, semb_error *err);
+SEMB_API semb_status semb_community_detection(const float *embeddings, size_t n, int dim,
+                                              double threshold, int min_size, int batch_size,
+                                              semb_communities *out, semb_error *err);
 
-void semb_communities_free(semb_communities *communities);
+SEMB_API void semb_communities_free(semb_communities *communities);
 
 /* How well a clustering matches reference labels, as scikit-learn.metrics computes them. */
 typedef struct semb_cluster_scores {
@@ -500,8 +530,9 @@ typedef struct semb_cluster_scores {
 
 /* Scores clusters[n] against classes[n] (any int32 values; only equality matters). n == 0
  * gives 1 for all, as scikit-learn. Fails with SEMB_ERR_NOMEM only. */
-semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *clusters,
-                                        size_t n, semb_cluster_scores *out, semb_error *err);
+SEMB_API semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *clusters,
+                                                 size_t n, semb_cluster_scores *out,
+                                                 semb_error *err);
 
 /* --- similarity and STS ---------------------------------------------------------------- */
 
@@ -511,9 +542,9 @@ semb_status semb_cluster_scores_compute(const int32_t *classes, const int32_t *c
  * (cosine: 0 for a zero row; euclidean, manhattan: negated distances). Blocked matrix
  * products for cosine, dot and euclidean. Fails with SEMB_ERR_INVALID_ARG for NULL arrays,
  * dim < 1 or more than INT_MAX rows on a side, SEMB_ERR_NOMEM. */
-semb_status semb_similarity_scores(semb_similarity sim, const float *a, size_t n_a,
-                                   const float *b, size_t n_b, int dim, float *out,
-                                   semb_error *err);
+SEMB_API semb_status semb_similarity_scores(semb_similarity sim, const float *a, size_t n_a,
+                                            const float *b, size_t n_b, int dim, float *out,
+                                            semb_error *err);
 
 /* STS correlations as sentence-transformers' EmbeddingSimilarityEvaluator reports them. */
 typedef struct semb_sts_metrics {
@@ -530,10 +561,10 @@ typedef struct semb_sts_metrics {
  * (batch size 32; opts->prompt as semb_encode: NULL gives the model's default prompt, as
  * sentence-transformers' encode() inside EmbeddingSimilarityEvaluator). Fails with SEMB_ERR_INPUT when n < 2, with
  * semb_encode's errors naming the pair ("pair:7: sentence2: ...", 1-based), SEMB_ERR_NOMEM. */
-semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
-                          const char *const *sentence2, const double *gold, size_t n,
-                          const semb_encode_options *opts, semb_sts_metrics *out,
-                          semb_error *err);
+SEMB_API semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
+                                   const char *const *sentence2, const double *gold, size_t n,
+                                   const semb_encode_options *opts, semb_sts_metrics *out,
+                                   semb_error *err);
 
 /* --- evaluation: retrieval, triplets, paraphrase mining --------------------------------- */
 
@@ -548,6 +579,9 @@ typedef struct semb_eval_options {
     size_t chunk_size;           /* texts embedded at once, which bounds memory; 0: 16384 */
     semb_compute_precision precision; /* the encoder's arithmetic (semb_encode_options) */
 } semb_eval_options;
+
+/* Batch size 32, the model's default prompt, chunks of 16384 texts, float32. */
+SEMB_API semb_eval_options semb_eval_options_default(void);
 
 /* Retrieval metrics as sentence-transformers' InformationRetrievalEvaluator computes them,
  * means over queries, all fractions in [0, 1]. With rel_k the relevant documents among a
@@ -568,7 +602,7 @@ typedef struct semb_retrieval_metrics {
 } semb_retrieval_metrics;
 
 /* The k of each entry of the @-arrays above: 1, 3, 5, 10. */
-int semb_retrieval_cutoff(int index);
+SEMB_API int semb_retrieval_cutoff(int index);
 
 /* Ranks documents[0..n_documents) for every query under the model's similarity function
  * (semb_model_similarity) and fills *out. Query q's relevant documents are
@@ -578,11 +612,11 @@ int semb_retrieval_cutoff(int index);
  * documents), so memory is the query embeddings, one chunk and the 100 best documents per
  * query. Fails with SEMB_ERR_INVALID_ARG for relevance lists breaking that contract, and with
  * the errors of semb_encode prefixed by "retrieval queries: " or "retrieval corpus: ". */
-semb_status semb_eval_retrieval(semb_model *model, const char *const *queries, size_t n_queries,
-                                const char *const *documents, size_t n_documents,
-                                const size_t *relevant_offsets, const size_t *relevant,
-                                const semb_eval_options *opts, semb_retrieval_metrics *out,
-                                semb_error *err);
+SEMB_API semb_status semb_eval_retrieval(semb_model *model, const char *const *queries,
+                                         size_t n_queries, const char *const *documents,
+                                         size_t n_documents, const size_t *relevant_offsets,
+                                         const size_t *relevant, const semb_eval_options *opts,
+                                         semb_retrieval_metrics *out, semb_error *err);
 
 /* Triplet accuracy as sentence-transformers' TripletEvaluator: the share of triplets whose
  * anchor is strictly more similar to the positive than to the negative (a tie counts as
@@ -595,10 +629,10 @@ typedef struct semb_triplet_metrics {
 
 /* Embeds the n triplets (opts->chunk_size at a time) and fills *out. Fails with
  * SEMB_ERR_INPUT when n is 0, and with the errors of semb_encode. */
-semb_status semb_eval_triplets(semb_model *model, const char *const *anchors,
-                               const char *const *positives, const char *const *negatives,
-                               size_t n, const semb_eval_options *opts,
-                               semb_triplet_metrics *out, semb_error *err);
+SEMB_API semb_status semb_eval_triplets(semb_model *model, const char *const *anchors,
+                                        const char *const *positives, const char *const *negatives,
+                                        size_t n, const semb_eval_options *opts,
+                                        semb_triplet_metrics *out, semb_error *err);
 
 /* One mined pair: sentences i < j and their similarity. */
 typedef struct semb_scored_pair {
@@ -613,6 +647,9 @@ typedef struct semb_paraphrase_options {
     size_t corpus_chunk_size; /* sentences scored against them at once; 0: 8192 */
 } semb_paraphrase_options;
 
+/* top_k 100, max_pairs 500,000, query chunks of 1024, corpus chunks of 8192. */
+SEMB_API semb_paraphrase_options semb_paraphrase_options_default(void);
+
 /* Paraphrase mining, sentence-transformers' util.paraphrase_mining_embeddings: every sentence
  * keeps its top_k most similar other sentences, and the union of those pairs, each once as
  * (i < j), is returned best first, at most max_pairs of them. embeddings is [n, dim] row-major,
@@ -623,18 +660,19 @@ typedef struct semb_paraphrase_options {
  * query chunk x corpus chunk tile, top_k neighbours per query of a chunk and 2 x max_pairs
  * candidates. On success *pairs (malloc'd, free() it) holds *n_pairs entries (0 when n < 2).
  * Fails with SEMB_ERR_INVALID_ARG for dim <= 0 and SEMB_ERR_NOMEM. */
-semb_status semb_paraphrase_mine_embeddings(const float *embeddings, size_t n, int dim,
-                                            semb_similarity sim,
-                                            const semb_paraphrase_options *opts,
-                                            semb_scored_pair **pairs, size_t *n_pairs,
-                                            semb_error *err);
+SEMB_API semb_status semb_paraphrase_mine_embeddings(const float *embeddings, size_t n, int dim,
+                                                     semb_similarity sim,
+                                                     const semb_paraphrase_options *opts,
+                                                     semb_scored_pair **pairs, size_t *n_pairs,
+                                                     semb_error *err);
 
 /* Embeds texts[0..n) with model (eval_opts->batch_size) and mines them as above under the
  * model's similarity function. Errors are those above and of semb_encode. */
-semb_status semb_paraphrase_mine(semb_model *model, const char *const *texts, size_t n,
-                                 const semb_eval_options *eval_opts,
-                                 const semb_paraphrase_options *opts, semb_scored_pair **pairs,
-                                 size_t *n_pairs, semb_error *err);
+SEMB_API semb_status semb_paraphrase_mine(semb_model *model, const char *const *texts, size_t n,
+                                          const semb_eval_options *eval_opts,
+                                          const semb_paraphrase_options *opts,
+                                          semb_scored_pair **pairs, size_t *n_pairs,
+                                          semb_error *err);
 
 /* Paraphrase-mining evaluation as sentence-transformers' ParaphraseMiningEvaluator: walking
  * the mined pairs best first, each gold duplicate met adds the precision at its rank; average
@@ -652,29 +690,30 @@ typedef struct semb_paraphrase_metrics {
  * sentence with itself is SEMB_ERR_INVALID_ARG). add_transitive_closure: a~b and b~c make a~c.
  * Fails with SEMB_ERR_INPUT when there is no duplicate pair, and with the errors of
  * semb_paraphrase_mine. */
-semb_status semb_eval_paraphrase_mining(semb_model *model, const char *const *texts, size_t n,
-                                        const size_t *dup_a, const size_t *dup_b,
-                                        size_t n_duplicates, int add_transitive_closure,
-                                        const semb_eval_options *eval_opts,
-                                        const semb_paraphrase_options *opts,
-                                        semb_paraphrase_metrics *out, semb_error *err);
+SEMB_API semb_status semb_eval_paraphrase_mining(semb_model *model, const char *const *texts,
+                                                 size_t n, const size_t *dup_a, const size_t *dup_b,
+                                                 size_t n_duplicates, int add_transitive_closure,
+                                                 const semb_eval_options *eval_opts,
+                                                 const semb_paraphrase_options *opts,
+                                                 semb_paraphrase_metrics *out, semb_error *err);
 
 /* --- search index --------------------------------------------------------------------- */
 
 /* How an index stores its embeddings (sentence-transformers' quantize_embeddings):
  * float32 (4 bytes a dimension), int8 (1 byte: per-dimension ranges from calibration
  * embeddings, 255 buckets) or binary (1 bit: the sign, packed 8 per byte). */
-typedef enum semb_precision {
-    SEMB_PRECISION_FLOAT32,
-    SEMB_PRECISION_INT8,
-    SEMB_PRECISION_BINARY
-} semb_precision;
+typedef enum semb_storage_precision {
+    SEMB_STORAGE_FLOAT32,
+    SEMB_STORAGE_INT8,
+    SEMB_STORAGE_BINARY
+} semb_storage_precision;
 
 /* "float32", "int8", "binary". */
-const char *semb_precision_name(semb_precision precision);
+SEMB_API const char *semb_storage_precision_name(semb_storage_precision precision);
 
-/* Parses a name semb_precision_name gives; SEMB_ERR_INVALID_ARG naming it otherwise. */
-semb_status semb_precision_from_name(const char *name, semb_precision *out, semb_error *err);
+/* Parses a name semb_storage_precision_name gives; SEMB_ERR_INVALID_ARG naming it otherwise. */
+SEMB_API semb_status semb_storage_precision_from_name(const char *name, semb_storage_precision *out,
+                                                       semb_error *err);
 
 typedef struct semb_index_build_options {
     /* The corpus: a file, or texts in memory (corpus_path NULL). */
@@ -688,7 +727,7 @@ typedef struct semb_index_build_options {
     const size_t *lengths;         /* may be NULL: texts NUL-terminated */
     const char *const *ids;        /* NULL: ids are the positions 0, 1, ... */
     size_t n_texts;
-    semb_precision precision;
+    semb_storage_precision precision;
     const char *calibration_path;  /* int8: a text file (one text a line) whose embeddings
                                       give the ranges; NULL: the corpus itself */
     const char *document_prompt;   /* prepended to each document; NULL: the model's "document"
@@ -715,7 +754,7 @@ typedef struct semb_index_build_options {
 } semb_index_build_options;
 
 /* Defaults: text input, float32, the model's document prompt, batch 32, chunks of 4096. */
-semb_index_build_options semb_index_build_options_default(void);
+SEMB_API semb_index_build_options semb_index_build_options_default(void);
 
 typedef struct semb_index_build_result {
     size_t documents;
@@ -742,32 +781,32 @@ typedef struct semb_index_build_result {
  * SEMB_ERR_INVALID_ARG (also hnsw_m or hnsw_ef_construction out of range),
  * SEMB_ERR_UNSUPPORTED (hnsw with a manhattan model, before any encoding), SEMB_ERR_IO,
  * SEMB_ERR_NOMEM, and semb_encode's. */
-semb_status semb_index_build(semb_model *model, const semb_index_build_options *opts,
-                             const char *output_path, semb_index_build_result *result,
-                             semb_error *err);
+SEMB_API semb_status semb_index_build(semb_model *model, const semb_index_build_options *opts,
+                                      const char *output_path, semb_index_build_result *result,
+                                      semb_error *err);
 
 typedef struct semb_index semb_index;
 
 /* Opens an index file (memory-mapped, read-only) after validating it; a corrupt or
  * truncated file is SEMB_ERR_FORMAT naming the file and what is wrong. *out owns the
  * mapping; close it with semb_index_close. */
-semb_status semb_index_open(const char *path, semb_index **out, semb_error *err);
+SEMB_API semb_status semb_index_open(const char *path, semb_index **out, semb_error *err);
 
 /* Unmaps and frees. NULL is allowed. Hits' id and text pointers die with the index. */
-void semb_index_close(semb_index *index);
+SEMB_API void semb_index_close(semb_index *index);
 
-size_t semb_index_count(const semb_index *index);
-int semb_index_dimension(const semb_index *index);
-semb_precision semb_index_precision(const semb_index *index);
-semb_similarity semb_index_similarity(const semb_index *index);
+SEMB_API size_t semb_index_count(const semb_index *index);
+SEMB_API int semb_index_dimension(const semb_index *index);
+SEMB_API semb_storage_precision semb_index_precision(const semb_index *index);
+SEMB_API semb_similarity semb_index_similarity(const semb_index *index);
 /* The model name recorded at build time and its fingerprint; owned by the index. */
-const char *semb_index_model_name(const semb_index *index);
-const char *semb_index_fingerprint(const semb_index *index);
+SEMB_API const char *semb_index_model_name(const semb_index *index);
+SEMB_API const char *semb_index_fingerprint(const semb_index *index);
 
 /* SEMB_OK when model computes the embeddings the index holds (same fingerprint); otherwise
  * SEMB_ERR_INVALID_ARG with a message naming both models and their fingerprints. */
-semb_status semb_index_check_model(const semb_index *index, const semb_model *model,
-                                   const char *model_name, semb_error *err);
+SEMB_API semb_status semb_index_check_model(const semb_index *index, const semb_model *model,
+                                            const char *model_name, semb_error *err);
 
 typedef struct semb_search_options {
     int exact;              /* score every document: no HNSW graph, and for binary indexes
@@ -780,6 +819,10 @@ typedef struct semb_search_options {
     size_t ef;              /* with a graph: the candidate list of the approximate search
                                (recall against speed); 0: max(k, 100); below k: k */
 } semb_search_options;
+
+/* Approximate where the index has a graph, rescore multiplier 4, the model's query prompt,
+ * ef max(k, 100). */
+SEMB_API semb_search_options semb_search_options_default(void);
 
 /* One search result. id and text point into the index. */
 typedef struct semb_search_hit {
@@ -800,10 +843,11 @@ typedef struct semb_search_hit {
  * some of the true top k); otherwise exact over the whole index: blocked matrix products
  * on OpenMP threads (semb_set_threads). Errors: SEMB_ERR_INVALID_ARG (k == 0),
  * SEMB_ERR_FORMAT (a corrupt graph, or one built for other embeddings), SEMB_ERR_NOMEM. */
-semb_status semb_index_search_embeddings(const semb_index *index, const float *queries,
-                                         size_t n, size_t k, const semb_search_options *opts,
-                                         semb_search_hit *hits, size_t *per_query,
-                                         semb_error *err);
+SEMB_API semb_status semb_index_search_embeddings(const semb_index *index, const float *queries,
+                                                  size_t n, size_t k,
+                                                  const semb_search_options *opts,
+                                                  semb_search_hit *hits, size_t *per_query,
+                                                  semb_error *err);
 
 /* What an index's HNSW graph was built with (present 0: the index has none). */
 typedef struct semb_index_graph {
@@ -814,7 +858,7 @@ typedef struct semb_index_graph {
 } semb_index_graph;
 
 /* Fills *out from the index's header and meta; does not load the graph. */
-void semb_index_graph_info(const semb_index *index, semb_index_graph *out);
+SEMB_API void semb_index_graph_info(const semb_index *index, semb_index_graph *out);
 
 /* Loads the index's HNSW graph now (a server at start-up; otherwise the first approximate
  * search does it), validating every link and that it was built over the embeddings this
@@ -823,15 +867,15 @@ void semb_index_graph_info(const semb_index *index, semb_index_graph *out);
  * precision. SEMB_OK at once when there is no graph or it is loaded. Errors:
  * SEMB_ERR_FORMAT naming the file (corrupt or truncated graph, other embeddings), repeated
  * by every later call; SEMB_ERR_NOMEM. */
-semb_status semb_index_load_graph(semb_index *index, semb_error *err);
+SEMB_API semb_status semb_index_load_graph(semb_index *index, semb_error *err);
 
 /* Encodes n query texts with model (after semb_index_check_model passes; the query prompt
  * prepended; texts over the max sequence length are truncated: compare semb_count_tokens
  * to tell the user) and searches them as semb_index_search_embeddings does. */
-semb_status semb_index_search(const semb_index *index, semb_model *model,
-                              const char *const *queries, size_t n, size_t k,
-                              const semb_search_options *opts, semb_search_hit *hits,
-                              size_t *per_query, semb_error *err);
+SEMB_API semb_status semb_index_search(const semb_index *index, semb_model *model,
+                                       const char *const *queries, size_t n, size_t k,
+                                       const semb_search_options *opts, semb_search_hit *hits,
+                                       size_t *per_query, semb_error *err);
 
 #ifdef __cplusplus
 }

@@ -234,8 +234,14 @@ static semb_model *tiny_model(const char *dir, const char *words)
     assert_non_null(f);
     fprintf(f, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n%s", words);
     fclose(f);
-    semb_init_options o = {.arch = "bert", .hidden_size = 16, .num_layers = 1, .num_heads = 2,
-                           .intermediate_size = 32, .vocab_path = vocab, .seed = 11};
+    semb_init_options o = semb_init_options_default();
+    o.hidden_size = 16;
+    o.num_layers = 1;
+    o.num_heads = 2;
+    o.intermediate_size = 32;
+    o.vocab_path = vocab;
+    o.normalize = 0;
+    o.seed = 11;
     semb_error err = {0};
     if (semb_model_init(model_dir, &o, &err))
         fail_msg("init: %s", err.message);
@@ -284,7 +290,8 @@ static void test_evaluate_by_hand(void **state)
     load_lists(&lists);
     semb_bias_result r;
     semb_error err = {0};
-    semb_encode_options opts = {.batch_size = 5};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = 5;
     assert_int_equal(semb_bias_evaluate(m, &lists, &opts, &r, &err), SEMB_OK);
     const char *anchors[] = {"The nurse is here.", "A nurse ran.", "The engineer is here.",
                              "An engineer ran.", "The carpenter is here.", "A carpenter ran."};

@@ -55,9 +55,14 @@ static semb_model *make_model(const char *dir, const char *name, int hidden)
     if (!path_exists(vocab))
         write_text(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\ndog\nran\n"
                           "a\nhouse\nred\nblue\n##s\n##ing\n");
-    semb_init_options o = {.arch = "bert", .hidden_size = hidden, .num_layers = 2, .num_heads = 2,
-                           .intermediate_size = 2 * hidden, .max_position_embeddings = 64,
-                           .vocab_path = vocab, .normalize = 1, .seed = 7};
+    semb_init_options o = semb_init_options_default();
+    o.hidden_size = hidden;
+    o.num_layers = 2;
+    o.num_heads = 2;
+    o.intermediate_size = 2 * hidden;
+    o.max_position_embeddings = 64;
+    o.vocab_path = vocab;
+    o.seed = 7;
     semb_error err = {0};
     semb_model *m = NULL;
     if (semb_model_init(model_dir, &o, &err) || semb_model_load(model_dir, &m, &err))

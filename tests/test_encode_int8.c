@@ -33,7 +33,9 @@ static float *encode(semb_model *m, semb_compute_precision precision, int batch)
 {
     size_t dim = (size_t)semb_model_dimension(m);
     float *out = malloc(N_TEXTS * dim * sizeof(float));
-    semb_encode_options o = {.batch_size = batch, .precision = precision};
+    semb_encode_options o = semb_encode_options_default();
+    o.batch_size = batch;
+    o.precision = precision;
     semb_error err = {0};
     if (semb_encode(m, texts, NULL, N_TEXTS, out, &o, &err))
         fail_msg("%s", err.message);
@@ -127,7 +129,7 @@ static void test_int8_names_and_training(void **state)
     o.data_path = "/nonexistent/pairs.jsonl";
     o.output_dir = "/nonexistent/out";
     o.precision = SEMB_COMPUTE_INT8;
-    assert_int_equal(semb_train(&o, &err), SEMB_ERR_INVALID_ARG);
+    assert_int_equal(semb_train_run(&o, NULL, &err), SEMB_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "int8 is for encoding only"));
 }
 

@@ -514,8 +514,14 @@ static semb_model *tiny_model(temp_files *t)
                                    "\nguitar\nflute\ncooking\nthe\ndog\nruns\n.\n");
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/model", t->dir);
-    semb_init_options o = {.arch = "bert", .hidden_size = 16, .num_layers = 1, .num_heads = 2,
-                           .intermediate_size = 32, .vocab_path = vocab, .seed = 7};
+    semb_init_options o = semb_init_options_default();
+    o.hidden_size = 16;
+    o.num_layers = 1;
+    o.num_heads = 2;
+    o.intermediate_size = 32;
+    o.vocab_path = vocab;
+    o.normalize = 0;
+    o.seed = 7;
     semb_error err = {0};
     if (semb_model_init(dir, &o, &err))
         fail_msg("init: %s", err.message);
@@ -563,7 +569,8 @@ static void test_sts_evaluate_by_hand(void **state)
     sts_dataset d = {.sentence1 = s1, .sentence2 = s2, .length1 = l1, .length2 = l2,
                      .scores = gold, .count = N};
     semb_error err = {0};
-    semb_encode_options opts = {.batch_size = 17};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = 17;
     if (sts_evaluate(m, &d, &opts, &got, &err))
         fail_msg("sts_evaluate: %s", err.message);
     assert_int_equal(got.n, N);
@@ -596,7 +603,8 @@ static void test_sts_evaluate_by_hand(void **state)
     retrieval_result r, r_by_hand;
     assert_int_equal(retrieval_evaluate(m, &ds, NULL, &r, NULL), SEMB_OK);
     float qe[3 * 64], de[3 * 64];
-    semb_encode_options normalized = {.normalize = 1};
+    semb_encode_options normalized = semb_encode_options_default();
+    normalized.normalize = 1;
     assert_true(dim <= 64);
     assert_int_equal(semb_encode(m, anchors, NULL, 3, qe, &normalized, NULL), SEMB_OK);
     assert_int_equal(semb_encode(m, positives, NULL, 3, de, &normalized, NULL), SEMB_OK);

@@ -330,7 +330,8 @@ static void test_encoder_repacks_after_change(void **state)
     float *before = malloc(2 * (size_t)dim * sizeof(float));
     float *after = malloc(2 * (size_t)dim * sizeof(float));
     float *expected = malloc(2 * (size_t)dim * sizeof(float));
-    semb_encode_options o = {.batch_size = 2};
+    semb_encode_options o = semb_encode_options_default();
+    o.batch_size = 2;
     assert_int_equal(semb_encode(m, texts, NULL, 2, before, &o, &err), 0);
     for (int l = 0; l < m->config.num_layers; l++) {
         size_t n = (size_t)m->config.intermediate_size * (size_t)m->config.hidden_size;

@@ -175,7 +175,7 @@ static void test_hamming_matches_reference(void **state)
 
 /* An index of rows[n * dim] as semb_index_build stores them: prepared for the similarity,
  * quantized with the rows' own ranges; document i has text "document i" and id i. */
-static void write_index(const char *path, float *rows, size_t n, int dim, semb_precision p,
+static void write_index(const char *path, float *rows, size_t n, int dim, semb_storage_precision p,
                         semb_similarity sim)
 {
     similarity_prepare(sim, rows, n, dim);
@@ -187,9 +187,9 @@ static void write_index(const char *path, float *rows, size_t n, int dim, semb_p
     int8_calibration_init(&cal, dim, min, max);
     int8_calibration_add(&cal, rows, n);
     int8_calibration_finish(&cal, ranges, ranges + dim);
-    if (p == SEMB_PRECISION_FLOAT32)
+    if (p == SEMB_STORAGE_FLOAT32)
         memcpy(stored, rows, n * row_bytes);
-    else if (p == SEMB_PRECISION_INT8)
+    else if (p == SEMB_STORAGE_INT8)
         quantize_int8_rows(rows, n, dim, ranges, ranges + dim, (int8_t *)stored);
     else
         quantize_binary_rows(rows, n, dim, stored);
@@ -212,9 +212,9 @@ static void write_index(const char *path, float *rows, size_t n, int dim, semb_p
     index_writer w;
     semb_error err = {0};
     assert_int_equal(index_writer_begin(&w, path, &info, names, sizes,
-                                        p == SEMB_PRECISION_INT8 ? 7 : 6, &err), SEMB_OK);
+                                        p == SEMB_STORAGE_INT8 ? 7 : 6, &err), SEMB_OK);
     const void *data[] = {meta, stored, text_offsets, texts, id_offsets, ids, ranges};
-    for (size_t s = 0; s < (p == SEMB_PRECISION_INT8 ? 7u : 6u); s++)
+    for (size_t s = 0; s < (p == SEMB_STORAGE_INT8 ? 7u : 6u); s++)
         assert_int_equal(index_writer_write(&w, s, 0, data[s], sizes[s], &err), SEMB_OK);
     assert_int_equal(index_writer_commit(&w, &err), SEMB_OK);
     free(stored);
@@ -239,9 +239,9 @@ static void test_file_round_trip(void **state)
 {
     test_temp_file *t = *state;
     const int dim = 13;
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++) {
         float *rows = random_rows(40, dim);
-        write_index(t->path, rows, 40, dim, (semb_precision)p, SEMB_SIMILARITY_DOT);
+        write_index(t->path, rows, 40, dim, (semb_storage_precision)p, SEMB_SIMILARITY_DOT);
         index_file f;
         semb_error err = {0};
         assert_int_equal(index_file_open(t->path, &f, &err), SEMB_OK);
@@ -255,11 +255,11 @@ static void test_file_round_trip(void **state)
         assert_string_equal(index_file_text(&f, 17, &len), "document 17");
         assert_int_equal(len, 11);
         assert_string_equal(index_file_id(&f, 39), "39");
-        size_t row_bytes = index_row_bytes((semb_precision)p, dim);
+        size_t row_bytes = index_row_bytes((semb_storage_precision)p, dim);
         uint8_t *want = malloc(row_bytes);
-        if (p == SEMB_PRECISION_FLOAT32)
+        if (p == SEMB_STORAGE_FLOAT32)
             memcpy(want, rows + 5 * dim, row_bytes);
-        else if (p == SEMB_PRECISION_INT8)
+        else if (p == SEMB_STORAGE_INT8)
             quantize_int8_rows(rows + 5 * dim, 1, dim, f.int8_starts, f.int8_steps,
                                (int8_t *)want);
         else
@@ -315,10 +315,10 @@ static void test_exact_matches_reference(void **state)
      * matrix product), 7 and 3 take int8's fused kernel (two query groups, and one) */
     const size_t n = 5000, nq = 140, counts[] = {140, 7, 3};
     const int dim = 37;
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++)
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++)
         for (int s = SEMB_SIMILARITY_COSINE; s <= SEMB_SIMILARITY_MANHATTAN; s++) {
             float *rows = random_rows(n, dim), *queries = random_rows(nq, dim);
-            write_index(t->path, rows, n, dim, (semb_precision)p, (semb_similarity)s);
+            write_index(t->path, rows, n, dim, (semb_storage_precision)p, (semb_similarity)s);
             index_file f;
             semb_error err = {0};
             assert_int_equal(index_file_open(t->path, &f, &err), SEMB_OK);
@@ -327,7 +327,7 @@ static void test_exact_matches_reference(void **state)
                 search_params prm = {.k = ks[i], .rescore_multiplier = (int)i + 1};
                 check_against_reference(&f, queries, counts[i], &prm);
                 prm.exact = true;
-                if (p == SEMB_PRECISION_BINARY)
+                if (p == SEMB_STORAGE_BINARY)
                     check_against_reference(&f, queries, 5, &prm);
             }
             free(rows);
@@ -340,7 +340,7 @@ static void test_k_beyond_corpus_and_zero(void **state)
 {
     test_temp_file *t = *state;
     float *rows = random_rows(7, 8), *queries = random_rows(2, 8);
-    write_index(t->path, rows, 7, 8, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE);
+    write_index(t->path, rows, 7, 8, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE);
     index_file f;
     semb_error err = {0};
     assert_int_equal(index_file_open(t->path, &f, &err), SEMB_OK);
@@ -376,10 +376,10 @@ static void test_exact_ties_in_corpus_order(void **state)
         for (int d = 0; d < dim; d++)
             rows[i * dim + d] = (float)((i * (d + 3)) % 3);
     const float query[4] = {1, 2, 0, 1};
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++) {
         float *copy = malloc(n * dim * sizeof *copy);
         memcpy(copy, rows, n * dim * sizeof *copy);
-        write_index(t->path, copy, n, dim, (semb_precision)p, SEMB_SIMILARITY_DOT);
+        write_index(t->path, copy, n, dim, (semb_storage_precision)p, SEMB_SIMILARITY_DOT);
         index_file f;
         semb_error err = {0};
         assert_int_equal(index_file_open(t->path, &f, &err), SEMB_OK);
@@ -397,7 +397,7 @@ static void test_exact_ties_in_corpus_order(void **state)
         }
         /* rows are {0, i % 3, 2i % 3, 0}: three distinct rows, each 1500 times */
         assert_true(fast[0].score == fast[24].score);
-        assert_int_equal(fast[0].document, p == SEMB_PRECISION_BINARY ? 1 : 2);
+        assert_int_equal(fast[0].document, p == SEMB_STORAGE_BINARY ? 1 : 2);
         free(copy);
         index_file_close(&f);
     }
@@ -428,9 +428,9 @@ static void expect_open_fails(const char *path, const char *what)
 static void test_truncated_and_flipped_files(void **state)
 {
     test_temp_file *t = *state;
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++) {
         float *rows = random_rows(30, 9);
-        write_index(t->path, rows, 30, 9, (semb_precision)p, SEMB_SIMILARITY_COSINE);
+        write_index(t->path, rows, 30, 9, (semb_storage_precision)p, SEMB_SIMILARITY_COSINE);
         free(rows);
         size_t size;
         uint8_t *good = (uint8_t *)test_read_file(t->path, &size);
@@ -451,7 +451,7 @@ static void test_truncated_and_flipped_files(void **state)
             memcpy(bad, good, size);
             bad[i] ^= (uint8_t)(1u << (next_random() % 8));
             write_bytes(bad_path, bad, size);
-            if (i < INDEX_HEADER_SIZE + (p == SEMB_PRECISION_INT8 ? 7 : 6) * 32)
+            if (i < INDEX_HEADER_SIZE + (p == SEMB_STORAGE_INT8 ? 7 : 6) * 32)
                 expect_open_fails(bad_path, "flipped header byte");
         }
         /* a text offset out of order, a text without its NUL, a bad integer id */
@@ -512,7 +512,8 @@ static void test_build_and_search(void **state)
     const char *query = corpus_texts[1];
     semb_search_hit hits[6];
     size_t per;
-    semb_search_options so = {.query_prompt = ""};
+    semb_search_options so = semb_search_options_default();
+    so.query_prompt = "";
     assert_int_equal(semb_index_search(index, model, &query, 1, 6, &so, hits, &per, &err),
                      SEMB_OK);
     assert_int_equal(per, 6);
@@ -535,7 +536,7 @@ static void test_build_and_search(void **state)
     }
     semb_index_close(index);
     /* int8 on the corpus itself: the stored ranges are the embeddings' min and max */
-    o.precision = SEMB_PRECISION_INT8;
+    o.precision = SEMB_STORAGE_INT8;
     assert_int_equal(semb_index_build(model, &o, t->path, &result, &err), SEMB_OK);
     index_file f;
     assert_int_equal(index_file_open(t->path, &f, &err), SEMB_OK);

@@ -54,21 +54,21 @@ typedef struct graph_spec {
 } graph_spec;
 
 /* The stored rows decoded as search reads them: the graph's vectors. */
-static float *decoded_rows(const uint8_t *stored, size_t n, int dim, semb_precision p,
+static float *decoded_rows(const uint8_t *stored, size_t n, int dim, semb_storage_precision p,
                            const float *ranges)
 {
     float *out = malloc(n * dim * sizeof *out);
-    if (p == SEMB_PRECISION_FLOAT32)
+    if (p == SEMB_STORAGE_FLOAT32)
         memcpy(out, stored, n * dim * sizeof *out);
-    else if (p == SEMB_PRECISION_INT8)
+    else if (p == SEMB_STORAGE_INT8)
         dequantize_int8_rows((const int8_t *)stored, n, dim, ranges, ranges + dim, out);
     else
         unpack_binary_rows(stored, n, dim, out);
     return out;
 }
 
-static uint8_t *quantized(float *rows, size_t n, int dim, semb_precision p, semb_similarity sim,
-                          float *ranges)
+static uint8_t *quantized(float *rows, size_t n, int dim, semb_storage_precision p,
+                          semb_similarity sim, float *ranges)
 {
     similarity_prepare(sim, rows, n, dim);
     float *min = malloc(dim * sizeof *min), *max = malloc(dim * sizeof *max);
@@ -79,9 +79,9 @@ static uint8_t *quantized(float *rows, size_t n, int dim, semb_precision p, semb
     free(min);
     free(max);
     uint8_t *stored = malloc(n * index_row_bytes(p, dim));
-    if (p == SEMB_PRECISION_FLOAT32)
+    if (p == SEMB_STORAGE_FLOAT32)
         memcpy(stored, rows, n * dim * sizeof(float));
-    else if (p == SEMB_PRECISION_INT8)
+    else if (p == SEMB_STORAGE_INT8)
         quantize_int8_rows(rows, n, dim, ranges, ranges + dim, (int8_t *)stored);
     else
         quantize_binary_rows(rows, n, dim, stored);
@@ -90,7 +90,7 @@ static uint8_t *quantized(float *rows, size_t n, int dim, semb_precision p, semb
 
 /* An index of rows as semb_index_build stores them (document i: text "document i", id i),
  * with a graph as spec says, written through the deferred last section. */
-static void write_index(const char *path, float *rows, size_t n, int dim, semb_precision p,
+static void write_index(const char *path, float *rows, size_t n, int dim, semb_storage_precision p,
                         semb_similarity sim, const graph_spec *spec)
 {
     float *ranges = malloc(2 * dim * sizeof *ranges);
@@ -126,7 +126,7 @@ static void write_index(const char *path, float *rows, size_t n, int dim, semb_p
                          (n + 1) * 8, id_offsets[n]};
     const void *data[8] = {meta, stored, offsets, texts, id_offsets, ids};
     size_t count = 6;
-    if (p == SEMB_PRECISION_INT8) {
+    if (p == SEMB_STORAGE_INT8) {
         names[count] = "int8_ranges";
         data[count] = ranges;
         sizes[count++] = 2 * dim * sizeof(float);
@@ -207,11 +207,11 @@ static void test_approximate_equals_exact_at_high_ef(void **state)
     const int dim = 24;
     const semb_similarity sims[] = {SEMB_SIMILARITY_COSINE, SEMB_SIMILARITY_DOT,
                                     SEMB_SIMILARITY_EUCLIDEAN};
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++)
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++)
         for (int s = 0; s < 3; s++) {
             float *rows = clustered(n, dim, 15, 5), *queries = clustered(nq, dim, 15, 6);
             graph_spec spec = {.graph = true};
-            write_index(t->path, rows, n, dim, (semb_precision)p, sims[s], &spec);
+            write_index(t->path, rows, n, dim, (semb_storage_precision)p, sims[s], &spec);
             semb_index *index = open_ok(t->path);
             semb_index_graph g;
             semb_index_graph_info(index, &g);
@@ -223,7 +223,9 @@ static void test_approximate_equals_exact_at_high_ef(void **state)
             semb_search_hit approx[nq * k], exact[nq * k];
             size_t per_a, per_e;
             semb_error err = {0};
-            semb_search_options ao = {.ef = 500}, eo = {.exact = 1};
+            semb_search_options ao = semb_search_options_default(), eo = ao;
+            ao.ef = 500;
+            eo.exact = 1;
             assert_int_equal(semb_index_search_embeddings(index, queries, nq, k, &ao, approx,
                                                           &per_a, &err), SEMB_OK);
             assert_int_equal(semb_index_search_embeddings(index, queries, nq, k, &eo, exact,
@@ -255,10 +257,11 @@ static void test_exact_path_ignores_the_graph(void **state)
     const int dim = 16;
     float *rows = clustered(n, dim, 8, 9), *queries = clustered(3, dim, 8, 10);
     graph_spec spec = {.graph = true};
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++) {
         float *copy = malloc(n * dim * sizeof *copy);
         memcpy(copy, rows, n * dim * sizeof *copy);
-        write_index(t->path, copy, n, dim, (semb_precision)p, SEMB_SIMILARITY_COSINE, &spec);
+        write_index(t->path, copy, n, dim, (semb_storage_precision)p, SEMB_SIMILARITY_COSINE,
+                    &spec);
         free(copy);
         semb_index *index = open_ok(t->path);
         index_file f;
@@ -267,7 +270,8 @@ static void test_exact_path_ignores_the_graph(void **state)
         semb_search_hit hits[3 * k];
         topk_entry want[3 * k];
         size_t per, per_want;
-        semb_search_options o = {.exact = 1};
+        semb_search_options o = semb_search_options_default();
+        o.exact = 1;
         search_params prm = {.k = k, .exact = true};
         assert_int_equal(semb_index_search_embeddings(index, queries, 3, k, &o, hits, &per, &err),
                          SEMB_OK);
@@ -301,7 +305,8 @@ static void expect_graph_refused(const char *path, const char *part)
     assert_int_equal(semb_index_search_embeddings(index, query, 1, 3, NULL, hits, &per, &again),
                      SEMB_ERR_FORMAT);
     assert_string_equal(again.message, err.message);
-    semb_search_options exact = {.exact = 1};
+    semb_search_options exact = semb_search_options_default();
+    exact.exact = 1;
     assert_int_equal(semb_index_search_embeddings(index, query, 1, 3, &exact, hits, &per, &err),
                      SEMB_OK);
     semb_index_close(index);
@@ -327,25 +332,25 @@ static void test_bad_graphs_refused(void **state)
         graph_spec spec = {.graph = true, .cut = cuts[i]};
         float *copy = malloc(n * dim * sizeof *copy);
         memcpy(copy, rows, n * dim * sizeof *copy);
-        write_index(t->path, copy, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+        write_index(t->path, copy, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
         free(copy);
         expect_graph_refused(t->path, "HNSW graph unusable");
     }
     graph_spec spec = {.graph = true, .graph_rows = other};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
     expect_graph_refused(t->path, "not the ones it was built from");
     spec = (graph_spec){.graph = true, .meta_hnsw = "{\"m\": 16, \"ef_construction\": 150, "
                                                     "\"seed\": 7}"};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
     expect_graph_refused(t->path, "disagree with the index's header and meta");
     spec = (graph_spec){.graph = true, .no_meta_hnsw = true};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
     expect_open_fails(t->path, "no graph parameters in 'meta'");
     spec = (graph_spec){.meta_hnsw = "{\"m\": 16, \"ef_construction\": 150, \"seed\": 7}"};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
     expect_open_fails(t->path, "no 'hnsw' section");
     spec = (graph_spec){.graph = true, .meta_hnsw = "{\"m\": \"16\"}"};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_COSINE, &spec);
     expect_open_fails(t->path, "graph parameters in 'meta'");
     free(rows);
     free(other);
@@ -371,7 +376,7 @@ static void test_flipped_graph_bytes(void **state)
     const int dim = 6;
     float *rows = clustered(n, dim, 3, 13);
     graph_spec spec = {.graph = true};
-    write_index(t->path, rows, n, dim, SEMB_PRECISION_FLOAT32, SEMB_SIMILARITY_DOT, &spec);
+    write_index(t->path, rows, n, dim, SEMB_STORAGE_FLOAT32, SEMB_SIMILARITY_DOT, &spec);
     size_t size;
     uint8_t *good = (uint8_t *)test_read_file(t->path, &size), *bad = malloc(size);
     index_file f;
@@ -426,12 +431,12 @@ static void test_build_with_graph(void **state)
     if (!test_shared_dir())
         skip();
     semb_model *model = test_load_fixture("bert-tiny-mean");
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++) {
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++) {
         semb_index_build_options o = semb_index_build_options_default();
         o.texts = corpus_texts;
         o.n_texts = 7;
         o.chunk_size = 3; /* the graph grows over three chunks */
-        o.precision = (semb_precision)p;
+        o.precision = (semb_storage_precision)p;
         o.hnsw = 1;
         o.hnsw_m = 5;
         semb_index_build_result result;
@@ -451,7 +456,10 @@ static void test_build_with_graph(void **state)
         const char *query = corpus_texts[1];
         semb_search_hit approx[7], exact[7];
         size_t per;
-        semb_search_options ao = {.query_prompt = ""}, eo = {.query_prompt = "", .exact = 1};
+        semb_search_options ao = semb_search_options_default();
+        ao.query_prompt = "";
+        semb_search_options eo = ao;
+        eo.exact = 1;
         assert_int_equal(semb_index_search(index, model, &query, 1, 7, &ao, approx, &per, &err),
                          SEMB_OK);
         assert_int_equal(semb_index_search(index, model, &query, 1, 7, &eo, exact, &per, &err),

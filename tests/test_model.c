@@ -90,7 +90,8 @@ static void test_fixture_embeddings_match_reference(void **state)
         float *first = malloc(s.n * dim * sizeof(float)), *emb = malloc(s.n * dim * sizeof(float));
         static const int batch_sizes[] = {1, 7, 32, 146};
         for (size_t b = 0; b < 4; b++) {
-            semb_encode_options o = {.batch_size = batch_sizes[b]};
+            semb_encode_options o = semb_encode_options_default();
+            o.batch_size = batch_sizes[b];
             semb_error err = {0};
             assert_int_equal(semb_encode(m, s.texts, s.lengths, s.n, emb, &o, &err), SEMB_OK);
             double worst = 0, spread = 0;
@@ -149,7 +150,8 @@ static void test_encode_bf16_near_fp32(void **state)
     semb_model *m = load_fixture("bert-tiny-mean");
     const char *text = "a";
     float out[32];
-    semb_encode_options bad = {.precision = (semb_compute_precision)7};
+    semb_encode_options bad = semb_encode_options_default();
+    bad.precision = (semb_compute_precision)7;
     semb_error err = {0};
     assert_int_equal(semb_encode(m, &text, NULL, 1, out, &bad, &err), SEMB_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "precision"));
@@ -463,10 +465,14 @@ static void test_init_round_trip(void **state)
     for (int a = 0; a < 3; a++) {
         char *tmp = test_make_temp_dir();
         char *dir = path_join(tmp, "model");
-        semb_init_options o = {.arch = archs[a], .hidden_size = 24, .num_layers = 2,
-                               .num_heads = 3, .intermediate_size = 40,
-                               .vocab_path = test_shared_path(vocabs[a]), .normalize = 1,
-                               .seed = 3};
+        semb_init_options o = semb_init_options_default();
+        o.arch = archs[a];
+        o.hidden_size = 24;
+        o.num_layers = 2;
+        o.num_heads = 3;
+        o.intermediate_size = 40;
+        o.vocab_path = test_shared_path(vocabs[a]);
+        o.seed = 3;
         semb_error err = {0};
         if (semb_model_init(dir, &o, &err))
             fail_msg("%s: %s", archs[a], err.message);
@@ -568,13 +574,17 @@ static void test_similarity_and_prompts(void **state)
     assert_string_equal(semb_model_default_prompt_name(m), "passage");
     { /* semb_encode without a prompt applies the default one, as encode() does; "" none */
         const char *plain[] = {"a dog"}, *prompted[] = {"passage: a dog"};
-        float x[64], y[64], z[64];
+        float x[64], y[64], z[64], w[64];
         assert_true(semb_model_dimension(m) <= 64);
         assert_int_equal(semb_encode(m, plain, NULL, 1, x, NULL, &err), 0);
-        assert_int_equal(semb_encode(m, prompted, NULL, 1, y, &(semb_encode_options){.prompt = ""},
-                                     &err), 0);
-        assert_int_equal(semb_encode(m, plain, NULL, 1, z, &(semb_encode_options){.prompt = ""},
-                                     &err), 0);
+        semb_encode_options no_prompt = semb_encode_options_default();
+        no_prompt.prompt = "";
+        assert_int_equal(semb_encode(m, prompted, NULL, 1, y, &no_prompt, &err), 0);
+        assert_int_equal(semb_encode(m, plain, NULL, 1, z, &no_prompt, &err), 0);
+        /* the defaults are what NULL options give: the default prompt among them */
+        semb_encode_options defaults = semb_encode_options_default();
+        assert_int_equal(semb_encode(m, plain, NULL, 1, w, &defaults, &err), 0);
+        assert_memory_equal(w, x, (size_t)semb_model_dimension(m) * sizeof *w);
         double same = 0, differ = 0;
         for (int i = 0; i < semb_model_dimension(m); i++) {
             same += fabs(x[i] - y[i]);
@@ -621,7 +631,8 @@ static void test_encode_prompt(void **state)
     const char *texts[] = {"A man is playing a guitar.", "x"};
     const char *joined[] = {"query: A man is playing a guitar.", "query: x"};
     float *a = malloc(sizeof(float) * 2 * dim), *b = malloc(sizeof(float) * 2 * dim);
-    semb_encode_options o = {.prompt = "query: "};
+    semb_encode_options o = semb_encode_options_default();
+    o.prompt = "query: ";
     assert_int_equal(semb_encode(m, texts, NULL, 2, a, &o, &err), 0);
     assert_int_equal(semb_encode(m, joined, NULL, 2, b, NULL, &err), 0);
     for (int i = 0; i < 2 * dim; i++)

@@ -99,8 +99,12 @@ static void test_mining_matches_brute_force(void **state)
             semb_scored_pair *want = brute_force(e, N, DIM, (semb_similarity)sim, cases[c].top_k,
                                                  cases[c].max_pairs, &n_want);
             semb_scored_pair *got, *chunked;
-            semb_paraphrase_options whole = {cases[c].top_k, cases[c].max_pairs, 0, 0};
-            semb_paraphrase_options small = {cases[c].top_k, cases[c].max_pairs, 7, 23};
+            semb_paraphrase_options whole = semb_paraphrase_options_default();
+            whole.top_k = cases[c].top_k;
+            whole.max_pairs = cases[c].max_pairs;
+            semb_paraphrase_options small = whole;
+            small.query_chunk_size = 7;
+            small.corpus_chunk_size = 23;
             assert_int_equal(semb_paraphrase_mine_embeddings(e, N, DIM, (semb_similarity)sim,
                                                              &whole, &got, &n_got, NULL), SEMB_OK);
             assert_int_equal(semb_paraphrase_mine_embeddings(e, N, DIM, (semb_similarity)sim,
@@ -129,7 +133,8 @@ static void test_mining_ties_and_edges(void **state)
     const float e[] = {1, 0, 1, 0, 1, 0, 1, 0, 0, 1};
     semb_scored_pair *pairs;
     size_t n;
-    semb_paraphrase_options o = {.top_k = 1};
+    semb_paraphrase_options o = semb_paraphrase_options_default();
+    o.top_k = 1;
     assert_int_equal(semb_paraphrase_mine_embeddings(e, 5, 2, SEMB_SIMILARITY_DOT, &o, &pairs,
                                                      &n, NULL), SEMB_OK);
     assert_int_equal(n, 4);

@@ -173,8 +173,10 @@ static void test_rank_applies_prompts(void **state)
     prompt_model *p = *state;
     semb_model *m = load_with_prompts(p, "{\"query\": \"query: \", \"document\": \"passage: \"}");
     const char *query = "What is the capital of France?";
-    semb_rank_options opts = {semb_model_query_prompt(m), semb_model_document_prompt(m), 0, 4,
-                              SEMB_COMPUTE_FP32};
+    semb_rank_options opts = semb_rank_options_default();
+    opts.query_prompt = semb_model_query_prompt(m);
+    opts.document_prompt = semb_model_document_prompt(m);
+    opts.batch_size = 4;
     size_t indices[N_CANDIDATES];
     float scores[N_CANDIDATES];
     semb_error err = {0};
@@ -199,7 +201,8 @@ static void test_rank_applies_prompts(void **state)
     for (int i = 0; i < N_CANDIDATES; i++)
         differs |= fabs(without[i] - with_prompts[i]) > 1e-4;
     assert_true(differs);
-    opts = (semb_rank_options){NULL, "", 0, 0, SEMB_COMPUTE_FP32};
+    opts = semb_rank_options_default();
+    opts.document_prompt = "";
     assert_int_equal(semb_rank(m, &query, 1, candidates, N_CANDIDATES, &opts, indices, scores,
                                &err), SEMB_OK);
     check_ranking(indices, scores, N_CANDIDATES, without);
@@ -212,7 +215,9 @@ static void test_rank_several_queries_top_k(void **state)
     semb_model *m = load_with_prompts(p, "{\"query\": \"q: \"}");
     const char *queries[] = {"Where did the cat sit?", "How did the markets do?",
                              "Which city is German?"};
-    semb_rank_options opts = {"q: ", NULL, 2, 0, SEMB_COMPUTE_FP32};
+    semb_rank_options opts = semb_rank_options_default();
+    opts.query_prompt = "q: ";
+    opts.top_k = 2;
     size_t indices[3 * 2];
     float scores[3 * 2];
     semb_error err = {0};

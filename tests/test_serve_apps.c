@@ -132,7 +132,8 @@ static float *embed(semb_model *m, const char *const *texts, size_t n, const cha
 {
     int dim = semb_model_dimension(m);
     float *rows = malloc(n * (size_t)dim * sizeof *rows);
-    semb_encode_options o = {.prompt = prompt};
+    semb_encode_options o = semb_encode_options_default();
+    o.prompt = prompt;
     semb_error err = {0};
     if (semb_encode(m, texts, NULL, n, rows, prompt ? &o : NULL, &err))
         fail_msg("encode: %s", err.message);
@@ -273,8 +274,10 @@ static const char *const rank_candidates[] = {
 static void expect_rank_equals_library(semb_model *m, const json_t *body, size_t k)
 {
     const char *query = "What is the capital of France?";
-    semb_rank_options o = {.query_prompt = semb_model_query_prompt(m),
-                           .document_prompt = semb_model_document_prompt(m), .top_k = k};
+    semb_rank_options o = semb_rank_options_default();
+    o.query_prompt = semb_model_query_prompt(m);
+    o.document_prompt = semb_model_document_prompt(m);
+    o.top_k = k;
     size_t indices[N_RANK];
     float scores[N_RANK];
     semb_error err = {0};
@@ -328,7 +331,9 @@ static void test_rank_prompts(void **state)
     expect_rank_equals_library(m, body, N_RANK);
     /* and the prompts changed the scores: without them they differ */
     const char *query = "What is the capital of France?";
-    semb_rank_options bare = {.query_prompt = "", .document_prompt = ""};
+    semb_rank_options bare = semb_rank_options_default();
+    bare.query_prompt = "";
+    bare.document_prompt = "";
     size_t indices[N_RANK];
     float scores[N_RANK];
     semb_error err = {0};

@@ -63,7 +63,9 @@ static void client_init(client *c, serve_context *ctx, int id, size_t n, const c
 /* The reference: semb_encode of this client's texts alone, with its prompt. */
 static void client_reference(client *c)
 {
-    semb_encode_options o = {.batch_size = 32, .prompt = c->prompt};
+    semb_encode_options o = semb_encode_options_default();
+    o.batch_size = 32;
+    o.prompt = c->prompt;
     semb_error err = {0};
     semb_model *m = serve_model_acquire(c->ctx);
     semb_status st = semb_encode(m, c->texts, NULL, c->n, c->want, &o, &err);
@@ -357,7 +359,9 @@ static void *direct_run(void *arg)
     client *c = u->reference;
     size_t size = c->n * (size_t)semb_model_dimension(serve_context_model(u->ctx));
     float *out = malloc(size * sizeof *out);
-    semb_encode_options o = {.batch_size = 32, .prompt = c->prompt};
+    semb_encode_options o = semb_encode_options_default();
+    o.batch_size = 32;
+    o.prompt = c->prompt;
     for (int r = 0; r < u->repeats && !u->status && out; r++) {
         semb_model *m = serve_model_acquire(u->ctx);
         u->status = semb_encode(m, c->texts, NULL, c->n, out, &o, NULL);

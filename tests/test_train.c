@@ -174,7 +174,7 @@ static void test_dumped_gradients_match_reference(void **state)
         o.shuffle = 0;
         o.dump_gradients_path = dump;
         semb_error err = {0};
-        if (semb_train(&o, &err))
+        if (semb_train_run(&o, NULL, &err))
             fail_msg("%s", err.message);
 
         safetensors_file got, ref;
@@ -301,7 +301,7 @@ static void run_train10(const char *data, const char *out, const char *log, int 
     o.log_path = log;
     o.precision = precision;
     semb_error err = {0};
-    if (semb_train(&o, &err))
+    if (semb_train_run(&o, NULL, &err))
         fail_msg("%s", err.message);
 }
 
@@ -575,7 +575,7 @@ static void test_messages_reach_the_callback(void **state)
     o.on_message = collect;
     o.message_user = &got;
     semb_error err = {0};
-    if (semb_train(&o, &err))
+    if (semb_train_run(&o, NULL, &err))
         fail_msg("%s", err.message);
     int warned = 0, evaluated = 0;
     for (int i = 0; i < got.n; i++) {

@@ -170,7 +170,8 @@ int cmd_bias(int argc, char **argv)
     bool json = strcmp(format, "json") == 0;
     if (!json && strcmp(format, "text") != 0)
         return cli_failf(command, "--format: '%s' is not one of text, json", format), 2;
-    semb_encode_options opts = {.batch_size = batch_size};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = batch_size;
     if (cli_precision(command, precision, &opts.precision))
         return 2;
     cli_set_threads(threads);

@@ -279,7 +279,8 @@ int cmd_cluster(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     bool kmeans;
-    semb_encode_options encode = {.batch_size = a.batch_size};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.batch_size = a.batch_size;
     if ((rc = check_args(&a, &kmeans)) || (rc = cli_precision("cluster", a.precision, &encode.precision)))
         return rc;
     cli_set_threads(a.threads);

@@ -122,8 +122,11 @@ int cmd_encode(int argc, char **argv)
         semb_model_free(model);
         return cli_failf("encode", "--prompt-name: the model has no prompt '%s'", prompt_name);
     }
-    semb_encode_options opts = {.batch_size = batch_size, .normalize = normalize,
-                                .prompt = prompt, .precision = compute};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = batch_size;
+    opts.normalize = normalize;
+    opts.prompt = prompt;
+    opts.precision = compute;
     atomic_file af;
     semb_status st = atomic_file_open(&af, output ? output : "-", &err);
     if (!st) {

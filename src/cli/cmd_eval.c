@@ -72,8 +72,11 @@ static int parse(int argc, char **argv, const char *command, const char *synopsi
 
 static semb_eval_options eval_options(const eval_args *a)
 {
-    return (semb_eval_options){.batch_size = a->batch_size, .chunk_size = (size_t)a->chunk_size,
-                               .precision = a->compute};
+    semb_eval_options o = semb_eval_options_default();
+    o.batch_size = a->batch_size;
+    o.chunk_size = (size_t)a->chunk_size;
+    o.precision = a->compute;
+    return o;
 }
 
 /* ---- output: one JSON object, or a table with --pretty ---- */
@@ -208,7 +211,9 @@ static int eval_sts(int argc, char **argv)
         sim = semb_model_similarity(model);
         warn_truncated(command, model, data.sentence1, data.count, NULL, "sentence1 texts");
         warn_truncated(command, model, data.sentence2, data.count, NULL, "sentence2 texts");
-        semb_encode_options opts = {.batch_size = a.batch_size, .precision = a.compute};
+        semb_encode_options opts = semb_encode_options_default();
+        opts.batch_size = a.batch_size;
+        opts.precision = a.compute;
         st = sts_evaluate(model, &data, &opts, &result, &err);
     }
     bool loaded = a.baseline || model;
@@ -532,8 +537,11 @@ static int eval_paraphrase_mining(int argc, char **argv)
         warn_truncated(command, model, (const char *const *)d.sentences, d.n_sentences, NULL,
                        "sentences");
         semb_eval_options eo = eval_options(&a);
-        semb_paraphrase_options po = {(size_t)top_k, (size_t)max_pairs, (size_t)query_chunk,
-                                      (size_t)corpus_chunk};
+        semb_paraphrase_options po = semb_paraphrase_options_default();
+        po.top_k = (size_t)top_k;
+        po.max_pairs = (size_t)max_pairs;
+        po.query_chunk_size = (size_t)query_chunk;
+        po.corpus_chunk_size = (size_t)corpus_chunk;
         st = semb_eval_paraphrase_mining(model, (const char *const *)d.sentences, d.n_sentences,
                                          d.dup_a, d.dup_b, d.n_dup, closure, &eo, &po, &m, &err);
     }

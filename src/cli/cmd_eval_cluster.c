@@ -69,7 +69,8 @@ int cmd_eval_cluster(int argc, char **argv)
         return cli_failf(command, "--k %d: must be at least 1", k), 2;
     if (n_init <= 0 || max_iter <= 0 || batch_size <= 0)
         return cli_failf(command, "--n-init, --max-iter and --batch-size must be positive"), 2;
-    semb_encode_options encode = {.batch_size = batch_size};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.batch_size = batch_size;
     if (cli_precision(command, precision, &encode.precision))
         return 2;
     cli_set_threads(threads);

@@ -141,7 +141,7 @@ static int index_build(int argc, char **argv)
         return rc;
     semb_error err = {0};
     semb_index_build_options o = semb_index_build_options_default();
-    if (semb_precision_from_name(a.precision, &o.precision, &err))
+    if (semb_storage_precision_from_name(a.precision, &o.precision, &err))
         return cli_failf("index build", "--precision: %s", err.message), 2;
     o.corpus_path = a.corpus;
     o.input_format = a.input_format;
@@ -216,7 +216,7 @@ static int index_info(int argc, char **argv)
     printf("documents: %zu\ndimension: %d\nprecision: %s\nsimilarity: %s\nmodel: %s\n"
            "fingerprint: %s\n",
            semb_index_count(index), semb_index_dimension(index),
-           semb_precision_name(semb_index_precision(index)),
+           semb_storage_precision_name(semb_index_precision(index)),
            semb_similarity_name(semb_index_similarity(index)), semb_index_model_name(index),
            semb_index_fingerprint(index));
     semb_index_graph g;

@@ -291,7 +291,8 @@ static int examples(const quickstart *q, semb_model *model)
         retrieval_dataset_free(&ds);
     }
     float *qe = malloc((n ? n : 1) * dim * sizeof *qe), *de = malloc((n ? n : 1) * dim * sizeof *de);
-    semb_encode_options eo = {.normalize = 1};
+    semb_encode_options eo = semb_encode_options_default();
+    eo.normalize = 1;
     int rc = 0;
     if (!qe || !de || semb_encode(model, (const char *const *)queries, NULL, n, qe, &eo, &err) ||
         semb_encode(model, (const char *const *)docs, NULL, n, de, &eo, &err)) {

@@ -268,7 +268,9 @@ int cmd_rank(int argc, char **argv)
     rank_texts t;
     if (semb_model_load(a.model_dir, &model, &err))
         return cli_fail(command, &err);
-    semb_rank_options opts = {.batch_size = a.batch_size, .precision = a.compute};
+    semb_rank_options opts = semb_rank_options_default();
+    opts.batch_size = a.batch_size;
+    opts.precision = a.compute;
     semb_status st = read_texts(&a, &t, &err);
     if (!st)
         st = resolve_prompt(model, a.query_prompt, a.query_prompt_name,

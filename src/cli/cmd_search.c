@@ -139,8 +139,11 @@ static semb_status search_all(const search_args *a, const semb_index *index, sem
     semb_search_hit *hits = malloc(QUERY_BATCH * k * sizeof *hits);
     if (!hits)
         return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate %d hits per query", a->k);
-    semb_search_options opts = {.exact = a->exact, .rescore_multiplier = a->rescore_multiplier,
-                                .query_prompt = a->query_prompt, .ef = (size_t)a->ef};
+    semb_search_options opts = semb_search_options_default();
+    opts.exact = a->exact;
+    opts.rescore_multiplier = a->rescore_multiplier;
+    opts.query_prompt = a->query_prompt;
+    opts.ef = (size_t)a->ef;
     bool many = a->queries != NULL;
     semb_status st = SEMB_OK;
     for (size_t q0 = 0; !st && q0 < in->count; q0 += QUERY_BATCH) {

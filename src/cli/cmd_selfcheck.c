@@ -128,9 +128,13 @@ static void check_model(const char *tmp)
 {
     semb_error err = {0};
     char *vocab = path_join(tmp, "vocab.txt"), *dir = path_join(tmp, "model");
-    semb_init_options o = {.arch = "bert", .hidden_size = 64, .num_layers = 2, .num_heads = 4,
-                           .intermediate_size = 128, .vocab_path = vocab, .normalize = 1,
-                           .seed = 1};
+    semb_init_options o = semb_init_options_default();
+    o.hidden_size = 64;
+    o.num_layers = 2;
+    o.num_heads = 4;
+    o.intermediate_size = 128;
+    o.vocab_path = vocab;
+    o.seed = 1;
     semb_status st = write_vocab(vocab, &err);
     if (!st)
         st = semb_model_init(dir, &o, &err);
@@ -154,7 +158,9 @@ static void check_model(const char *tmp)
 
     size_t dim = (size_t)semb_model_dimension(m), n = N_SENTENCES;
     float *a = calloc(n * dim, sizeof(float)), *b = calloc(n * dim, sizeof(float));
-    semb_encode_options one = {.batch_size = 1}, many = {.batch_size = 7};
+    semb_encode_options one = semb_encode_options_default(), many = one;
+    one.batch_size = 1;
+    many.batch_size = 7;
     st = semb_encode(m, sentences, NULL, n, a, &one, &err);
     if (!st)
         st = semb_encode(m, sentences, NULL, n, b, &many, &err);

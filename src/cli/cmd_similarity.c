@@ -38,7 +38,8 @@ static int print_matrix(semb_model *model, char **texts, size_t n,
     semb_error err = {0};
     if (!emb)
         return cli_failf("similarity", "out of memory");
-    semb_encode_options opts = {.precision = precision};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.precision = precision;
     if (semb_encode(model, (const char *const *)texts, NULL, n, emb, &opts, &err)) {
         free(emb);
         return cli_fail("similarity", &err);
@@ -109,10 +110,13 @@ static int print_top_pairs(semb_model *model, const char *input, const char *inp
     if (cli_read_input(input, input_format, &in, &err))
         return cli_fail("similarity", &err);
     warn_truncated(model, &in);
-    semb_paraphrase_options po = {.top_k = (size_t)top, .max_pairs = (size_t)top};
+    semb_paraphrase_options po = semb_paraphrase_options_default();
+    po.top_k = (size_t)top;
+    po.max_pairs = (size_t)top;
     semb_scored_pair *pairs = NULL;
     size_t n_pairs = 0;
-    semb_eval_options eo = {.precision = precision};
+    semb_eval_options eo = semb_eval_options_default();
+    eo.precision = precision;
     semb_status st = semb_paraphrase_mine(model, (const char *const *)in.texts, in.count, &eo,
                                           &po, &pairs, &n_pairs, &err);
     if (!st) {

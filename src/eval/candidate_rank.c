@@ -92,7 +92,9 @@ static semb_status rank_query_tile(semb_model *model, const char *const *queries
                                    const semb_rank_options *opts, rank_buffers *b,
                                    size_t *indices, float *scores, semb_error *err)
 {
-    semb_encode_options encode = {.batch_size = opts->batch_size, .precision = opts->precision};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.batch_size = opts->batch_size;
+    encode.precision = opts->precision;
     int dim = semb_model_dimension(model);
     semb_similarity sim = semb_model_similarity(model);
     semb_status st = encode_prompted(model, opts->query_prompt, queries + first, n, first,
@@ -105,6 +107,12 @@ static semb_status rank_query_tile(semb_model *model, const char *const *queries
         rank_order(b->scores + q * n_candidates, n_candidates, k, b->work,
                    indices + (first + q) * k, scores + (first + q) * k);
     return SEMB_OK;
+}
+
+semb_rank_options semb_rank_options_default(void)
+{
+    semb_encode_options encode = semb_encode_options_default();
+    return (semb_rank_options){.batch_size = encode.batch_size, .precision = encode.precision};
 }
 
 semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_queries,
@@ -120,7 +128,7 @@ semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_qu
     if (n_candidates > INT_MAX)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_rank: more than %d candidates",
                          INT_MAX);
-    semb_rank_options o = opts ? *opts : (semb_rank_options){0};
+    semb_rank_options o = opts ? *opts : semb_rank_options_default();
     size_t k = o.top_k && o.top_k < n_candidates ? o.top_k : n_candidates;
     size_t tile = RANK_TILE_FLOATS / n_candidates;
     tile = tile < 1 ? 1 : tile > RANK_MAX_QUERY_TILE ? RANK_MAX_QUERY_TILE : tile;
@@ -134,7 +142,9 @@ semb_status semb_rank(semb_model *model, const char *const *queries, size_t n_qu
     if (!b.candidates || !b.queries || !b.scores || !b.work)
         st = semb_fail(err, SEMB_ERR_NOMEM, "semb_rank: cannot hold %zu candidate embeddings",
                        n_candidates);
-    semb_encode_options encode = {.batch_size = o.batch_size, .precision = o.precision};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.batch_size = o.batch_size;
+    encode.precision = o.precision;
     if (!st)
         st = encode_prompted(model, o.document_prompt, candidates, n_candidates, 0, "candidate",
                              &encode, b.candidates, err);

@@ -158,6 +158,13 @@ static void finish_pairs(miner *m, size_t *n_pairs)
     *n_pairs = kept;
 }
 
+semb_paraphrase_options semb_paraphrase_options_default(void)
+{
+    return (semb_paraphrase_options){.top_k = DEFAULT_TOP_K, .max_pairs = DEFAULT_MAX_PAIRS,
+                                     .query_chunk_size = DEFAULT_QUERY_CHUNK,
+                                     .corpus_chunk_size = DEFAULT_CORPUS_CHUNK};
+}
+
 semb_status paraphrase_mine_prepared(const float *embeddings, size_t n, int dim,
                                      semb_similarity sim, const semb_paraphrase_options *opts,
                                      semb_scored_pair **pairs, size_t *n_pairs,
@@ -167,7 +174,7 @@ semb_status paraphrase_mine_prepared(const float *embeddings, size_t n, int dim,
     *n_pairs = 0;
     if (dim <= 0)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "paraphrase mining: dimension %d", dim);
-    semb_paraphrase_options o = opts ? *opts : (semb_paraphrase_options){0};
+    semb_paraphrase_options o = opts ? *opts : semb_paraphrase_options_default();
     miner m = {.embeddings = embeddings, .n = n, .dim = dim, .sim = sim,
                .top_k = or_default(o.top_k, DEFAULT_TOP_K),
                .max_pairs = or_default(o.max_pairs, DEFAULT_MAX_PAIRS),

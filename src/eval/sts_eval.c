@@ -317,7 +317,7 @@ semb_status semb_eval_sts(semb_model *model, const char *const *sentence1,
         view.length2[i] = strlen(sentence2[i]);
         view.line_numbers[i] = i + 1;
     }
-    semb_encode_options o = opts ? *opts : (semb_encode_options){0};
+    semb_encode_options o = opts ? *opts : semb_encode_options_default();
     sts_result r = {0};
     if (!st && n < 2)
         st = semb_fail(err, SEMB_ERR_INPUT, "a correlation needs at least 2 sentence pairs, got %zu", n);

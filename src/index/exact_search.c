@@ -48,12 +48,12 @@ static const float *decode_block(const index_file *f, size_t first, size_t rows,
     int dim = f->info.dimension;
     const uint8_t *data = f->embeddings + first * f->row_bytes;
     switch (f->info.precision) {
-    case SEMB_PRECISION_FLOAT32:
+    case SEMB_STORAGE_FLOAT32:
         return (const float *)data;
-    case SEMB_PRECISION_INT8:
+    case SEMB_STORAGE_INT8:
         dequantize_int8_rows((const int8_t *)data, rows, dim, f->int8_starts, f->int8_steps, buf);
         break;
-    case SEMB_PRECISION_BINARY:
+    case SEMB_STORAGE_BINARY:
         unpack_binary_rows(data, rows, dim, buf);
         break;
     }
@@ -311,7 +311,8 @@ static semb_status int8_search(const index_file *f, query_set *qs, size_t k, top
 /* The shortlist size of a binary search: multiplier * k, at most the corpus. */
 static size_t shortlist_size(const index_file *f, const search_params *p)
 {
-    size_t mult = p->rescore_multiplier > 0 ? (size_t)p->rescore_multiplier : 4;
+    size_t mult = p->rescore_multiplier > 0 ? (size_t)p->rescore_multiplier
+                                          : SEARCH_DEFAULT_RESCORE_MULTIPLIER;
     size_t m = p->k > SIZE_MAX / mult ? SIZE_MAX : p->k * mult;
     return m < f->info.documents ? m : (size_t)f->info.documents;
 }
@@ -336,9 +337,9 @@ semb_status exact_search(const index_file *f, const float *queries, size_t n,
     similarity_prepare(f->info.similarity, prepared, n, dim);
     query_set qs = {.rows = prepared, .n = n};
     semb_status st;
-    if (f->info.precision == SEMB_PRECISION_BINARY && !p->exact)
+    if (f->info.precision == SEMB_STORAGE_BINARY && !p->exact)
         st = binary_shortlist_search(f, &qs, k, shortlist_size(f, p), dense, err);
-    else if (f->info.precision == SEMB_PRECISION_INT8 &&
+    else if (f->info.precision == SEMB_STORAGE_INT8 &&
              f->info.similarity != SEMB_SIMILARITY_MANHATTAN)
         st = int8_search(f, &qs, k, dense, err);
     else
@@ -361,9 +362,9 @@ static void reference_row(const index_file *f, size_t i, float *out)
 {
     int dim = f->info.dimension;
     const uint8_t *data = f->embeddings + i * f->row_bytes;
-    if (f->info.precision == SEMB_PRECISION_FLOAT32)
+    if (f->info.precision == SEMB_STORAGE_FLOAT32)
         memcpy(out, data, (size_t)dim * sizeof *out);
-    else if (f->info.precision == SEMB_PRECISION_INT8)
+    else if (f->info.precision == SEMB_STORAGE_INT8)
         dequantize_int8_rows((const int8_t *)data, 1, dim, f->int8_starts, f->int8_steps, out);
     else
         unpack_binary_rows(data, 1, dim, out);
@@ -376,7 +377,7 @@ static void reference_one(const index_file *f, const float *query, const search_
 {
     size_t docs = (size_t)f->info.documents;
     size_t candidates = docs;
-    if (f->info.precision == SEMB_PRECISION_BINARY && !p->exact) {
+    if (f->info.precision == SEMB_STORAGE_BINARY && !p->exact) {
         quantize_binary_rows(query, 1, f->info.dimension, bits);
         for (size_t i = 0; i < docs; i++)
             all[i] = (topk_entry){-(float)hamming_distance_reference(

@@ -25,6 +25,8 @@
 #include "index/index_file.h"
 #include "index/topk.h"
 
+#define SEARCH_DEFAULT_RESCORE_MULTIPLIER 4
+
 typedef struct search_params {
     size_t k;               /* hits per query, >= 1 */
     bool exact;             /* binary: score every row, no Hamming shortlist */

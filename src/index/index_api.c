@@ -20,21 +20,22 @@ struct semb_index {
     semb_error graph_error;
 };
 
-const char *semb_precision_name(semb_precision precision)
+const char *semb_storage_precision_name(semb_storage_precision precision)
 {
     switch (precision) {
-    case SEMB_PRECISION_FLOAT32: return "float32";
-    case SEMB_PRECISION_INT8: return "int8";
-    case SEMB_PRECISION_BINARY: return "binary";
+    case SEMB_STORAGE_FLOAT32: return "float32";
+    case SEMB_STORAGE_INT8: return "int8";
+    case SEMB_STORAGE_BINARY: return "binary";
     }
     return "unknown";
 }
 
-semb_status semb_precision_from_name(const char *name, semb_precision *out, semb_error *err)
+semb_status semb_storage_precision_from_name(const char *name, semb_storage_precision *out,
+                                              semb_error *err)
 {
-    for (int p = SEMB_PRECISION_FLOAT32; p <= SEMB_PRECISION_BINARY; p++)
-        if (name && strcmp(name, semb_precision_name((semb_precision)p)) == 0) {
-            *out = (semb_precision)p;
+    for (int p = SEMB_STORAGE_FLOAT32; p <= SEMB_STORAGE_BINARY; p++)
+        if (name && strcmp(name, semb_storage_precision_name((semb_storage_precision)p)) == 0) {
+            *out = (semb_storage_precision)p;
             return SEMB_OK;
         }
     return semb_fail(err, SEMB_ERR_INVALID_ARG,
@@ -83,14 +84,14 @@ static semb_status graph_vectors(const index_file *f, const float **out, float *
 {
     size_t n = (size_t)f->info.documents, dim = (size_t)f->info.dimension;
     *owned = NULL;
-    if (f->info.precision == SEMB_PRECISION_FLOAT32) {
+    if (f->info.precision == SEMB_STORAGE_FLOAT32) {
         *out = (const float *)f->embeddings;
         return SEMB_OK;
     }
     if (n > SIZE_MAX / sizeof(float) / dim || !(*owned = malloc(n * dim * sizeof(float))))
         return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory decoding %zu rows for the "
                                               "HNSW graph", f->path, n);
-    if (f->info.precision == SEMB_PRECISION_INT8)
+    if (f->info.precision == SEMB_STORAGE_INT8)
         dequantize_int8_rows((const int8_t *)f->embeddings, n, (int)dim, f->int8_starts,
                              f->int8_steps, *owned);
     else
@@ -157,7 +158,7 @@ int semb_index_dimension(const semb_index *index)
     return index->file.info.dimension;
 }
 
-semb_precision semb_index_precision(const semb_index *index)
+semb_storage_precision semb_index_precision(const semb_index *index)
 {
     return index->file.info.precision;
 }
@@ -255,6 +256,11 @@ semb_status semb_index_search_embeddings(const semb_index *index, const float *q
     return st;
 }
 
+semb_search_options semb_search_options_default(void)
+{
+    return (semb_search_options){.rescore_multiplier = SEARCH_DEFAULT_RESCORE_MULTIPLIER};
+}
+
 semb_status semb_index_search(const semb_index *index, semb_model *model,
                               const char *const *queries, size_t n, size_t k,
                               const semb_search_options *opts, semb_search_hit *hits,
@@ -269,7 +275,8 @@ semb_status semb_index_search(const semb_index *index, semb_model *model,
     float *embeddings = malloc((n ? n : 1) * (size_t)dim * sizeof *embeddings);
     if (!embeddings)
         return semb_fail(err, SEMB_ERR_NOMEM, "search: cannot allocate %zu queries", n);
-    semb_encode_options encode = {.prompt = prompt};
+    semb_encode_options encode = semb_encode_options_default();
+    encode.prompt = prompt;
     st = semb_encode(model, queries, NULL, n, embeddings, &encode, err);
     if (!st)
         st = semb_index_search_embeddings(index, embeddings, n, k, opts, hits, per_query, err);

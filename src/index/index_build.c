@@ -49,7 +49,7 @@ typedef struct build_state {
 semb_index_build_options semb_index_build_options_default(void)
 {
     return (semb_index_build_options){.input_format = "text",
-                                      .precision = SEMB_PRECISION_FLOAT32,
+                                      .precision = SEMB_STORAGE_FLOAT32,
                                       .batch_size = 32,
                                       .chunk_size = DEFAULT_CHUNK};
 }
@@ -239,7 +239,9 @@ static semb_status count_truncated(build_state *b, const chunk *c, semb_error *e
  * encoding error names the document's line instead of its place in the chunk. */
 static semb_status encode_chunk(build_state *b, chunk *c, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = b->o.batch_size, .prompt = b->prompt};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = b->o.batch_size;
+    opts.prompt = b->prompt;
     semb_status st = semb_encode(b->model, (const char *const *)c->texts, c->lengths, c->count,
                                  c->rows, &opts, err);
     if (st) {
@@ -284,12 +286,12 @@ static semb_status read_chunk(build_state *b, chunk *c, size_t first, semb_error
 static semb_status add_to_graph(build_state *b, const float *rows, const void *stored, size_t n,
                                 semb_error *err)
 {
-    if (b->o.precision == SEMB_PRECISION_INT8)
+    if (b->o.precision == SEMB_STORAGE_INT8)
         dequantize_int8_rows(stored, n, b->dim, b->starts, b->steps, b->decoded);
-    else if (b->o.precision == SEMB_PRECISION_BINARY)
+    else if (b->o.precision == SEMB_STORAGE_BINARY)
         unpack_binary_rows(stored, n, b->dim, b->decoded);
     double t0 = timer_seconds();
-    semb_status st = hnsw_index_add(b->graph, b->o.precision == SEMB_PRECISION_FLOAT32
+    semb_status st = hnsw_index_add(b->graph, b->o.precision == SEMB_STORAGE_FLOAT32
                                                   ? rows : b->decoded, n, err);
     b->result.hnsw_seconds += timer_seconds() - t0;
     return st;
@@ -300,11 +302,11 @@ static semb_status write_rows(build_state *b, const float *rows, size_t n, size_
 {
     size_t row_bytes = index_row_bytes(b->o.precision, b->dim);
     void *out = (void *)rows;
-    if (b->o.precision != SEMB_PRECISION_FLOAT32 && !(out = malloc(n * row_bytes)))
+    if (b->o.precision != SEMB_STORAGE_FLOAT32 && !(out = malloc(n * row_bytes)))
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory quantizing %zu rows", n);
-    if (b->o.precision == SEMB_PRECISION_INT8)
+    if (b->o.precision == SEMB_STORAGE_INT8)
         quantize_int8_rows(rows, n, b->dim, b->starts, b->steps, out);
-    else if (b->o.precision == SEMB_PRECISION_BINARY)
+    else if (b->o.precision == SEMB_STORAGE_BINARY)
         quantize_binary_rows(rows, n, b->dim, out);
     semb_status st = index_writer_write(&b->writer, SEC_EMBEDDINGS, (uint64_t)first * row_bytes,
                                         out, n * row_bytes, err);
@@ -412,7 +414,7 @@ static semb_status make_meta(build_state *b, semb_error *err)
 {
     json_t *meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "model",
                              b->o.model_name ? b->o.model_name : "model", "document_prompt",
-                             b->prompt, "precision", semb_precision_name(b->o.precision),
+                             b->prompt, "precision", semb_storage_precision_name(b->o.precision),
                              "similarity", semb_similarity_name(b->similarity), "semb_version",
                              semb_version(), "corpus",
                              b->o.corpus_name ? b->o.corpus_name : b->o.corpus_path);
@@ -453,7 +455,7 @@ static semb_status begin_file(build_state *b, const char *output_path, semb_erro
         [SEC_ID_OFFSETS] = ((uint64_t)b->n + 1) * 8,
         [SEC_IDS] = b->id_offsets[b->n]};
     size_t n = SEC_ALWAYS;
-    if (b->o.precision == SEMB_PRECISION_INT8) {
+    if (b->o.precision == SEMB_STORAGE_INT8) {
         b->int8_section = n;
         names[n] = "int8_ranges";
         sizes[n++] = (uint64_t)b->dim * 2 * sizeof(float);
@@ -494,7 +496,7 @@ static semb_status write_tables(build_state *b, semb_error *err)
         st = index_writer_write(&b->writer, SEC_ID_OFFSETS, 0, b->id_offsets, offsets_bytes, err);
     if (!st)
         st = index_writer_write(&b->writer, SEC_IDS, 0, b->id_blob, b->id_offsets[b->n], err);
-    if (!st && b->o.precision == SEMB_PRECISION_INT8) {
+    if (!st && b->o.precision == SEMB_STORAGE_INT8) {
         size_t half = (size_t)b->dim * sizeof(float);
         st = index_writer_write(&b->writer, b->int8_section, 0, b->starts, half, err);
         if (!st)
@@ -545,7 +547,7 @@ static semb_status begin_graph(build_state *b, semb_error *err)
     h.m = b->o.hnsw_m ? b->o.hnsw_m : h.m;
     h.ef_construction = b->o.hnsw_ef_construction ? b->o.hnsw_ef_construction
                                                   : h.ef_construction;
-    if (b->o.precision != SEMB_PRECISION_FLOAT32 &&
+    if (b->o.precision != SEMB_STORAGE_FLOAT32 &&
         !(b->decoded = malloc(b->o.chunk_size * (size_t)b->dim * sizeof *b->decoded)))
         return semb_fail(err, SEMB_ERR_NOMEM, "out of memory");
     return hnsw_index_begin(b->n, b->dim, b->similarity, &h, &b->graph, err);
@@ -563,7 +565,7 @@ static semb_status build(build_state *b, const char *output_path, semb_error *er
         st = chunk_alloc(&c, b->o.chunk_size, b->dim, err);
     if (!st && b->o.hnsw)
         st = begin_graph(b, err);
-    if (!st && b->o.precision == SEMB_PRECISION_INT8) {
+    if (!st && b->o.precision == SEMB_STORAGE_INT8) {
         b->starts = malloc((size_t)b->dim * sizeof *b->starts);
         b->steps = malloc((size_t)b->dim * sizeof *b->steps);
         if (!b->starts || !b->steps)
@@ -598,9 +600,9 @@ static semb_status check_options(const semb_model *model, const semb_index_build
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_index_build: NULL argument");
     if (!o->corpus_path && !o->texts && o->n_texts)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "semb_index_build: no corpus given");
-    if (o->precision > SEMB_PRECISION_BINARY)
+    if (o->precision > SEMB_STORAGE_BINARY)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "unknown precision %d", (int)o->precision);
-    if (o->calibration_path && o->precision != SEMB_PRECISION_INT8)
+    if (o->calibration_path && o->precision != SEMB_STORAGE_INT8)
         return semb_fail(err, SEMB_ERR_INVALID_ARG, "a calibration file is for int8 only");
     if (!o->hnsw)
         return SEMB_OK;

@@ -18,14 +18,14 @@
 #error "the index file maps its little-endian arrays directly"
 #endif
 
-size_t index_row_bytes(semb_precision precision, int dimension)
+size_t index_row_bytes(semb_storage_precision precision, int dimension)
 {
     switch (precision) {
-    case SEMB_PRECISION_FLOAT32:
+    case SEMB_STORAGE_FLOAT32:
         return (size_t)dimension * sizeof(float);
-    case SEMB_PRECISION_INT8:
+    case SEMB_STORAGE_INT8:
         return (size_t)dimension;
-    case SEMB_PRECISION_BINARY:
+    case SEMB_STORAGE_BINARY:
         return binary_row_bytes(dimension);
     }
     return 0;
@@ -279,14 +279,14 @@ static semb_status parse_header(index_file *f, semb_error *err)
              flags = get_u32(h + 44), max_seq = get_u32(h + 48);
     if (dim == 0 || dim > (1u << 20))
         return BAD("%s: dimension %u", path, dim);
-    if (precision > SEMB_PRECISION_BINARY || sim > SEMB_SIMILARITY_MANHATTAN || flags > 3 ||
+    if (precision > SEMB_STORAGE_BINARY || sim > SEMB_SIMILARITY_MANHATTAN || flags > 3 ||
         max_seq > (1u << 24))
         return BAD("%s: header field out of range (precision %u, similarity %u, flags %u)",
                    path, precision, sim, flags);
     if (info->documents == 0)
         return BAD("%s: holds no documents", path);
     info->dimension = (int)dim;
-    info->precision = (semb_precision)precision;
+    info->precision = (semb_storage_precision)precision;
     info->similarity = (semb_similarity)sim;
     info->normalized = flags & 1;
     info->ids_integer = (flags & 2) != 0;
@@ -480,7 +480,7 @@ static semb_status validate(index_file *f, semb_error *err)
         return BAD("%s: %llu documents cannot fit in %zu bytes", f->path,
                    (unsigned long long)f->info.documents, f->map_size);
     st = required(f, "embeddings", f->info.documents * f->row_bytes, &f->embeddings, NULL, err);
-    if (!st && f->info.precision == SEMB_PRECISION_INT8)
+    if (!st && f->info.precision == SEMB_STORAGE_INT8)
         st = parse_int8_ranges(f, err);
     if (!st)
         st = string_table(f, "text_offsets", "texts", &f->text_offsets, &f->texts, false, err);

@@ -6,7 +6,7 @@
  *     0  magic "SEMBINDX"            8   u32 format version (1)
  *     12 u32 CRC-32 of the header (this field zero) and the section table
  *     16 u64 file size               24  u64 documents
- *     32 u32 dimension               36  u32 precision (semb_precision)
+ *     32 u32 dimension               36  u32 precision (semb_storage_precision)
  *     40 u32 similarity (semb_similarity)
  *     44 u32 flags: 1 = the model normalizes, 2 = ids are integers
  *     48 u32 the model's max sequence length      52 u32 sections
@@ -51,7 +51,7 @@
 typedef struct index_info {
     uint64_t documents;
     int dimension;
-    semb_precision precision;
+    semb_storage_precision precision;
     semb_similarity similarity;
     bool normalized;
     bool ids_integer;
@@ -65,7 +65,7 @@ typedef struct index_section {
 } index_section;
 
 /* Bytes of one stored embedding row. */
-size_t index_row_bytes(semb_precision precision, int dimension);
+size_t index_row_bytes(semb_storage_precision precision, int dimension);
 
 /* ---- writing ---- */
 

@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "model/sentence_model.h"
 
+#define ENCODE_DEFAULT_BATCH 32
+
 typedef struct tokenized {
     int32_t **ids;
     int *counts;
@@ -167,6 +169,12 @@ static semb_status prompt_token_count(const semb_model *m, const char *prompt, i
     return st;
 }
 
+semb_encode_options semb_encode_options_default(void)
+{
+    return (semb_encode_options){.batch_size = ENCODE_DEFAULT_BATCH,
+                                 .precision = SEMB_COMPUTE_FP32};
+}
+
 semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *lengths,
                         size_t n, float *out, const semb_encode_options *opts, semb_error *err)
 {
@@ -179,7 +187,7 @@ semb_status semb_encode(semb_model *m, const char *const *texts, const size_t *l
                          "semb_encode: precision %d is not fp32, bf16 or int8", (int)precision);
     if (n == 0)
         return SEMB_OK;
-    int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 32;
+    int batch_size = opts && opts->batch_size > 0 ? opts->batch_size : ENCODE_DEFAULT_BATCH;
     bool normalize = m->normalize || (opts && opts->normalize);
     /* sentence-transformers' encode(): no prompt given means the model's default prompt */
     const char *prompt = opts && opts->prompt ? opts->prompt

@@ -136,7 +136,9 @@ static bool scores_finite(const semb_bias_result *r)
 static serve_response evaluate(serve_context *ctx, const semb_bias_lists *lists)
 {
     const serve_limits *limits = serve_context_limits(ctx);
-    semb_encode_options opts = {.batch_size = limits->max_batch, .precision = limits->precision};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = limits->max_batch;
+    opts.precision = limits->precision;
     semb_bias_result result = {0};
     semb_error err = {0};
     semb_model *model = serve_model_acquire(ctx);

@@ -119,6 +119,8 @@ serve_response serve_search(serve_context *ctx, const json_t *request)
         !serve_json_int(request, "ef", 1, INT_MAX, &ef, &error) ||
         !check_mode(index, exact, ef, &error))
         return error;
-    semb_search_options opts = {.exact = exact, .ef = (size_t)ef};
+    semb_search_options opts = semb_search_options_default();
+    opts.exact = exact;
+    opts.ef = (size_t)ef;
     return search_query(ctx, index, query, query_length, (size_t)k, &opts);
 }

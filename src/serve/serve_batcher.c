@@ -140,8 +140,10 @@ static semb_status encode_texts(serve_batcher *b, const char *const *texts,
                                 const size_t *lengths, size_t n, const char *prompt,
                                 size_t tokens, float *out, semb_error *err)
 {
-    semb_encode_options opts = {.batch_size = b->max_batch, .prompt = prompt,
-                                .precision = b->precision};
+    semb_encode_options opts = semb_encode_options_default();
+    opts.batch_size = b->max_batch;
+    opts.prompt = prompt;
+    opts.precision = b->precision;
     semb_status st = semb_encode(b->model, texts, lengths, n, out, &opts, err);
     if (st)
         semb_fail_prefix(err, "encoder: ");

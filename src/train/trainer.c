@@ -849,8 +849,3 @@ semb_status semb_train_run(const semb_train_options *o, semb_train_result *resul
     trainer_free(&t);
     return st;
 }
-
-semb_status semb_train(const semb_train_options *o, semb_error *err)
-{
-    return semb_train_run(o, NULL, err);
-}
