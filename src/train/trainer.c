@@ -1,6 +1,6 @@
-/* semb_train: the training loop, top to bottom. Batches from the sampler (several files,
- * weighted, shuffled per pass), tokenized as they come, MultipleNegativesRankingLoss gradients
- * (GradCache when asked), clipping, AdamW with a schedule, a JSONL log, and the model saved
+/* semb_train_run: the training loop, top to bottom. Batches from the sampler (several files,
+ * weighted, shuffled per pass), tokenized as they come, the loss's gradients (train/loss.h:
+ * MultipleNegativesRankingLoss; GradCache when asked), clipping, AdamW with a schedule, a JSONL log, and the model saved
  * at the end. */
 #include <errno.h>
 #include <limits.h>
