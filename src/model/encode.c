@@ -115,40 +115,27 @@ static semb_status encode_batch(semb_model *m, const tokenized *tok, const size_
                                 int count, encoder_linear_mode mode, bool normalize, int skip,
                                 float *out, semb_error *err)
 {
-    int total = 0, max_len = 0;
-    for (int i = 0; i < count; i++) {
-        total += tok->counts[order[i]];
-        if (tok->counts[order[i]] > max_len)
-            max_len = tok->counts[order[i]];
-    }
     int dim = semb_model_dimension(m);
-    int32_t *ids = malloc((size_t)total * sizeof *ids);
-    int *cu = malloc(((size_t)count + 1) * sizeof *cu);
     float *pooled = malloc((size_t)count * (size_t)dim * sizeof *pooled);
-    semb_status st = SEMB_OK;
-    if (!ids || !cu || !pooled) {
-        st = semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate a batch of %d tokens", total);
+    packed_batch batch;
+    const int32_t *const *lists = (const int32_t *const *)tok->ids;
+    semb_status st = pooled ? packed_batch_build(&m->batch_buffers, lists, tok->counts, order,
+                                                 count, &batch, err)
+                            : semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate %d embeddings",
+                                        count);
+    if (st)
         goto done;
-    }
-    cu[0] = 0;
-    for (int i = 0; i < count; i++) {
-        memcpy(ids + cu[i], tok->ids[order[i]], (size_t)tok->counts[order[i]] * sizeof *ids);
-        cu[i + 1] = cu[i] + tok->counts[order[i]];
-    }
-    packed_batch batch = {ids, cu, count, total, max_len};
     float *hidden;
     if ((st = encoder_forward(&m->config, &m->params, &batch, mode, &m->workspace, &hidden,
                               err)))
         goto done;
-    pooling_forward_skip(&m->pooling, hidden, cu, count, skip, pooled);
+    pooling_forward_skip(&m->pooling, hidden, batch.cu_seqlens, count, skip, pooled);
     if (normalize)
         normalize_forward(pooled, count, dim);
     for (int i = 0; i < count; i++)
         memcpy(out + order[i] * (size_t)dim, pooled + (size_t)i * (size_t)dim,
                (size_t)dim * sizeof(float));
 done:
-    free(ids);
-    free(cu);
     free(pooled);
     return st;
 }

@@ -11,14 +11,8 @@
 
 #include "model/encoder_config.h"
 #include "model/encoder_params.h"
+#include "model/packed_batch.h"
 
-typedef struct packed_batch {
-    const int32_t *ids;    /* [total_tokens] */
-    const int *cu_seqlens; /* [n_seqs + 1], cu_seqlens[0] = 0 */
-    int n_seqs;
-    int total_tokens;
-    int max_len;           /* longest sequence */
-} packed_batch;
 
 /* The layers' four weight matrices packed for gemm_packed (AVX2 CPUs): built on the first
  * forward and again whenever the parameters' version moves. Costs one more copy of the

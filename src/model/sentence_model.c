@@ -150,6 +150,7 @@ void semb_model_free(semb_model *m)
     encoder_params_free(&m->params);
     tokenizer_free(m->tokenizer);
     encoder_workspace_free(&m->workspace);
+    packed_batch_buffers_free(&m->batch_buffers);
     encoder_bf16_weights_free(&m->bf16_weights);
     free(m);
 }

@@ -19,6 +19,7 @@ struct semb_model {
     bool normalize;
     int max_seq_length;
     encoder_workspace workspace; /* reused across semb_encode calls on this model */
+    packed_batch_buffers batch_buffers; /* semb_encode's token ids, reused likewise */
     encoder_bf16_weights bf16_weights; /* SEMB_COMPUTE_BF16: made afresh by each semb_encode */
 };
 

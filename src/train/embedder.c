@@ -10,8 +10,7 @@ void embedder_free(embedder *e)
     if (!e)
         return;
     encoder_activations_free(&e->activations);
-    free(e->ids);
-    free(e->cu_seqlens);
+    packed_batch_buffers_free(&e->batch_buffers);
     free(e->pooled);
     free(e->d_tokens);
     memset(e, 0, sizeof *e);
@@ -33,33 +32,22 @@ semb_status embedder_forward(embedder *e, const semb_model *model, const int32_t
                              const int *counts, int n, const encoder_dropout *dropout,
                              float *embeddings, semb_error *err)
 {
-    size_t total = 0;
-    int max_len = 0;
-    for (int i = 0; i < n; i++) {
-        total += (size_t)counts[i];
-        if (counts[i] > max_len)
-            max_len = counts[i];
-    }
+    semb_status st = packed_batch_build(&e->batch_buffers, ids, counts, NULL, n, &e->batch, err);
+    if (st)
+        return st;
+    size_t total = (size_t)e->batch.total_tokens;
     size_t dim = (size_t)semb_model_dimension(model), H = (size_t)model->config.hidden_size;
     /* pooled and d_pooled share one allocation of 2 * n * dim floats */
-    if (!reserve((void **)&e->ids, &e->ids_capacity, total, sizeof *e->ids) ||
-        !reserve((void **)&e->cu_seqlens, &e->seqs_capacity, (size_t)n + 1, sizeof *e->cu_seqlens) ||
-        !reserve((void **)&e->pooled, &e->pooled_capacity, 2 * (size_t)n * dim, sizeof(float)) ||
+    if (!reserve((void **)&e->pooled, &e->pooled_capacity, 2 * (size_t)n * dim, sizeof(float)) ||
         !reserve((void **)&e->d_tokens, &e->tokens_capacity, total * H, sizeof(float)))
         return semb_fail(err, SEMB_ERR_NOMEM, "cannot allocate a batch of %zu tokens", total);
     e->d_pooled = e->pooled + (size_t)n * dim;
-    e->cu_seqlens[0] = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(e->ids + e->cu_seqlens[i], ids[i], (size_t)counts[i] * sizeof *e->ids);
-        e->cu_seqlens[i + 1] = e->cu_seqlens[i] + counts[i];
-    }
-    e->batch = (packed_batch){e->ids, e->cu_seqlens, n, (int)total, max_len};
     e->dropout = *dropout;
-    semb_status st = encoder_forward_train(&model->config, &model->params, &e->batch, dropout,
-                                           &e->activations, err);
+    st = encoder_forward_train(&model->config, &model->params, &e->batch, dropout,
+                               &e->activations, err);
     if (st)
         return st;
-    pooling_forward(&model->pooling, e->activations.output, e->cu_seqlens, n, e->pooled);
+    pooling_forward(&model->pooling, e->activations.output, e->batch.cu_seqlens, n, e->pooled);
     memcpy(embeddings, e->pooled, (size_t)n * dim * sizeof(float));
     if (model->normalize)
         normalize_forward(embeddings, n, (int)dim);
@@ -79,7 +67,7 @@ semb_status embedder_backward(embedder *e, const semb_model *model, const float 
     }
     size_t tokens = (size_t)e->batch.total_tokens * (size_t)model->config.hidden_size;
     memset(e->d_tokens, 0, tokens * sizeof(float));
-    pooling_backward(&model->pooling, e->activations.output, e->cu_seqlens, n, e->d_pooled,
+    pooling_backward(&model->pooling, e->activations.output, e->batch.cu_seqlens, n, e->d_pooled,
                      e->d_tokens);
     return encoder_backward(&model->config, &model->params, &e->batch, &e->dropout,
                             &e->activations, e->d_tokens, grads, err);

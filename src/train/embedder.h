@@ -12,10 +12,8 @@
 typedef struct embedder {
     encoder_activations activations;
     encoder_dropout dropout;
-    packed_batch batch;
-    int32_t *ids;
-    int *cu_seqlens;
-    size_t ids_capacity, seqs_capacity;
+    packed_batch batch; /* in batch_buffers */
+    packed_batch_buffers batch_buffers;
     float *pooled;   /* [n, dim] before normalisation */
     float *d_pooled; /* [n, dim], inside the pooled allocation */
     float *d_tokens; /* [T, H] */
