@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "train/mnrl_loss.h"
+
 const char *test_shared_dir(void)
 {
     const char *dir = getenv("SEMB_SHARED_DIR");
@@ -184,4 +186,13 @@ int test_temp_file_teardown(void **state)
     free(t->dir);
     free(t);
     return 0;
+}
+
+const struct train_loss *test_cosine20_loss(void)
+{
+    static train_loss *loss;
+    mnrl_config c = {.similarity = SIMILARITY_COSINE, .scale = 20.0f};
+    if (!loss && mnrl_train_loss_create(&c, &loss, NULL) != SEMB_OK)
+        fail_msg("out of memory");
+    return loss;
 }

@@ -75,4 +75,9 @@ typedef struct test_triples {
 test_triples test_load_triples(const semb_model *m, const char *fixture);
 void test_free_triples(test_triples *t);
 
+/* MultipleNegativesRankingLoss over cos x 20, as the fixtures' references were made: one
+ * for the whole program (still reachable at exit, so not a leak). */
+struct train_loss;
+const struct train_loss *test_cosine20_loss(void);
+
 #endif

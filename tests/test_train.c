@@ -15,23 +15,12 @@
 #include "train/mnrl_loss.h"
 #include "train/train_step.h"
 
-/* MultipleNegativesRankingLoss over cos x 20, as the fixtures' references were made; one
- * for the whole program (still reachable at exit, so not a leak). */
-static const train_loss *cosine20_loss(void)
-{
-    static train_loss *loss;
-    mnrl_config c = {.similarity = SIMILARITY_COSINE, .scale = 20.0f};
-    if (!loss && mnrl_train_loss_create(&c, &loss, NULL) != SEMB_OK)
-        fail_msg("out of memory");
-    return loss;
-}
-
 static void gradients_in(semb_model *m, const test_triples *t, int mini_batch,
                          semb_compute_precision precision, encoder_params *grads, double *loss)
 {
     semb_error err = {0};
     assert_int_equal(encoder_params_create(&m->config, m->params.pooler_weight != NULL, grads, &err), SEMB_OK);
-    train_step_config cfg = {.loss = cosine20_loss(),
+    train_step_config cfg = {.loss = test_cosine20_loss(),
                              .mini_batch_size = mini_batch, .precision = precision};
     train_step_state s = {0};
     text_batch b = {t->n, 1, (const int32_t *const *)t->ids, t->counts};

@@ -572,20 +572,9 @@ static void test_embedder_gradients_mpnet(void **state)
 
 static const char *const fixtures[] = {"bert-tiny-mean", "distilbert-tiny-mean", "mpnet-tiny-mean"};
 
-/* MultipleNegativesRankingLoss over cos x 20, as the fixtures' references were made; one
- * for the whole program (still reachable at exit, so not a leak). */
-static const train_loss *cosine20_loss(void)
-{
-    static train_loss *loss;
-    mnrl_config c = {.similarity = SIMILARITY_COSINE, .scale = 20.0f};
-    if (!loss && mnrl_train_loss_create(&c, &loss, NULL) != SEMB_OK)
-        fail_msg("out of memory");
-    return loss;
-}
-
 static train_step_config step_config(float dropout, uint64_t key, int mini_batch)
 {
-    return (train_step_config){.loss = cosine20_loss(),
+    return (train_step_config){.loss = test_cosine20_loss(),
                                .mini_batch_size = mini_batch,
                                .hidden_dropout = dropout,
                                .attention_dropout = dropout,

@@ -116,12 +116,6 @@ static semb_status open_stream(atomic_file *af, const resolved *r, bool seekable
     return SEMB_OK;
 }
 
-static char *folder_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-}
-
 /* An anonymous file in the target's folder, or -1 with errno when this file system (or a
  * system without /proc, which the naming at commit needs) cannot have one. */
 static int open_anonymous(const char *folder)
@@ -142,7 +136,7 @@ static int open_anonymous(const char *folder)
 static semb_status open_replace(atomic_file *af, const resolved *r, semb_error *err)
 {
     af->target = r->target;
-    char *folder = folder_of(af->target);
+    char *folder = path_folder(af->target);
     if (!folder)
         return semb_fail(err, SEMB_ERR_NOMEM, "%s: out of memory", af->path);
     int fd = open_anonymous(folder);
@@ -220,21 +214,6 @@ semb_status atomic_file_open(atomic_file *af, const char *path, semb_error *err)
 semb_status atomic_file_open_seekable(atomic_file *af, const char *path, semb_error *err)
 {
     return open_any(af, path, true, err);
-}
-
-/* Makes the rename itself durable. Some file systems refuse fsync on a folder (EINVAL);
- * the file is complete and in place by then, so such failures are not reported. */
-static void sync_parent_folder(const char *path)
-{
-    char *folder = folder_of(path);
-    if (!folder)
-        return;
-    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(folder);
 }
 
 /* Gives the anonymous file a temporary name beside the target (a fresh random suffix until
@@ -363,7 +342,7 @@ semb_status atomic_file_commit(atomic_file *af, semb_error *err)
     }
     if (what)
         return commit_failed(af, what, e, err);
-    sync_parent_folder(af->target);
+    path_sync_folder(af->target);
     release(af);
     return SEMB_OK;
 }

@@ -84,20 +84,6 @@ semb_status atomic_folder_check(const char *dir, bool empty_ok, semb_error *err)
     return st;
 }
 
-/* Makes the rename durable; file systems that refuse fsync on a folder are not an error. */
-static void sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *parent = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                         : strdup(".");
-    int fd = parent ? open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(parent);
-}
-
 semb_status atomic_folder_commit(atomic_folder *f, semb_error *err)
 {
     semb_status st = SEMB_OK;
@@ -110,7 +96,7 @@ semb_status atomic_folder_commit(atomic_folder *f, semb_error *err)
         atomic_folder_abort(f);
         return st;
     }
-    sync_parent(f->target);
+    path_sync_folder(f->target);
     release(f);
     return SEMB_OK;
 }

@@ -52,6 +52,23 @@ bool path_has_suffix(const char *path, const char *suffix)
     return a >= b && strcmp(path + a - b, suffix) == 0;
 }
 
+char *path_folder(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+}
+
+void path_sync_folder(const char *path)
+{
+    char *folder = path_folder(path);
+    int fd = folder ? open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(folder);
+}
+
 /* Linux allows 40 links in one lookup; a longer chain is a loop. */
 enum { MAX_LINK_HOPS = 40 };
 
@@ -189,9 +206,7 @@ semb_status path_make_temp_sibling(const char *dir, char **out, semb_error *err)
 
 semb_status file_create_scratch(const char *near, int *fd, semb_error *err)
 {
-    const char *slash = strrchr(near, '/');
-    char *folder = slash ? strndup(near, slash == near ? 1 : (size_t)(slash - near))
-                         : strdup(".");
+    char *folder = path_folder(near);
     char *named = folder ? path_join(folder, ".semb-scratch.XXXXXX") : NULL;
     if (!named) {
         free(folder);

@@ -18,6 +18,14 @@ semb_status path_make_dir(const char *path, semb_error *err);
 /* True if path ends with suffix (e.g. ".json"). */
 bool path_has_suffix(const char *path, const char *suffix);
 
+/* The folder holding path: a malloc'd copy of path up to its last '/' ("/" for "/x", "."
+ * for a bare name), NULL when out of memory. */
+char *path_folder(const char *path);
+
+/* Makes a rename into path's folder durable (fsync of the folder). Best effort: some file
+ * systems refuse fsync on a folder (EINVAL), and the file is in place by then anyway. */
+void path_sync_folder(const char *path);
+
 /* Follows symbolic links in path's last component, each relative one from its own folder,
  * to the path they end at (which need not exist: a dangling link names where to create
  * it), so that a writer replaces a link's target and keeps the link. Stops early at a path
