@@ -88,12 +88,19 @@ killed_args() { # resume when there is a checkpoint, else start over
         args=(--model "$fixture" --output "$tmp/killed")
     fi
 }
+# the kills land within the first third of an uninterrupted run's time, measured here, so
+# that a fast machine (the whole run in a fraction of a second) still sees runs cut short
+t0=$(date +%s%N)
+"$semb" train --model "$fixture" "${opts[@]}" --save-every 1 --output "$tmp/span" >/dev/null 2>&1
+span_ms=$((($(date +%s%N) - t0) / 3000000))
+[ "$span_ms" -ge 20 ] || span_ms=20
 kills=0
 for attempt in $(seq 1 60); do
     killed_args
     "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 --log "$tmp/killed.jsonl" >/dev/null 2>"$tmp/kerr" &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 400)))"
+    ms=$((RANDOM % span_ms))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
     wait $pid 2>/dev/null
     [ -d "$tmp/killed/checkpoint-20" ] && break
@@ -102,7 +109,7 @@ if [ ! -d "$tmp/killed/checkpoint-20" ]; then # finish it off (slow builds: mayb
     killed_args
     "$semb" train "${args[@]}" "${opts[@]}" --save-every 1 --log "$tmp/killed.jsonl" >/dev/null 2>"$tmp/kerr" || cat "$tmp/kerr"
 fi
-echo "     $kills kills"
+echo "     $kills kills (within ${span_ms} ms of a start)"
 check "killed $kills times and resumed: same bits as the uninterrupted run" same_state "$tmp/killed/checkpoint-20" "$tmp/full/checkpoint-20"
 check "at least 5 kills landed" test "$kills" -ge 5
 check "killed and resumed: the log has steps 1..20, each once, in order" log_steps_are "$tmp/killed.jsonl" 20
